@@ -1,0 +1,185 @@
+"""The node registry: the one place node types plug in.
+
+A node type is a plain executor function plus metadata (config/input/output JSON schemas,
+handles, palette fields). Node modules register themselves at import with `@node_type`;
+validation, the palette endpoint and the scheduler all read the registry, so adding a
+type never touches a dispatcher.
+
+Executor contract: `execute(ctx: NodeContext) -> NodeResult | Wait`.
+- Raise `errors.NodeError` (or a subclass) to fail the attempt with a category.
+- Return `Wait(...)` to park the node (timer, callback, child run). When the wait ends the
+  scheduler calls the executor again with `ctx.resume` set to what ended it.
+- Honour `ctx.deadline` / `ctx.remaining_s()` and `ctx.cancelled` where work can block.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import Services
+
+MAIN = "main"
+ERROR_HANDLE = "error"
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """A finished attempt: the node's output and the handles that fire (empty: none)."""
+
+    output: Any
+    handles: tuple[str, ...] = (MAIN,)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Park the node until `until` (timer) or until the host resumes it (callback/child).
+
+    `kind` is one of "timer", "callback", "child"; `data` is persisted with the node and
+    handed back in `ctx.wait_data` on the next call (e.g. a callback token or child run id).
+    `output` lets a waiting node expose fields while it waits (e.g. `callback_url`).
+    """
+
+    kind: str = "timer"
+    until: datetime | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NodeContext:
+    """Everything an executor may use. Built by the scheduler for each attempt."""
+
+    run_id: str
+    workflow_id: str
+    node_id: str
+    node: dict[str, Any]  # the normalized node document (id, type, config, retry, ...)
+    config: dict[str, Any]  # config with every string template rendered (except raw keys)
+    input: Any
+    scope: dict[str, Any]  # template names: trigger, input, nodes, variables, workspace, execution, item, index
+    services: Services
+    attempt: int = 1
+    iteration: int | None = None
+    deadline: float | None = None  # time.monotonic() bound for this attempt
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    resume: Any = None  # what ended a Wait (None on a first call)
+    wait_data: dict[str, Any] | None = None  # the Wait.data persisted when the node parked
+    logs: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    @property
+    def raw_config(self) -> dict[str, Any]:
+        return self.node.get("config") or {}
+
+    def remaining_s(self) -> float | None:
+        """Seconds left before this attempt's deadline (None: unbounded)."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def render(self, value: Any, **extra_scope: Any) -> Any:
+        """Render templates in `value` against this node's scope plus `extra_scope`."""
+        from .templates import render
+
+        scope = {**self.scope, **extra_scope} if extra_scope else self.scope
+        return render(value, scope)
+
+    def log(self, level: str, message: str, data: Any = None) -> None:
+        """Queue a log line; the scheduler persists it in order with the node's events."""
+        self.logs.append((level, message, data))
+
+
+Executor = Callable[[NodeContext], "NodeResult | Wait"]
+
+
+@dataclass(frozen=True)
+class NodeType:
+    type: str
+    execute: Executor
+    label: str
+    category: str  # palette group: trigger, logic, data, http, flow, connector, provider
+    description: str = ""
+    config_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    output_schema: dict[str, Any] = field(default_factory=dict)
+    handles: tuple[str, ...] = (MAIN,)
+    # Handles that depend on config (switch cases, split branches); overrides `handles`.
+    dynamic_handles: Callable[[dict[str, Any]], list[str]] | None = None
+    # Config keys the node evaluates itself (conditions, per-item templates): not pre-rendered.
+    raw_config_keys: frozenset[str] = frozenset()
+    # Extra checks beyond the JSON schema: returns [(dotted field under config, message)].
+    validate_config: Callable[[dict[str, Any]], Iterable[tuple[str, str]]] | None = None
+    is_trigger: bool = False
+    icon: str = ""
+
+    def output_handles(self, config: dict[str, Any]) -> list[str]:
+        handles = list(self.dynamic_handles(config) if self.dynamic_handles else self.handles)
+        return handles + ([ERROR_HANDLE] if ERROR_HANDLE not in handles else [])
+
+    def palette_entry(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "label": self.label,
+            "category": self.category,
+            "description": self.description,
+            "icon": self.icon,
+            "is_trigger": self.is_trigger,
+            "handles": list(self.handles),
+            "dynamic_handles": self.dynamic_handles is not None,
+            "config_schema": self.config_schema,
+            "input_schema": self.input_schema,
+            "output_schema": self.output_schema,
+        }
+
+
+class NodeRegistry:
+    def __init__(self) -> None:
+        self._types: dict[str, NodeType] = {}
+        self._lock = threading.Lock()
+
+    def register(self, node_type: NodeType) -> NodeType:
+        with self._lock:
+            if node_type.type in self._types:
+                raise ValueError(f"node type {node_type.type!r} is already registered")
+            self._types[node_type.type] = node_type
+        return node_type
+
+    def get(self, type_name: str) -> NodeType:
+        return self._types[type_name]
+
+    def __contains__(self, type_name: object) -> bool:
+        return type_name in self._types
+
+    def all(self) -> list[NodeType]:
+        return sorted(self._types.values(), key=lambda t: (t.category, t.type))
+
+
+registry = NodeRegistry()
+
+
+def node_type(type_name: str, *, label: str, category: str, target: NodeRegistry | None = None, **meta: Any):
+    """Decorator: register the decorated executor function as node type `type_name`."""
+
+    def decorate(execute: Executor) -> Executor:
+        (target or registry).register(
+            NodeType(type=type_name, execute=execute, label=label, category=category, **meta)
+        )
+        return execute
+
+    return decorate
+
+
+def load_builtin_nodes() -> NodeRegistry:
+    """Import the built-in node modules (each registers its types) and return the registry."""
+    import importlib
+
+    for module in ("triggers", "logic", "data", "http", "flow", "code"):
+        try:
+            importlib.import_module(f"workflows.nodes.{module}")
+        except ModuleNotFoundError as exc:  # a family not written yet
+            if exc.name != f"workflows.nodes.{module}":
+                raise
+    return registry

@@ -1,0 +1,151 @@
+"""The persistence and host interfaces the engine talks through.
+
+The scheduler never touches a database: it loads a `RunSnapshot`, and reports each state
+change through `Store`. The `runs` app implements `Store` with the ORM; tests use
+`InMemoryStore` (in `memory.py`). Everything the engine needs from the host application
+beyond persistence (outbound HTTP policy, child runs, callbacks, connectors) comes through
+`Services`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+# A node instance: (node_id, iteration). `iteration` is None outside loop bodies.
+NodeKey = tuple[str, "int | None"]
+
+
+class RunStatus:
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TERMINAL = frozenset({COMPLETED, PARTIAL, FAILED, CANCELLED})
+
+
+class NodeStatus:
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    TERMINAL = frozenset({SUCCEEDED, FAILED, SKIPPED})
+
+
+@dataclass
+class NodeState:
+    """The persisted state of one node instance."""
+
+    node_id: str
+    iteration: int | None = None
+    status: str = NodeStatus.PENDING
+    attempts: int = 0
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None  # {"category", "message", "details"}
+    handles: list[str] | None = None  # handles that fired once terminal
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    resume_at: datetime | None = None  # when a waiting/retrying node is due
+    wait: dict[str, Any] | None = None  # {"kind", "data"} while parked; loop bookkeeping
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> NodeKey:
+        return (self.node_id, self.iteration)
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.completed_at:
+            return int((self.completed_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+@dataclass
+class RunSnapshot:
+    """What the scheduler needs to (re)start a run."""
+
+    run_id: str
+    workflow_id: str
+    document: dict[str, Any]  # the normalized workflow document the run is pinned to
+    trigger: Any  # the trigger payload
+    mode: str  # "test" | "live"
+    status: str
+    started_at: datetime | None
+    nodes: dict[NodeKey, NodeState] = field(default_factory=dict)
+    secrets: dict[str, Any] = field(default_factory=dict)  # workspace.<credential> values
+    start_from: dict[NodeKey, NodeState] | None = None  # unused; retries copy states in
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    level: str  # debug | info | warning | error
+    message: str
+    node_id: str | None = None
+    iteration: int | None = None
+    data: Any = None
+    timestamp: datetime | None = None
+
+
+class Store(Protocol):
+    def load_run(self, run_id: str) -> RunSnapshot:
+        """The run's document, trigger payload and every persisted node state."""
+
+    def save_nodes(self, run_id: str, states: list[NodeState]) -> None:
+        """Upsert node states (by node_id + iteration), in the given order."""
+
+    def save_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+        resume_at: datetime | None = None,
+    ) -> None:
+        """Record a run status change; `resume_at` is set when the run parks (`waiting`)."""
+
+    def append_logs(self, run_id: str, entries: list[LogEntry]) -> None:
+        """Append ordered log entries."""
+
+    def cancel_requested(self, run_id: str) -> bool:
+        """True once someone asked to cancel the run."""
+
+
+class Services:
+    """Host capabilities for node executors. The defaults suit pure unit tests.
+
+    The Django side subclasses this (see `runs/services` wiring) to provide real child
+    runs, callbacks and connectors.
+    """
+
+    allow_private_outbound: bool = False
+    max_response_bytes: int = 10 * 1024 * 1024
+    inline_wait_max_s: float = 60.0  # waits/retry delays shorter than this sleep in the worker
+    code_limits: dict[str, Any] = {"cpu_s": 5, "memory_mb": 256, "wall_s": 10}
+
+    def http_session(self):  # -> requests.Session
+        """A pooled session for outbound calls (one per worker thread is fine)."""
+        raise NotImplementedError
+
+    def start_child_run(self, *, parent_run_id: str, parent_node_id: str, workflow_id: str,
+                        input: Any, wait: bool) -> str:
+        """Start a sub-workflow run; when `wait`, the host resumes the parent node with
+        `{"run_id", "status", "output", "error"}` once the child finishes."""
+        raise NotImplementedError("sub-workflows need a host")
+
+    def create_callback(self, *, run_id: str, node_id: str, iteration: int | None,
+                        expires_in_s: float | None) -> dict[str, Any]:
+        """Register a callback token; returns {"token", "url", "expires_at"}."""
+        raise NotImplementedError("callbacks need a host")
+
+    def run_connector(self, *, connector: str, input: Any, run_id: str, node_id: str) -> Any:
+        """Execute a workspace connector synchronously and return its output."""
+        raise NotImplementedError("connectors need a host")
