@@ -1,0 +1,38 @@
+# Switchyard: `make run` and `make test` bootstrap everything from nothing.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: run test bootstrap venv migrate demo lint bench clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+bootstrap: venv
+	$(PY) manage.py migrate --noinput -v 0
+
+demo: bootstrap
+	$(PY) manage.py load_demo
+
+run: demo
+	ALLOW_PRIVATE_OUTBOUND=$${ALLOW_PRIVATE_OUTBOUND:-true} $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: bootstrap
+	$(PY) bench/engine.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

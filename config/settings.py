@@ -1,0 +1,215 @@
+"""Switchyard settings: read once, here, from the environment (and an optional `.env`).
+
+With nothing set the app runs embedded: SQLite, the Django-Q ORM broker and an in-memory
+channel layer. `DATABASE_URL` (PostgreSQL via psycopg 3) and `REDIS_URL` (Django-Q Redis
+broker + channels-redis) switch to the scaled setup.
+"""
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Where the product is reached from outside: used for webhook, form and callback URLs.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="").rstrip("/")
+
+LOCAL_STATE_DIR = Path(env("SWITCHYARD_STATE_DIR", default=str(BASE_DIR / "var")))
+
+
+def _local_secret(name: str, make) -> str:
+    """A secret kept in a git-ignored local file, generated on first use."""
+    path = LOCAL_STATE_DIR / name
+    if path.exists():
+        return path.read_text().strip()
+    LOCAL_STATE_DIR.mkdir(parents=True, exist_ok=True)
+    value = make()
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+if not SECRET_KEY:
+    SECRET_KEY = _local_secret("secret_key", lambda: Fernet.generate_key().decode() + Fernet.generate_key().decode())
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="") or _local_secret(
+    "field_encryption.key", lambda: Fernet.generate_key().decode()
+)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "channels",
+    "encrypted_model_fields",
+    "workflows",
+    "runs",
+    "connectors",
+    "providers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+APPEND_SLASH = False  # the API serves every path with and without a trailing slash itself
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = env("DATABASE_URL", default="")
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env("SQLITE_PATH", default=str(LOCAL_STATE_DIR / "switchyard.sqlite3")),
+            # Several processes (web, workers) write: wait for locks instead of failing, and
+            # use WAL so readers never block the writer.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": env("SQLITE_TEST_PATH", default=str(LOCAL_STATE_DIR / "test.sqlite3"))},
+        }
+    }
+IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Queue, channels ------------------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+Q_WORKERS = env.int("Q_WORKERS", default=2)
+Q_CLUSTER = {
+    "name": env("Q_CLUSTER_NAME", default="switchyard"),
+    "workers": Q_WORKERS,
+    "recycle": 500,
+    # A run is bounded by its own timeout (max 1 h); retry must exceed timeout.
+    "timeout": 3700,
+    "retry": 3800,
+    "max_attempts": 1,
+    "save_limit": env.int("Q_SAVE_LIMIT", default=100),
+    "ack_failures": True,
+    "poll": env.float("Q_POLL", default=0.02),
+    "guard_cycle": 0.5,
+    "catch_up": False,
+    "label": "Django-Q",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 60},
+        }
+    }
+else:
+    Q_CLUSTER["orm"] = "default"
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Product settings -----------------------------------------------------------------
+ALLOW_PRIVATE_OUTBOUND = env.bool("ALLOW_PRIVATE_OUTBOUND", default=False)
+MAX_STORED_PAYLOAD_BYTES = env.int("MAX_STORED_PAYLOAD_BYTES", default=256 * 1024)
+RUN_RETENTION_DAYS = env.int("RUN_RETENTION_DAYS", default=30)
+RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=30)
+ENGINE_MAX_THREADS = env.int("ENGINE_MAX_THREADS", default=8)
+# Waits and retry delays shorter than this sleep in the worker; longer ones park the run.
+WAIT_INLINE_MAX_S = env.float("WAIT_INLINE_MAX_S", default=60.0)
+MAX_RESPONSE_BYTES = env.int("MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
+INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", default="inbound.switchyard.local")
+DEMO_PASSWORD = env("DEMO_PASSWORD", default="switchyard-demo")
+
+# --- Auth, API ------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Switchyard API",
+    "DESCRIPTION": "Workflows, runs, connectors, credentials and provider connections.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = LOCAL_STATE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
+    "loggers": {
+        "switchyard": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
+        "django_q": {"level": "WARNING"},
+    },
+}

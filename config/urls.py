@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import api_errors
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema", SpectacularAPIView.as_view()),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("", include("workflows.urls")),
+]
+
+handler404 = "config.urls.not_found"
+handler500 = "config.urls.server_error"
+
+
+def not_found(request, exception=None):
+    if request.path.startswith("/api/") or request.path.startswith("/hooks/"):
+        return api_errors.json_not_found(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/") or request.path.startswith("/hooks/"):
+        return api_errors.json_server_error(request)
+    from django.views.defaults import server_error as html_server_error
+
+    return html_server_error(request)

@@ -1,0 +1,137 @@
+"""Run API (SPEC §6): execute, history, detail, logs, retry, cancel, callbacks."""
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api_errors import ApiError
+from workflows.api import require_object
+from workflows.models import WRITE_ROLES
+from workflows.selectors import role_in, workflows_for
+
+from . import selectors, services
+from .models import CorrelationToken, RunMode, WorkflowRun
+
+MAX_WAIT_S = 300
+
+
+def _writable_workflow(request, pk):
+    workflow = get_object_or_404(workflows_for(user=request.user), pk=pk)
+    if role_in(user=request.user, workspace_id=workflow.workspace_id) not in WRITE_ROLES:
+        raise ApiError("PERMISSION_DENIED", "Your role in this workspace is read-only.", status_code=403)
+    return workflow
+
+
+def _run_for(request, pk, *, write=False) -> WorkflowRun:
+    run = get_object_or_404(selectors.runs_for(user=request.user).select_related("version"), pk=pk)
+    if write and role_in(user=request.user, workspace_id=run.workspace_id) not in WRITE_ROLES:
+        raise ApiError("PERMISSION_DENIED", "Your role in this workspace is read-only.", status_code=403)
+    return run
+
+
+def _refused(exc: services.RunRefused):
+    return ApiError(exc.code, exc.message, status_code=exc.status_code)
+
+
+class ExecuteView(APIView):
+    """POST /workflows/{id}/execute {input, mode, wait, timeout_s}."""
+
+    def post(self, request, pk):
+        workflow = _writable_workflow(request, pk)
+        body = require_object(request.data or {})
+        mode = body.get("mode", RunMode.TEST)
+        if mode not in RunMode.values:
+            raise ApiError("VALIDATION_ERROR", "`mode` must be 'test' or 'live'.", details={"mode": ["Must be test or live."]})
+        if mode == RunMode.LIVE and workflow.status != "active":
+            raise ApiError("VALIDATION_ERROR", "Live runs need an active workflow; activate it or use mode 'test'.",
+                           details={"mode": ["The workflow is not active."]}, status_code=409)
+        wait = body.get("wait", False)
+        if not isinstance(wait, bool):
+            raise ApiError("VALIDATION_ERROR", "`wait` must be a boolean.", details={"wait": ["Must be a boolean."]})
+        timeout_s = body.get("timeout_s", 30)
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 0 < timeout_s <= MAX_WAIT_S:
+            raise ApiError("VALIDATION_ERROR", f"`timeout_s` must be a number in (0, {MAX_WAIT_S}].",
+                           details={"timeout_s": [f"Must be a number in (0, {MAX_WAIT_S}]."]})
+        try:
+            run = services.start_run(workflow=workflow, input=body.get("input", {}), mode=mode, user=request.user)
+        except services.RunRefused as exc:
+            raise _refused(exc) from exc
+        if not wait:
+            return Response({"run_id": str(run.id), "status": run.status}, status=status.HTTP_202_ACCEPTED)
+        finished = services.wait_for_run(run.id, timeout_s)
+        if finished is None:
+            return Response({"run_id": str(run.id), "error": {"code": "TIMEOUT", "message":
+                             f"The run did not finish within {timeout_s} s; it goes on.", "details": {}}},
+                            status=status.HTTP_408_REQUEST_TIMEOUT)
+        return Response(selectors.run_detail(finished))
+
+
+class WorkflowRunsView(APIView):
+    """GET /workflows/{id}/runs?status=&since=&until=&mode= — newest first."""
+
+    def get(self, request, pk):
+        workflow = get_object_or_404(workflows_for(user=request.user), pk=pk)
+        qs = selectors.filter_runs(WorkflowRun.objects.filter(workflow=workflow), **{
+            k: request.query_params.get(k) for k in ("status", "since", "until", "mode")})
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response([selectors.run_summary(r) for r in page])
+
+
+class RunListView(APIView):
+    def get(self, request):
+        qs = selectors.filter_runs(selectors.runs_for(user=request.user), **{
+            k: request.query_params.get(k) for k in ("status", "since", "until", "mode")})
+        if wf := request.query_params.get("workflow"):
+            qs = qs.filter(workflow_id=wf)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response([selectors.run_summary(r) for r in page])
+
+
+class RunDetailView(APIView):
+    def get(self, request, pk):
+        return Response(selectors.run_detail(_run_for(request, pk)))
+
+
+class RunLogsView(APIView):
+    def get(self, request, pk):
+        run = _run_for(request, pk)
+        return Response(selectors.run_logs(run, level=request.query_params.get("level"),
+                                           node=request.query_params.get("node")))
+
+
+class RunRetryView(APIView):
+    def post(self, request, pk):
+        run = _run_for(request, pk, write=True)
+        body = require_object(request.data or {})
+        try:
+            new = services.retry_run(run=run, start_from=body.get("from", "start"), user=request.user)
+        except services.RunRefused as exc:
+            raise _refused(exc) from exc
+        return Response(selectors.run_summary(new), status=status.HTTP_201_CREATED)
+
+
+class RunCancelView(APIView):
+    def post(self, request, pk):
+        run = services.cancel_run(run=_run_for(request, pk, write=True))
+        if not run.is_finished:
+            run = services.wait_for_run(run.pk, 5) or WorkflowRun.objects.get(pk=run.pk)
+        return Response(selectors.run_detail(run))
+
+
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def callback_view(request, token):
+    """POST /api/v1/callbacks/{token}: no auth, the token is the secret."""
+    try:
+        services.receive_callback(token=token, payload=request.data)
+    except CorrelationToken.DoesNotExist:
+        raise ApiError("NOT_FOUND", "Unknown callback token.", status_code=404) from None
+    except services.CallbackGone:
+        raise ApiError("GONE", "This callback has expired or was already used.", status_code=410) from None
+    return Response({"accepted": True}, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,70 @@
+"""The engine's host side: Django-backed `Services` and the per-process scheduler."""
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.db import connection, transaction
+
+from workflows.engine.registry import registry
+from workflows.engine.store import Services
+
+from .store import OrmStore
+
+
+class DjangoServices(Services):
+    """Node executors reach the rest of the product through this object."""
+
+    def __init__(self):
+        self.allow_private_outbound = settings.ALLOW_PRIVATE_OUTBOUND
+        self.max_response_bytes = settings.MAX_RESPONSE_BYTES
+        self.inline_wait_max_s = settings.WAIT_INLINE_MAX_S
+
+    def http_session(self) -> requests.Session:
+        from workflows.engine.outbound import session_for
+
+        return session_for(allow_private=self.allow_private_outbound)
+
+    def start_child_run(self, *, parent_run_id, parent_node_id, workflow_id, input, wait, iteration=None) -> str:
+        from workflows.models import Workflow
+
+        from .models import WorkflowRun
+        from .services import start_run
+
+        try:
+            with transaction.atomic():
+                parent = WorkflowRun.objects.get(pk=parent_run_id)
+                workflow = Workflow.objects.get(pk=workflow_id, workspace_id=parent.workspace_id)
+                child = start_run(workflow=workflow, input=input, mode=parent.mode, trigger_type="flow.subworkflow",
+                                  parent=(parent, parent_node_id, iteration) if wait else None)
+            return str(child.pk)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connection.close()
+
+    def create_callback(self, *, run_id, node_id, iteration, expires_in_s) -> dict[str, Any]:
+        from .services import create_callback
+
+        try:
+            return create_callback(run_id=run_id, node_id=node_id, iteration=iteration, expires_in_s=expires_in_s)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connection.close()
+
+
+def resolve_run_secrets(run) -> dict[str, Any]:
+    """The workspace credentials the run's document references, decrypted, each use audited."""
+    from connectors.services import resolve_credentials_for_run
+
+    return resolve_credentials_for_run(run=run)
+
+
+@cache
+def scheduler():
+    from workflows.engine.scheduler import Scheduler
+
+    return Scheduler(OrmStore(resolve_secrets=resolve_run_secrets), registry, DjangoServices(),
+                     max_workers=settings.ENGINE_MAX_THREADS)

@@ -1,0 +1,188 @@
+"""Runs: one `WorkflowRun` per execution, a `NodeExecution` per node instance (a loop
+body node once per iteration), an ordered `ExecutionLog`, and `CorrelationToken`s that
+let the outside world resume a waiting node (callbacks)."""
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from workflows.scoping import WorkspaceScopedQuerySet
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    COMPLETED = "completed", "Completed"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def terminal(cls):
+        return (cls.COMPLETED, cls.PARTIAL, cls.FAILED, cls.CANCELLED)
+
+
+class RunMode(models.TextChoices):
+    TEST = "test", "Test"
+    LIVE = "live", "Live"
+
+
+class NodeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class WorkflowRun(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey("workflows.Workspace", on_delete=models.CASCADE, related_name="runs")
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
+    mode = models.CharField(max_length=4, choices=RunMode.choices, default=RunMode.LIVE)
+    trigger_type = models.CharField(max_length=100, default="trigger.manual")
+    trigger_node = models.CharField(max_length=63, blank=True, default="")
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    total_nodes = models.PositiveIntegerField(default=0)
+    successful_nodes = models.PositiveIntegerField(default=0)
+    failed_nodes = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Durability: a worker owns a run through a lease; waiting runs are resumed at resume_at.
+    resume_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    idempotency_key = models.CharField(max_length=200, blank=True, default="")
+    parent_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent_node_id = models.CharField(max_length=63, blank=True, default="")
+    parent_iteration = models.IntegerField(null=True, blank=True)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["workflow", "-created_at"], name="run_workflow_recent"),
+            models.Index(fields=["workflow", "status", "-created_at"], name="run_workflow_status"),
+            models.Index(fields=["workflow", "started_at"], name="run_workflow_started"),
+            models.Index(fields=["status", "resume_at"], name="run_due"),
+            models.Index(fields=["status", "lease_expires_at"], name="run_lease"),
+            models.Index(fields=["workflow", "idempotency_key"], name="run_idempotency"),
+        ]
+
+    def __str__(self):
+        return f"run {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in RunStatus.terminal()
+
+    @property
+    def duration_ms(self):
+        if self.started_at and self.completed_at:
+            return int((self.completed_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+class NodeExecution(models.Model):
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="node_executions")
+    node_id = models.CharField(max_length=63)
+    node_type = models.CharField(max_length=100, blank=True, default="")
+    iteration = models.IntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=NodeStatus.choices, default=NodeStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    handles = models.JSONField(null=True, blank=True)
+    wait = models.JSONField(null=True, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    order = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    resume_at = models.DateTimeField(null=True, blank=True)
+
+    workspace_path = "run__workspace"
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "order", "iteration"]
+        constraints = [
+            models.UniqueConstraint(
+                "run", "node_id", models.functions.Coalesce("iteration", -1), name="uniq_node_execution"
+            )
+        ]
+        indexes = [models.Index(fields=["run", "node_id"], name="nodeexec_run_node")]
+
+    def __str__(self):
+        suffix = f"[{self.iteration}]" if self.iteration is not None else ""
+        return f"{self.node_id}{suffix} {self.status}"
+
+    @property
+    def duration_ms(self):
+        if self.started_at and self.completed_at:
+            return int((self.completed_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+class LogLevel(models.TextChoices):
+    DEBUG = "debug", "Debug"
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+
+
+class ExecutionLog(models.Model):
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="logs")
+    timestamp = models.DateTimeField()
+    level = models.CharField(max_length=7, choices=LogLevel.choices, default=LogLevel.INFO)
+    node_id = models.CharField(max_length=63, blank=True, default="")
+    iteration = models.IntegerField(null=True, blank=True)
+    message = models.TextField()
+    data = models.JSONField(null=True, blank=True)
+
+    workspace_path = "run__workspace"
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["run", "level"], name="log_run_level")]
+
+    def __str__(self):
+        return f"[{self.level}] {self.message[:60]}"
+
+
+class CorrelationKind(models.TextChoices):
+    CALLBACK = "callback", "Callback"
+    CHILD_RUN = "child", "Child run"
+
+
+class CorrelationToken(models.Model):
+    """A secret that resumes one waiting node when the outside world answers."""
+
+    token = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=10, choices=CorrelationKind.choices, default=CorrelationKind.CALLBACK)
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="correlation_tokens")
+    node_id = models.CharField(max_length=63)
+    iteration = models.IntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    workspace_path = "run__workspace"
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    def __str__(self):
+        return f"{self.kind} for {self.run_id}/{self.node_id}"

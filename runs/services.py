@@ -1,0 +1,248 @@
+"""Writes for runs: start, retry, cancel, resume. Keyword-only, transactional; work is
+enqueued only after the transaction commits, so a worker never sees an uncommitted run."""
+from __future__ import annotations
+
+import logging
+import secrets as pysecrets
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from workflows.models import Workflow
+from workflows.selectors import latest_version
+
+from .models import (
+    CorrelationKind,
+    CorrelationToken,
+    NodeExecution,
+    NodeStatus,
+    RunMode,
+    RunStatus,
+    WorkflowRun,
+)
+
+logger = logging.getLogger("switchyard.runs")
+
+TASK = "runs.tasks.execute_run"
+
+
+class RunRefused(Exception):
+    """A run cannot start (no version, workflow limits...). `code` maps to the API error."""
+
+    def __init__(self, code: str, message: str, status_code: int = 400):
+        super().__init__(message)
+        self.code, self.message, self.status_code = code, message, status_code
+
+
+def enqueue_run(run_id: str) -> None:
+    """Hand the run to a worker once the current transaction commits."""
+
+    def push():
+        from django_q.tasks import async_task
+
+        async_task(TASK, str(run_id), task_name=f"run {run_id}", ack_failure=True)
+
+    transaction.on_commit(push)
+
+
+def _trigger_node_of(document: dict, trigger_node: str) -> tuple[str, str]:
+    from workflows.engine.registry import registry
+
+    triggers = [n for n in document["nodes"] if n["type"] in registry and registry.get(n["type"]).is_trigger]
+    if trigger_node:
+        match = next((n for n in triggers if n["id"] == trigger_node), None)
+        if match:
+            return match["id"], match["type"]
+    if triggers:
+        manual = next((n for n in triggers if n["type"] == "trigger.manual"), triggers[0])
+        return manual["id"], manual["type"]
+    return "", "trigger.manual"
+
+
+@transaction.atomic
+def start_run(
+    *,
+    workflow: Workflow,
+    input: Any = None,
+    mode: str = RunMode.LIVE,
+    trigger_node: str = "",
+    trigger_type: str = "",
+    user=None,
+    idempotency_key: str = "",
+    parent: tuple[WorkflowRun, str, int | None] | None = None,
+    enqueue: bool = True,
+) -> WorkflowRun:
+    """Create a durable run of the workflow's latest version and enqueue it."""
+    if idempotency_key:
+        existing = WorkflowRun.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
+        if existing:
+            return existing
+    version = latest_version(workflow)
+    if version is None:
+        raise RunRefused("VALIDATION_ERROR", "The workflow has no saved version to run.")
+    node_id, node_type = _trigger_node_of(version.document, trigger_node)
+    run = WorkflowRun.objects.create(
+        workspace_id=workflow.workspace_id,
+        workflow=workflow,
+        version=version,
+        mode=mode,
+        input=input if input is not None else {},
+        trigger_node=node_id,
+        trigger_type=trigger_type or node_type,
+        total_nodes=len(version.document["nodes"]),
+        idempotency_key=idempotency_key,
+        started_by=user if user and user.is_authenticated else None,
+        parent_run=parent[0] if parent else None,
+        parent_node_id=parent[1] if parent else "",
+        parent_iteration=parent[2] if parent else None,
+    )
+    if len([n for n in version.document["nodes"] if n["type"].startswith("trigger.")]) > 1:
+        from workflows.engine.scheduler import initial_states
+
+        types = {n["id"]: (i, n["type"]) for i, n in enumerate(version.document["nodes"])}
+        NodeExecution.objects.bulk_create(
+            NodeExecution(run=run, node_id=s.node_id, status=s.status, order=types[s.node_id][0],
+                          node_type=types[s.node_id][1])
+            for s in initial_states(version.document, node_id)
+        )
+    if enqueue:
+        enqueue_run(run.id)
+    return run
+
+
+def wait_for_run(run_id, timeout_s: float) -> WorkflowRun | None:
+    """Poll until the run is finished; None if it is still going after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        run = WorkflowRun.objects.get(pk=run_id)
+        if run.is_finished:
+            return run
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 1.5, 0.1)
+
+
+@transaction.atomic
+def retry_run(*, run: WorkflowRun, start_from: str = "start", user=None) -> WorkflowRun:
+    """A new run of the same version and input. From `failed`, the succeeded nodes' states
+    (outputs included) are copied in, so only what failed or never ran executes again."""
+    if start_from not in ("start", "failed"):
+        raise RunRefused("VALIDATION_ERROR", "`from` must be 'start' or 'failed'.")
+    if start_from == "failed" and run.status not in (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.CANCELLED):
+        raise RunRefused("VALIDATION_ERROR", f"Only a failed, partial or cancelled run can be retried from "
+                                             f"the failed node; this one is {run.status}.", 409)
+    new = WorkflowRun.objects.create(
+        workspace_id=run.workspace_id, workflow_id=run.workflow_id, version_id=run.version_id, mode=run.mode,
+        input=run.input, trigger_node=run.trigger_node, trigger_type=run.trigger_type,
+        total_nodes=run.total_nodes, retry_of=run, started_by=user if user and user.is_authenticated else None,
+    )
+    if start_from == "failed":
+        kept = NodeExecution.objects.filter(run=run, status=NodeStatus.SUCCEEDED, iteration__isnull=True)
+        # A loop is re-run whole unless it succeeded: drop iterations of unfinished loops.
+        NodeExecution.objects.bulk_create(
+            NodeExecution(
+                run=new, node_id=n.node_id, node_type=n.node_type, iteration=n.iteration, status=n.status,
+                attempts=n.attempts, input=n.input, output=n.output, handles=n.handles, wait=n.wait,
+                warnings=n.warnings, order=n.order, started_at=n.started_at, completed_at=n.completed_at,
+            )
+            for n in kept
+        )
+    enqueue_run(new.id)
+    return new
+
+
+@transaction.atomic
+def cancel_run(*, run: WorkflowRun) -> WorkflowRun:
+    """Ask a run to stop. A run no worker holds (pending, waiting) is finished right here;
+    a running one stops at its nodes' next safe point."""
+    run = WorkflowRun.objects.select_for_update().get(pk=run.pk)
+    if run.is_finished:
+        return run
+    run.cancel_requested = True
+    run.save(update_fields=["cancel_requested"])
+    if not run.lease_owner:
+        # No worker holds it (queued or parked): a worker finalizes the cancellation.
+        wake_run(run_id=run.pk)
+    return run
+
+
+# -- resuming waiting nodes -----------------------------------------------------------
+
+def wake_run(*, run_id) -> None:
+    """Something the run waits for arrived: queue it now instead of at its resume time."""
+    WorkflowRun.objects.filter(pk=run_id, status=RunStatus.WAITING).update(resume_at=None)
+    enqueue_run(run_id)
+
+
+def child_finished(*, child: WorkflowRun, status: str, output: Any, error: Any) -> None:
+    """A sub-workflow run ended: resume the parent node that waits for it."""
+    wake_run(run_id=child.parent_run_id)
+
+
+def create_callback(*, run_id: str, node_id: str, iteration: int | None, expires_in_s: float | None) -> dict:
+    token = pysecrets.token_urlsafe(32)
+    expires_at = timezone.now() + timedelta(seconds=expires_in_s) if expires_in_s else None
+    CorrelationToken.objects.create(token=token, kind=CorrelationKind.CALLBACK, run_id=run_id, node_id=node_id,
+                                    iteration=iteration, expires_at=expires_at)
+    base = settings.PUBLIC_BASE_URL or "http://127.0.0.1:8000"
+    return {"token": token, "url": f"{base}/api/v1/callbacks/{token}",
+            "expires_at": expires_at.isoformat() if expires_at else None}
+
+
+class CallbackGone(Exception):
+    pass
+
+
+def receive_callback(*, token: str, payload: Any) -> CorrelationToken:
+    """Resume the node waiting on `token`. Raises DoesNotExist (unknown) or CallbackGone (expired/used)."""
+    with transaction.atomic():
+        corr = CorrelationToken.objects.select_for_update().get(token=token)
+        if corr.used_at or (corr.expires_at and corr.expires_at < timezone.now()):
+            raise CallbackGone()
+        corr.used_at = timezone.now()
+        corr.payload = payload
+        corr.save(update_fields=["used_at", "payload"])
+        wake_run(run_id=corr.run_id)
+    return corr
+
+
+# -- timekeeping ----------------------------------------------------------------------
+
+def resume_due_runs(now=None) -> int:
+    """Enqueue waiting runs whose resume time has come. Each is claimed atomically."""
+    now = now or timezone.now()
+    count = 0
+    for run_id in WorkflowRun.objects.filter(status=RunStatus.WAITING, resume_at__lte=now).values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            if WorkflowRun.objects.filter(pk=run_id, status=RunStatus.WAITING, resume_at__lte=now).update(resume_at=None):
+                enqueue_run(run_id)
+                count += 1
+    return count
+
+
+def reap_expired_leases(now=None) -> int:
+    """Runs whose worker stopped renewing its lease go back to the queue."""
+    now = now or timezone.now()
+    count = 0
+    stale = WorkflowRun.objects.filter(status__in=[RunStatus.RUNNING, RunStatus.PENDING], lease_expires_at__lt=now)
+    for run_id in stale.values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            if WorkflowRun.objects.filter(pk=run_id, lease_expires_at__lt=now).update(lease_owner="", lease_expires_at=None):
+                logger.warning("run %s lost its worker; handing it back to the queue", run_id)
+                enqueue_run(run_id)
+                count += 1
+    return count
+
+
+def prune_finished_runs(now=None) -> int:
+    """Delete finished runs older than RUN_RETENTION_DAYS (with their nodes and logs)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.RUN_RETENTION_DAYS)
+    old = WorkflowRun.objects.filter(status__in=RunStatus.terminal(), completed_at__lt=cutoff)
+    deleted, _ = old.delete()
+    return deleted

@@ -1,0 +1,67 @@
+"""Shared fixtures: users with tokens, API clients, and a sample workflow document."""
+import copy
+
+import pytest
+
+SAMPLE = {
+    "schema": "switchyard.workflow/1",
+    "name": "Order triage",
+    "description": "",
+    "variables": {"threshold": 100},
+    "settings": {"timeout_s": 300, "max_runs_per_day": None},
+    "nodes": [
+        {"id": "start", "type": "trigger.manual", "name": "Start", "config": {}, "position": [0, 0]},
+        {"id": "check", "type": "logic.if",
+         "config": {"condition": {"left": "{{ input.amount }}", "op": "gt", "right": "{{ variables.threshold }}"}},
+         "retry": {"max_attempts": 1}, "timeout_ms": 30000, "on_error": "fail"},
+        {"id": "big", "type": "data.transform", "config": {"set": {"tier": "gold"}}},
+        {"id": "small", "type": "data.transform", "config": {"set": {"tier": "basic"}}},
+    ],
+    "edges": [
+        {"source": "start", "target": "check"},
+        {"source": "check", "source_handle": "true", "target": "big"},
+        {"source": "check", "source_handle": "false", "target": "small",
+         "mapping": {"amount": "{{ source.amount }}"}},
+    ],
+}
+
+
+@pytest.fixture
+def sample_document():
+    return copy.deepcopy(SAMPLE)
+
+
+def make_user(username):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username=username, password="pw-" + username)
+
+
+def client_for(user):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def alice(db):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return make_user("bob")
+
+
+@pytest.fixture
+def api(alice):
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob):
+    return client_for(bob)

@@ -1,0 +1,70 @@
+"""What a workflow needs before it can be activated (SPEC §6 /validate, /activate)."""
+from __future__ import annotations
+
+from .engine.document import validate
+from .engine.errors import ValidationIssue
+from .engine.registry import registry
+from .models import Workflow
+from .selectors import document_of
+
+
+def activation_issues(workflow: Workflow) -> list[ValidationIssue]:
+    """Every problem that would stop `workflow` from running live: document rules (§2) plus
+    activation rules (a trigger exists; referenced connectors, credentials, connections and
+    sub-workflows exist in the same workspace)."""
+    doc = document_of(workflow)
+    issues = list(validate(doc))
+    nodes = doc.get("nodes") or []
+    if not any(registry.get(n["type"]).is_trigger for n in nodes if n.get("type") in registry):
+        issues.append(ValidationIssue(node=None, field="nodes", message="The workflow has no trigger node."))
+    for node in nodes:
+        issues += _reference_issues(workflow, node)
+    return issues
+
+
+def _reference_issues(workflow: Workflow, node: dict) -> list[ValidationIssue]:
+    from connectors.models import Connector, Credential
+
+    config = node.get("config") or {}
+    issues = []
+    if node.get("type") == "flow.subworkflow":
+        target = str(config.get("workflow") or "")
+        if "{{" not in target and not Workflow.objects.filter(workspace=workflow.workspace, pk=_uuid(target)).exists():
+            issues.append(ValidationIssue(node=node["id"], field="config.workflow",
+                                          message=f"No workflow {target!r} in this workspace."))
+    if node.get("type") == "connector.run":
+        ref = str(config.get("connector") or "")
+        qs = Connector.objects.filter(workspace=workflow.workspace)
+        if "{{" not in ref and not (qs.filter(name=ref).exists() or qs.filter(pk=_uuid(ref)).exists()):
+            issues.append(ValidationIssue(node=node["id"], field="config.connector",
+                                          message=f"No connector {ref!r} in this workspace."))
+    names = set(Credential.objects.filter(workspace=workflow.workspace).values_list("name", flat=True))
+    for name in sorted(_credential_refs(config)):
+        if name not in names:
+            issues.append(ValidationIssue(node=node["id"], field="config",
+                                          message=f"Credential {name!r} does not exist in this workspace."))
+    return issues
+
+
+def _credential_refs(value) -> set[str]:
+    import re
+
+    found: set[str] = set()
+    if isinstance(value, str):
+        found.update(re.findall(r"workspace\.([A-Za-z0-9_]+)", value))
+    elif isinstance(value, dict):
+        for v in value.values():
+            found |= _credential_refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= _credential_refs(v)
+    return found
+
+
+def _uuid(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError):
+        return None

@@ -1,0 +1,146 @@
+"""Workflow API (SPEC §6): CRUD in the interchange format, import/export, validate, node types."""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api_errors import ApiError
+
+from . import selectors, services
+from .engine.registry import registry
+from .models import WRITE_ROLES, Workspace
+from .permissions import WorkspaceRolePermission
+
+
+class WorkflowDocumentSerializer(serializers.Serializer):
+    """Input: a `switchyard.workflow/1` document (validated by the engine) plus `workspace`."""
+
+    schema = serializers.CharField()
+    nodes = serializers.ListField(child=serializers.DictField())
+    edges = serializers.ListField(child=serializers.DictField())
+    workspace = serializers.UUIDField(required=False)
+
+
+def workflow_representation(workflow, request=None) -> dict:
+    from .triggers import active_triggers
+
+    doc = selectors.document_of(workflow)
+    return {
+        "id": str(workflow.id),
+        "workspace": str(workflow.workspace_id),
+        "status": workflow.status,
+        "version": workflow.version,
+        "triggers": active_triggers(workflow, request=request),
+        "created_at": workflow.created_at.isoformat(),
+        "updated_at": workflow.updated_at.isoformat(),
+        **doc,
+    }
+
+
+def target_workspace(*, user, workspace_id) -> Workspace:
+    """The workspace a new object goes into: the one named (must be writable) or the user's first."""
+    if workspace_id:
+        role = selectors.role_in(user=user, workspace_id=workspace_id)
+        if role is None:
+            raise ApiError("VALIDATION_ERROR", "Unknown workspace.", details={"workspace": ["Unknown workspace."]})
+        if role not in WRITE_ROLES:
+            raise ApiError("PERMISSION_DENIED", "Your role in this workspace is read-only.", status_code=403)
+        return Workspace.objects.get(pk=workspace_id)
+    workspace = services.ensure_personal_workspace(user=user)
+    if selectors.role_in(user=user, workspace_id=workspace.id) not in WRITE_ROLES:
+        raise ApiError("PERMISSION_DENIED", "Your role in this workspace is read-only.", status_code=403)
+    return workspace
+
+
+def require_object(data):
+    if not isinstance(data, dict):
+        raise ApiError("VALIDATION_ERROR", "The request body must be a JSON object.",
+                       details={"non_field_errors": ["Expected a JSON object."]})
+    return data
+
+
+class WorkflowViewSet(viewsets.ViewSet):
+    permission_classes = viewsets.ViewSet.permission_classes + [WorkspaceRolePermission]
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+
+    def get_object(self, pk):
+        services.ensure_personal_workspace(user=self.request.user)
+        workflow = get_object_or_404(selectors.workflows_for(user=self.request.user), pk=pk)
+        self.check_object_permissions(self.request, workflow)
+        return workflow
+
+    @extend_schema(responses={200: dict})
+    def list(self, request):
+        services.ensure_personal_workspace(user=request.user)
+        qs = selectors.workflows_for(user=request.user)
+        if ws := request.query_params.get("workspace"):
+            qs = qs.filter(workspace_id=ws)
+        if st := request.query_params.get("status"):
+            qs = qs.filter(status=st)
+        from rest_framework.pagination import PageNumberPagination
+
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(qs.prefetch_related("versions"), request, view=self)
+        return paginator.get_paginated_response([workflow_representation(w, request) for w in page])
+
+    @extend_schema(request=WorkflowDocumentSerializer, responses={201: dict})
+    def create(self, request):
+        data = require_object(request.data)
+        workspace = target_workspace(user=request.user, workspace_id=data.get("workspace"))
+        document = {k: v for k, v in data.items() if k != "workspace"}
+        workflow = services.create_workflow(user=request.user, workspace=workspace, document=document)
+        return Response(workflow_representation(workflow, request), status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk=None):
+        return Response(workflow_representation(self.get_object(pk), request))
+
+    @extend_schema(request=WorkflowDocumentSerializer, responses={200: dict})
+    def update(self, request, pk=None):
+        workflow = self.get_object(pk)
+        document = {k: v for k, v in require_object(request.data).items() if k != "workspace"}
+        workflow = services.replace_workflow(user=request.user, workflow=workflow, document=document)
+        return Response(workflow_representation(workflow, request))
+
+    def partial_update(self, request, pk=None):
+        workflow = self.get_object(pk)
+        workflow = services.patch_workflow(user=request.user, workflow=workflow, changes=require_object(request.data))
+        return Response(workflow_representation(workflow, request))
+
+    def destroy(self, request, pk=None):
+        services.delete_workflow(workflow=self.get_object(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        return Response(selectors.document_of(self.get_object(pk)))
+
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_document(self, request):
+        return self.create(request)
+
+    @action(detail=True, methods=["post"])
+    def validate(self, request, pk=None):
+        from .activation import activation_issues
+
+        issues = activation_issues(self.get_object(pk))
+        return Response({"valid": not issues, "errors": [i.as_dict() for i in issues]})
+
+
+class NodeTypesView(APIView):
+    """The palette: every registered node type with its schemas and handles."""
+
+    def get(self, request):
+        return Response({"count": len(registry.all()), "results": [t.palette_entry() for t in registry.all()]})
+
+
+class WorkspaceViewSet(viewsets.ViewSet):
+    def list(self, request):
+        services.ensure_personal_workspace(user=request.user)
+        rows = [
+            {"id": str(m.workspace_id), "name": m.workspace.name, "role": m.role,
+             "is_personal": m.workspace.is_personal}
+            for m in request.user.memberships.select_related("workspace").order_by("workspace__name")
+        ]
+        return Response({"count": len(rows), "next": None, "previous": None, "results": rows})

@@ -1,0 +1,114 @@
+"""Writes for workspaces and workflows. Keyword-only, transactional, validated first."""
+from __future__ import annotations
+
+from django.db import transaction
+
+from .engine.document import normalize, validate_or_raise
+from .models import Edge, Membership, Node, Role, Workflow, WorkflowVersion, Workspace
+from .selectors import document_of
+
+DOCUMENT_FIELDS = ("name", "description", "variables", "settings", "nodes", "edges")
+
+
+@transaction.atomic
+def ensure_personal_workspace(*, user) -> Workspace:
+    """The user's personal workspace, created on first use when they belong to none."""
+    membership = Membership.objects.filter(user=user).select_related("workspace").order_by("created_at").first()
+    if membership:
+        return membership.workspace
+    label = user.get_full_name() or user.get_username()
+    workspace = Workspace.objects.create(name=f"{label}'s workspace", is_personal=True)
+    Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+    return workspace
+
+
+@transaction.atomic
+def add_member(*, workspace: Workspace, user, role: str = Role.EDITOR) -> Membership:
+    membership, _ = Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role})
+    return membership
+
+
+def _write_rows(workflow: Workflow, doc: dict) -> None:
+    Node.objects.filter(workflow=workflow).delete()
+    Edge.objects.filter(workflow=workflow).delete()
+    Node.objects.bulk_create(
+        Node(
+            workflow=workflow,
+            order=i,
+            node_id=n["id"],
+            type=n["type"],
+            name=n.get("name") or "",
+            description=n.get("description") or "",
+            config=n.get("config") or {},
+            position=n.get("position"),
+            retry=n.get("retry") or {},
+            timeout_ms=n.get("timeout_ms"),
+            on_error=n.get("on_error") or "fail",
+            on_timeout=n.get("on_timeout") or "fail",
+            default_output=n.get("default_output"),
+        )
+        for i, n in enumerate(doc["nodes"])
+    )
+    Edge.objects.bulk_create(
+        Edge(
+            workflow=workflow,
+            index=i,
+            source=e["source"],
+            target=e["target"],
+            source_handle=e.get("source_handle") or "main",
+            target_handle=e.get("target_handle") or "main",
+            mapping=e.get("mapping") or {},
+        )
+        for i, e in enumerate(doc["edges"])
+    )
+
+
+def _save_document(*, workflow: Workflow, doc: dict, user) -> Workflow:
+    """Store a validated, normalized document: fields, rows, and a new version if it changed."""
+    workflow.name = doc.get("name") or workflow.name or "Untitled workflow"
+    workflow.description = doc.get("description") or ""
+    workflow.variables = doc.get("variables") or {}
+    workflow.settings = doc.get("settings") or {}
+    latest = workflow.versions.order_by("-number").first() if workflow.pk and workflow.version else None
+    if latest is None or latest.document != doc:
+        workflow.version += 1
+        workflow.save()
+        WorkflowVersion.objects.create(workflow=workflow, number=workflow.version, document=doc, created_by=user)
+        _write_rows(workflow, doc)
+    else:
+        workflow.save()
+    return workflow
+
+
+@transaction.atomic
+def create_workflow(*, user, workspace: Workspace, document: dict) -> Workflow:
+    """Validate `document` (SPEC §2) and store it as a new workflow; nothing is stored if invalid."""
+    doc = validate_or_raise(document)
+    workflow = Workflow(workspace=workspace, created_by=user, name=doc.get("name") or "Untitled workflow")
+    return _save_document(workflow=workflow, doc=doc, user=user)
+
+
+@transaction.atomic
+def replace_workflow(*, user, workflow: Workflow, document: dict) -> Workflow:
+    """PUT: the whole document replaces the stored one."""
+    doc = validate_or_raise(document)
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    return _save_document(workflow=workflow, doc=doc, user=user)
+
+
+@transaction.atomic
+def patch_workflow(*, user, workflow: Workflow, changes: dict) -> Workflow:
+    """PATCH: top-level document fields in `changes` replace the stored ones."""
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    doc = dict(document_of(workflow))
+    doc.update({k: v for k, v in changes.items() if k in DOCUMENT_FIELDS or k == "schema"})
+    return _save_document(workflow=workflow, doc=validate_or_raise(doc), user=user)
+
+
+@transaction.atomic
+def delete_workflow(*, workflow: Workflow) -> None:
+    workflow.delete()
+
+
+def normalized(document: dict) -> dict:
+    return normalize(document)
