@@ -86,6 +86,41 @@ class Server:
                 self.proc.wait()
         self.proc = None
 
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        """Read the server's own database directly (for what the API does not expose)."""
+        if self.pg_db:
+            import psycopg
+
+            with psycopg.connect(self.env["DATABASE_URL"]) as conn:
+                return conn.execute(query.replace("?", "%s"), params).fetchall()
+        import sqlite3
+
+        with sqlite3.connect(self.env["SQLITE_PATH"]) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def wait_for(self, predicate, timeout_s: float = 60, interval_s: float = 0.1):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval_s)
+        raise AssertionError(f"condition not met in {timeout_s}s\n--- server log ---\n{self.logs()}")
+
+    def run(self, run_id: str) -> dict:
+        return self.call("GET", f"/api/v1/runs/{run_id}")[1]
+
+    def create_workflow(self, nodes: list, edges: list, **extra) -> str:
+        code, body = self.call("POST", "/api/v1/workflows/", {"schema": "switchyard.workflow/1", "nodes": nodes,
+                                                              "edges": edges, **extra})
+        assert code == 201, body
+        return body["id"]
+
+    def execute(self, workflow_id: str, input=None) -> str:
+        code, body = self.call("POST", f"/api/v1/workflows/{workflow_id}/execute", {"input": input or {}})
+        assert code == 202, body
+        return body["run_id"]
+
     def logs(self) -> str:
         return self.log_path.read_text()[-5000:] if self.log_path and self.log_path.exists() else ""
 
