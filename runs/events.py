@@ -1,4 +1,5 @@
-"""Publishing run changes to live listeners (websockets), after the transaction commits."""
+"""Live run events (SPEC §7): stored in order with the change they describe, then a
+wake-up is sent to listeners through the channel layer once the transaction commits."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,7 @@ def workflow_group(workflow_id: str) -> str:
     return f"workflow.{workflow_id}"
 
 
-def _send(groups: list[str], message: dict) -> None:
+def _wake(groups: list[str]) -> None:
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
@@ -25,28 +26,30 @@ def _send(groups: list[str], message: dict) -> None:
         return
     try:
         for group in groups:
-            async_to_sync(layer.group_send)(group, {"type": "run.event", "event": message})
-    except Exception:  # live events are best-effort; the stored state is the truth
-        logger.warning("could not publish a run event", exc_info=True)
+            async_to_sync(layer.group_send)(group, {"type": "events.wake"})
+    except Exception:  # a missed wake-up only delays delivery: listeners also poll
+        logger.debug("could not wake run listeners", exc_info=True)
 
 
-def node_changes(run_id: str, states) -> None:
-    messages = [
-        {
-            "type": "node.status",
-            "run_id": run_id,
-            "node_id": s.node_id,
-            "iteration": s.iteration,
-            "status": s.status,
-            "attempt": s.attempts,
-            "duration_ms": s.duration_ms,
-            "error": s.error,
-        }
-        for s in states
-    ]
-    transaction.on_commit(lambda: [_send([run_group(run_id)], m) for m in messages])
+def node_event(run_id: str, state) -> dict:
+    return {
+        "type": "node.status",
+        "run_id": run_id,
+        "node_id": state.node_id,
+        "iteration": state.iteration,
+        "status": state.status,
+        "attempt": state.attempts,
+        "duration_ms": state.duration_ms,
+        "error": state.error,
+    }
 
 
-def run_change(run_id: str, workflow_id: str, status: str) -> None:
-    message = {"type": "run.status", "run_id": run_id, "status": status}
-    transaction.on_commit(lambda: _send([run_group(run_id), workflow_group(workflow_id)], message))
+def record(run_id: str, workflow_id: str, payloads: list[dict]) -> None:
+    """Store events for the run (inside the caller's transaction) and wake listeners."""
+    from .models import RunEvent
+
+    if not payloads:
+        return
+    RunEvent.objects.bulk_create(RunEvent(run_id=run_id, workflow_id=workflow_id, payload=p) for p in payloads)
+    groups = [run_group(run_id), workflow_group(workflow_id)]
+    transaction.on_commit(lambda: _wake(groups))

@@ -186,3 +186,22 @@ class CorrelationToken(models.Model):
 
     def __str__(self):
         return f"{self.kind} for {self.run_id}/{self.node_id}"
+
+
+class RunEvent(models.Model):
+    """The ordered live-event stream of a run (SPEC §7). Written in the same transaction as
+    the state change it describes, so a listener that tails it loses nothing; websockets
+    read it after a snapshot. Pruned with the run."""
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
+    workflow_id = models.UUIDField(db_index=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["run", "id"], name="event_run_seq"),
+                   models.Index(fields=["workflow_id", "id"], name="event_workflow_seq")]
+
+    def __str__(self):
+        return f"{self.payload.get('type')} #{self.pk}"

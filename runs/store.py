@@ -89,6 +89,7 @@ class OrmStore:
         self._secrets: dict[str, list[str]] = {}
         self._types: dict[str, dict[str, str]] = {}
         self._order: dict[str, dict[str, int]] = {}
+        self._workflow: dict[str, str] = {}
 
     # -- loading ------------------------------------------------------------------------
     def load_run(self, run_id: str) -> RunSnapshot:
@@ -98,6 +99,7 @@ class OrmStore:
         self._secrets[run_id] = secret_strings(secrets)
         self._types[run_id] = {n["id"]: n["type"] for n in document["nodes"]}
         self._order[run_id] = {n["id"]: i for i, n in enumerate(document["nodes"])}
+        self._workflow[run_id] = str(run.workflow_id)
         rows = list(NodeExecution.objects.filter(run_id=run_id))
         self._rows[run_id] = {(r.node_id, r.iteration): r.pk for r in rows}
         states = {(r.node_id, r.iteration): node_state_of(r) for r in rows}
@@ -154,7 +156,7 @@ class OrmStore:
                     if row.pk is None:  # backends that do not return ids
                         row = NodeExecution.objects.get(run_id=run_id, node_id=row.node_id, iteration=row.iteration)
                     rows[(row.node_id, row.iteration)] = row.pk
-            events.node_changes(run_id, states)
+            events.record(run_id, self._workflow[run_id], [events.node_event(run_id, s) for s in states])
 
     def save_run(self, run_id: str, *, status: str, output: Any = None, error: dict | None = None,
                  resume_at: datetime | None = None) -> None:
@@ -184,7 +186,7 @@ class OrmStore:
             elif status == RunStatus.WAITING:
                 fields.update(lease_owner="", lease_expires_at=None)
             WorkflowRun.objects.filter(pk=run_id).update(**fields)
-            events.run_change(run_id, str(run.workflow_id), status)
+            events.record(run_id, str(run.workflow_id), [{"type": "run.status", "run_id": run_id, "status": status}])
             if status in TERMINAL and run.parent_run_id:
                 from .services import child_finished
 

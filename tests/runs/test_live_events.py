@@ -1,0 +1,139 @@
+"""Websocket streams (SPEC §7): auth, snapshot on connect, then ordered events, none lost."""
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from rest_framework.authtoken.models import Token
+
+from config.asgi import application
+from runs.models import CorrelationToken
+
+pytestmark = pytest.mark.usefixtures("inline_queue")
+
+
+def connect(path):
+    return WebsocketCommunicator(application, path, headers=[(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")])
+
+
+def create(api, nodes, edges):
+    res = api.post("/api/v1/workflows/", {"schema": "switchyard.workflow/1", "nodes": nodes, "edges": edges},
+                   format="json")
+    assert res.status_code == 201, res.content
+    return res.json()["id"]
+
+
+CALLBACK_FLOW = (
+    [{"id": "start", "type": "trigger.manual"},
+     {"id": "hold", "type": "flow.callback", "config": {"expires_in_s": 600}},
+     {"id": "after", "type": "data.transform", "config": {"set": {"got": "{{ input.answer }}"}}}],
+    [{"source": "start", "target": "hold"}, {"source": "hold", "target": "after"}],
+)
+
+
+async def receive_until(comm, predicate, limit=50):
+    seen = []
+    for _ in range(limit):
+        message = await comm.receive_json_from(timeout=5)
+        seen.append(message)
+        if predicate(message):
+            return seen
+    raise AssertionError(f"never saw the expected event in {seen}")
+
+
+def test_run_stream_sends_snapshot_then_ordered_events_until_done(api, alice, client):
+    wid = create(api, *CALLBACK_FLOW)
+    run_id = api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}}, format="json").json()["run_id"]
+    assert api.get(f"/api/v1/runs/{run_id}").json()["status"] == "waiting"
+    token = Token.objects.get(user=alice).key
+
+    async def scenario():
+        comm = connect(f"/ws/runs/{run_id}/?token={token}")
+        connected, _ = await comm.connect()
+        assert connected
+        snapshot = await comm.receive_json_from(timeout=5)
+        assert snapshot["type"] == "snapshot" and snapshot["run"]["status"] == "waiting"
+        hold = next(n for n in snapshot["run"]["nodes"] if n["node_id"] == "hold")
+        assert hold["status"] == "waiting" and hold["callback_url"]
+        corr = await _callback_token(run_id)
+        await _post_callback(client, corr, {"answer": 42})
+        events = await receive_until(comm, lambda m: m.get("type") == "run.status" and m["status"] == "completed")
+        await comm.disconnect()
+        return events
+
+    events = async_to_sync(scenario)()
+    nodes = [(e["node_id"], e["status"]) for e in events if e["type"] == "node.status"]
+    assert nodes.index(("hold", "succeeded")) < nodes.index(("after", "running")) < nodes.index(("after", "succeeded"))
+    assert all({"run_id", "node_id", "status", "attempt", "duration_ms", "error"} <= set(e)
+               for e in events if e["type"] == "node.status")
+    # state + events == a fresh fetch
+    fresh = api.get(f"/api/v1/runs/{run_id}").json()
+    final = {}
+    for e in events:
+        if e["type"] == "node.status":
+            final[e["node_id"]] = e["status"]
+    assert all(n["status"] == final.get(n["node_id"], n["status"]) for n in fresh["nodes"])
+    assert fresh["status"] == "completed" and fresh["output"]["got"] == 42
+
+
+def test_workflow_stream_sees_events_of_new_runs(api, alice):
+    wid = create(api, [{"id": "start", "type": "trigger.manual"}], [])
+    token = Token.objects.get(user=alice).key
+
+    async def scenario():
+        comm = connect(f"/ws/workflows/{wid}/?token={token}")
+        assert (await comm.connect())[0]
+        assert (await comm.receive_json_from(timeout=5))["type"] == "snapshot"
+        await _execute(api, wid)
+        events = await receive_until(comm, lambda m: m.get("type") == "run.status" and m["status"] == "completed")
+        await comm.disconnect()
+        return events
+
+    assert any(e["type"] == "node.status" and e["node_id"] == "start" for e in async_to_sync(scenario)())
+
+
+@pytest.mark.parametrize("suffix", ["", "?token=not-a-token"])
+def test_stream_refuses_anonymous_and_bad_tokens(api, suffix):
+    wid = create(api, [{"id": "start", "type": "trigger.manual"}], [])
+
+    async def scenario():
+        comm = connect(f"/ws/workflows/{wid}/{suffix}")
+        connected, code = await comm.connect()
+        return connected, code
+
+    connected, code = async_to_sync(scenario)()
+    assert not connected and code == 4401
+
+
+def test_stream_hides_other_workspaces(api, bob, bob_api):
+    wid = create(api, [{"id": "start", "type": "trigger.manual"}], [])
+    bob_api.get("/api/v1/workspaces/")
+    token = Token.objects.get(user=bob).key
+
+    async def scenario():
+        comm = connect(f"/ws/workflows/{wid}/?token={token}")
+        return await comm.connect()
+
+    connected, code = async_to_sync(scenario)()
+    assert not connected and code == 4404
+
+
+# -- helpers that touch the database from async code ------------------------------------
+from channels.db import database_sync_to_async  # noqa: E402
+
+
+@database_sync_to_async
+def _callback_token(run_id):
+    return CorrelationToken.objects.get(run_id=run_id).token
+
+
+@database_sync_to_async
+def _post_callback(client, token, payload):
+    res = client.post(f"/api/v1/callbacks/{token}", json.dumps(payload), content_type="application/json")
+    assert res.status_code == 202, res.content
+
+
+@database_sync_to_async
+def _execute(api, wid):
+    res = api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}}, format="json")
+    assert res.status_code == 202
