@@ -190,3 +190,30 @@ def test_stored_payloads_are_capped_with_a_visible_marker(api, settings):
     nodes = {n["node_id"]: n for n in run["nodes"]}
     assert nodes["big"]["output"]["_switchyard_truncated"] is True
     assert nodes["size"]["output"] == {"n": 5000}  # the full value flowed on
+
+
+def test_execute_wait_answers_408_with_run_id_when_not_in_time(api, settings):
+    settings.WAIT_INLINE_MAX_S = 0.1  # the 5 s wait parks the run instead of holding the worker
+    from runs.engine_host import scheduler
+
+    scheduler.cache_clear()
+    wid = workflow(api, [START, {"id": "pause", "type": "logic.wait", "config": {"duration_s": 5}}],
+                   [{"source": "start", "target": "pause"}])
+    res = execute(api, wid, wait=True, timeout_s=0.5)
+    assert res.status_code == 408 and res.json()["run_id"]
+    assert api.get(f"/api/v1/runs/{res.json()['run_id']}").json()["status"] == "waiting"
+
+
+def test_cancel_of_a_parked_run_finishes_it_cancelled(api, settings):
+    settings.WAIT_INLINE_MAX_S = 0.1
+    from runs.engine_host import scheduler
+
+    scheduler.cache_clear()
+    wid = workflow(api, [START, {"id": "pause", "type": "logic.wait", "config": {"duration_s": 60}},
+                         {"id": "after", "type": "data.transform", "config": {"set": {"x": 1}}}],
+                   [{"source": "start", "target": "pause"}, {"source": "pause", "target": "after"}])
+    run_id = execute(api, wid).json()["run_id"]
+    res = api.post(f"/api/v1/runs/{run_id}/cancel", {}, format="json")
+    assert res.status_code == 200 and res.json()["status"] == "cancelled"
+    nodes = {n["node_id"]: n["status"] for n in res.json()["nodes"]}
+    assert nodes["after"] == "skipped"

@@ -1,0 +1,83 @@
+"""The timekeeper's jobs: resume due waiting runs, reap expired leases, prune old runs."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from runs import leases, services
+from runs.models import ExecutionLog, NodeExecution, WorkflowRun
+from workflows import services as wf_services
+from workflows.models import Workspace
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def workflow(alice):
+    ws = Workspace.objects.create(name="w")
+    return wf_services.create_workflow(user=alice, workspace=ws, document={
+        "schema": "switchyard.workflow/1", "nodes": [{"id": "start", "type": "trigger.manual"}], "edges": []})
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Record what would be handed to the queue instead of running it."""
+    pushed = []
+    monkeypatch.setattr(services, "enqueue_run", lambda run_id: pushed.append(str(run_id)))
+    return pushed
+
+
+def test_due_waiting_runs_are_queued_once(workflow, queued):
+    run = services.start_run(workflow=workflow, enqueue=False)
+    WorkflowRun.objects.filter(pk=run.pk).update(status="waiting", resume_at=timezone.now() - timedelta(seconds=1))
+    later = services.start_run(workflow=workflow, enqueue=False)
+    WorkflowRun.objects.filter(pk=later.pk).update(status="waiting", resume_at=timezone.now() + timedelta(hours=1))
+    assert services.resume_due_runs() == 1
+    assert services.resume_due_runs() == 0  # claimed: not queued twice
+    assert queued == [str(run.pk)]
+
+
+def test_run_whose_lease_expired_goes_back_to_the_queue(workflow, queued):
+    run = services.start_run(workflow=workflow, enqueue=False)
+    assert leases.acquire(str(run.pk), "dead-worker")
+    WorkflowRun.objects.filter(pk=run.pk).update(status="running", lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.reap_expired_leases() == 1
+    assert queued == [str(run.pk)]
+    assert leases.acquire(str(run.pk), "new-worker")  # the lease is free for the next worker
+
+
+def test_live_lease_is_not_reaped_and_cannot_be_taken(workflow, queued):
+    run = services.start_run(workflow=workflow, enqueue=False)
+    assert leases.acquire(str(run.pk), "worker-a")
+    WorkflowRun.objects.filter(pk=run.pk).update(status="running")
+    assert services.reap_expired_leases() == 0
+    assert not leases.acquire(str(run.pk), "worker-b")
+
+
+def test_finished_run_cannot_be_leased_again(workflow):
+    run = services.start_run(workflow=workflow, enqueue=False)
+    WorkflowRun.objects.filter(pk=run.pk).update(status="completed")
+    assert not leases.acquire(str(run.pk), "late-worker")
+
+
+def test_prune_deletes_only_finished_runs_past_retention(workflow, settings):
+    settings.RUN_RETENTION_DAYS = 30
+    old = services.start_run(workflow=workflow, enqueue=False)
+    recent = services.start_run(workflow=workflow, enqueue=False)
+    waiting_old = services.start_run(workflow=workflow, enqueue=False)
+    long_ago = timezone.now() - timedelta(days=31)
+    WorkflowRun.objects.filter(pk=old.pk).update(status="completed", completed_at=long_ago)
+    WorkflowRun.objects.filter(pk=recent.pk).update(status="failed", completed_at=timezone.now())
+    WorkflowRun.objects.filter(pk=waiting_old.pk).update(status="waiting", created_at=long_ago)
+    NodeExecution.objects.create(run=old, node_id="start", status="succeeded")
+    ExecutionLog.objects.create(run=old, timestamp=long_ago, message="x")
+    services.prune_finished_runs()
+    assert set(WorkflowRun.objects.values_list("pk", flat=True)) == {recent.pk, waiting_old.pk}
+    assert not NodeExecution.objects.filter(run_id=old.pk).exists()
+    assert not ExecutionLog.objects.filter(run_id=old.pk).exists()
+
+
+def test_idempotency_key_returns_the_first_run(workflow):
+    first = services.start_run(workflow=workflow, idempotency_key="abc", enqueue=False)
+    again = services.start_run(workflow=workflow, idempotency_key="abc", enqueue=False)
+    assert first.pk == again.pk and WorkflowRun.objects.count() == 1
