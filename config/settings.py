@@ -156,6 +156,7 @@ RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=30)
 ENGINE_MAX_THREADS = env.int("ENGINE_MAX_THREADS", default=8)
 # Waits and retry delays shorter than this sleep in the worker; longer ones park the run.
 WAIT_INLINE_MAX_S = env.float("WAIT_INLINE_MAX_S", default=60.0)
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 MAX_RESPONSE_BYTES = env.int("MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", default="inbound.switchyard.local")
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="switchyard-demo")

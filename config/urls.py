@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from runs.webhooks import receive_webhook
+
 from . import api_errors
 
 urlpatterns = [
@@ -11,6 +13,8 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view()),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("hooks/<str:token>", receive_webhook, name="webhook"),
+    path("hooks/<str:token>/", receive_webhook),
     path("", include("workflows.urls")),
 ]
 

@@ -80,6 +80,10 @@ class WorkflowRun(models.Model):
             models.Index(fields=["status", "lease_expires_at"], name="run_lease"),
             models.Index(fields=["workflow", "idempotency_key"], name="run_idempotency"),
         ]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+                                    name="uniq_run_idempotency_key"),
+        ]
 
     def __str__(self):
         return f"run {self.id} ({self.status})"

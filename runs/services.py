@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from workflows.models import Workflow
@@ -74,18 +74,23 @@ def start_run(
     user=None,
     idempotency_key: str = "",
     parent: tuple[WorkflowRun, str, int | None] | None = None,
+    version=None,
+    enforce_daily_limit: bool = False,
     enqueue: bool = True,
 ) -> WorkflowRun:
-    """Create a durable run of the workflow's latest version and enqueue it."""
+    """Create a durable run of `version` (default: the workflow's latest) and enqueue it.
+    Trigger-started runs pass `enforce_daily_limit` to honour `max_runs_per_day`."""
     if idempotency_key:
         existing = WorkflowRun.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
         if existing:
             return existing
-    version = latest_version(workflow)
+    if enforce_daily_limit:
+        check_daily_limit(workflow)
+    version = version or latest_version(workflow)
     if version is None:
         raise RunRefused("VALIDATION_ERROR", "The workflow has no saved version to run.")
     node_id, node_type = _trigger_node_of(version.document, trigger_node)
-    run = WorkflowRun.objects.create(
+    fields = dict(
         workspace_id=workflow.workspace_id,
         workflow=workflow,
         version=version,
@@ -100,6 +105,12 @@ def start_run(
         parent_node_id=parent[1] if parent else "",
         parent_iteration=parent[2] if parent else None,
     )
+    try:
+        with transaction.atomic():
+            run = WorkflowRun.objects.create(**fields)
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won: answer with its run.
+        return WorkflowRun.objects.get(workflow=workflow, idempotency_key=idempotency_key)
     if len([n for n in version.document["nodes"] if n["type"].startswith("trigger.")]) > 1:
         from workflows.engine.scheduler import initial_states
 
@@ -112,6 +123,24 @@ def start_run(
     if enqueue:
         enqueue_run(run.id)
     return run
+
+
+def runs_today(workflow: Workflow) -> int:
+    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    return WorkflowRun.objects.filter(workflow=workflow, created_at__gte=start).count()
+
+
+def check_daily_limit(workflow: Workflow) -> None:
+    """Refuse (429) once the workflow has started `settings.max_runs_per_day` runs today (UTC).
+    The workflow row is locked so concurrent triggers cannot overshoot the limit."""
+    limit = (workflow.settings or {}).get("max_runs_per_day")
+    if not limit:
+        return
+    Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
+    used = runs_today(workflow)
+    if used >= limit:
+        raise RunRefused("RATE_LIMITED", f"This workflow has reached its limit of {limit} runs per day "
+                                         f"({used} today, UTC); try again tomorrow or raise max_runs_per_day.", 429)
 
 
 def wait_for_run(run_id, timeout_s: float) -> WorkflowRun | None:

@@ -1,10 +1,14 @@
 """What a workflow needs before it can be activated (SPEC §6 /validate, /activate)."""
 from __future__ import annotations
 
+import secrets
+
+from django.db import transaction
+
 from .engine.document import validate
-from .engine.errors import ValidationIssue
+from .engine.errors import ValidationIssue, WorkflowInvalid
 from .engine.registry import registry
-from .models import Workflow
+from .models import TriggerEndpoint, Workflow, WorkflowStatus
 from .selectors import document_of
 
 
@@ -68,3 +72,37 @@ def _uuid(value: str):
         return uuid.UUID(value)
     except (ValueError, TypeError):
         return None
+
+
+def _endpoint_nodes(document: dict) -> list[dict]:
+    return [n for n in document["nodes"] if n["type"] in ENDPOINT_TRIGGERS]
+
+
+ENDPOINT_TRIGGERS = ("trigger.webhook", "trigger.form")
+
+
+@transaction.atomic
+def activate_workflow(*, workflow: Workflow) -> Workflow:
+    """Validate everything a live workflow needs, then register its triggers and set it
+    `active`. Raises WorkflowInvalid (per-node errors) and changes nothing when invalid."""
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    issues = activation_issues(workflow)
+    if issues:
+        raise WorkflowInvalid(issues)
+    version = workflow.versions.order_by("-number").first()
+    for node in _endpoint_nodes(version.document):
+        TriggerEndpoint.objects.get_or_create(
+            workflow=workflow, node_id=node["id"], defaults={"token": secrets.token_urlsafe(24)})
+    workflow.status = WorkflowStatus.ACTIVE
+    workflow.active_version = version
+    workflow.save(update_fields=["status", "active_version", "updated_at"])
+    return workflow
+
+
+@transaction.atomic
+def deactivate_workflow(*, workflow: Workflow) -> Workflow:
+    """Stop taking live events: endpoints answer 404 until the workflow is activated again."""
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    workflow.status = WorkflowStatus.INACTIVE
+    workflow.save(update_fields=["status", "updated_at"])
+    return workflow

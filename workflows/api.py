@@ -121,6 +121,20 @@ class WorkflowViewSet(viewsets.ViewSet):
         return self.create(request)
 
     @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        from .activation import activate_workflow
+
+        workflow = activate_workflow(workflow=self.get_object(pk))
+        return Response(workflow_representation(workflow, request))
+
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        from .activation import deactivate_workflow
+
+        workflow = deactivate_workflow(workflow=self.get_object(pk))
+        return Response(workflow_representation(workflow, request))
+
+    @action(detail=True, methods=["post"])
     def validate(self, request, pk=None):
         from .activation import activation_issues
 

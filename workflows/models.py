@@ -148,3 +148,22 @@ class WorkflowVersion(models.Model):
 
     def __str__(self):
         return f"{self.workflow} v{self.number}"
+
+
+class TriggerEndpoint(models.Model):
+    """The public address of a webhook (or form) trigger: `/hooks/<token>`.
+
+    Created on first activation and kept across deactivation, so the URL a user pasted into
+    another system keeps working when they re-activate; it answers only while the workflow
+    is active."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="endpoints")
+    node_id = models.CharField(max_length=63)
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workflow", "node_id"], name="uniq_endpoint_node")]
+
+    def __str__(self):
+        return f"/hooks/{self.token[:6]}… → {self.workflow_id}:{self.node_id}"

@@ -61,6 +61,8 @@ WEBHOOK_AUTH = {
             "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "ANY"], "default": "POST"},
             "auth": WEBHOOK_AUTH,
             "respond": {"enum": ["immediately", "on_completion"], "default": "immediately"},
+            # How long an on_completion caller waits before getting 202 {run_id} instead.
+            "respond_timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 30},
         },
     },
     output_schema={"type": "object", "properties": {"body": {}, "query": {"type": "object"},

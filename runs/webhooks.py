@@ -1,0 +1,104 @@
+"""`ANY /hooks/<token>`: start a live run from an HTTP request (SPEC §5 trigger.webhook).
+
+Every 2xx answer means the run is already durably stored (the run row commits before the
+response is written). Auth is the trigger's own: none, a shared header token, or an
+HMAC-SHA256 signature of the raw body; both compared in constant time."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from config.api_errors import error_body
+from workflows.models import TriggerEndpoint, WorkflowStatus
+
+from . import selectors, services
+
+HOP_HEADERS = {"cookie", "authorization", "proxy-authorization"}
+
+
+def _error(status: int, code: str, message: str, details=None) -> JsonResponse:
+    return JsonResponse(error_body(code, message, details), status=status)
+
+
+def _parse_body(request, raw: bytes):
+    ctype = (request.content_type or "").lower()
+    if ctype == "application/json" or ctype.endswith("+json"):
+        if not raw.strip():
+            return None
+        return json.loads(raw)
+    if ctype == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    return raw.decode("utf-8", "replace") if raw else None
+
+
+def _authorized(auth: dict, request, raw: bytes) -> bool:
+    kind = (auth or {}).get("type", "none")
+    if kind == "none":
+        return True
+    if kind == "header":
+        given = request.headers.get(auth.get("name") or "X-Webhook-Token", "")
+        return hmac.compare_digest(given.encode(), str(auth.get("token", "")).encode())
+    if kind == "hmac_sha256":
+        given = request.headers.get(auth.get("header") or "X-Signature-256", "")
+        given = given.split("=", 1)[1] if given.lower().startswith("sha256=") else given
+        expected = hmac.new(str(auth.get("secret", "")).encode(), raw, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(given.strip().lower().encode(), expected.encode())
+    return False
+
+
+@csrf_exempt
+def receive_webhook(request, token: str):
+    endpoint = TriggerEndpoint.objects.select_related("workflow__active_version").filter(token=token).first()
+    workflow = endpoint.workflow if endpoint else None
+    if workflow is None or workflow.status != WorkflowStatus.ACTIVE or workflow.active_version is None:
+        return _error(404, "NOT_FOUND", "No active webhook at this address.")
+    node = next((n for n in workflow.active_version.document["nodes"]
+                 if n["id"] == endpoint.node_id and n["type"] == "trigger.webhook"), None)
+    if node is None:
+        return _error(404, "NOT_FOUND", "No active webhook at this address.")
+    config = node.get("config") or {}
+    method = config.get("method", "POST")
+    if method != "ANY" and request.method != method:
+        response = _error(405, "METHOD_NOT_ALLOWED", f"This webhook accepts {method} requests.")
+        response["Allow"] = method
+        return response
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.WEBHOOK_MAX_BODY_BYTES:
+        return _error(413, "PAYLOAD_TOO_LARGE", f"The body is over {settings.WEBHOOK_MAX_BODY_BYTES} bytes.")
+    raw = request.body
+    if len(raw) > settings.WEBHOOK_MAX_BODY_BYTES:
+        return _error(413, "PAYLOAD_TOO_LARGE", f"The body is over {settings.WEBHOOK_MAX_BODY_BYTES} bytes.")
+    if not _authorized(config.get("auth") or {}, request, raw):
+        return _error(401, "AUTHENTICATION_FAILED", "The webhook's authentication did not match.")
+    try:
+        body = _parse_body(request, raw)
+    except ValueError as exc:
+        return _error(400, "PARSE_ERROR", f"The body is not valid JSON: {exc}", {"body": [str(exc)]})
+    payload = {
+        "body": body,
+        "query": dict(request.GET.items()),
+        "headers": {k.lower(): v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS},
+        "method": request.method,
+    }
+    try:
+        run = services.start_run(workflow=workflow, input=payload, mode="live", trigger_node=node["id"],
+                                 trigger_type="trigger.webhook", version=workflow.active_version,
+                                 idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+                                 enforce_daily_limit=True)
+    except services.RunRefused as exc:
+        return _error(exc.status_code, exc.code, exc.message)
+    if config.get("respond", "immediately") == "on_completion":
+        finished = services.wait_for_run(run.pk, float(config.get("respond_timeout_s", 30)))
+        if finished is not None:
+            status = 200 if finished.status in ("completed", "partial") else 500
+            if status == 200:
+                return JsonResponse(finished.output, status=200, safe=False)
+            detail = selectors.run_summary(finished)
+            return _error(status, "RUN_FAILED", f"The run ended {finished.status}.",
+                          {"run_id": detail["id"], "error": detail["error"]})
+    return JsonResponse({"run_id": str(run.pk)}, status=202)
