@@ -2,6 +2,7 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
+from connectors import api as connectors_api
 from runs import api as runs_api
 from workflows.api import NodeTypesView, WorkflowViewSet, WorkspaceViewSet
 
@@ -21,6 +22,8 @@ class OptionalSlashRouter(DefaultRouter):
 router = OptionalSlashRouter()
 router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
+router.register("connectors", connectors_api.ConnectorViewSet, basename="connector")
+router.register("credentials", connectors_api.CredentialViewSet, basename="credential")
 
 urlpatterns = [
     re_path(r"^node-types/?$", NodeTypesView.as_view(), name="node-types"),
@@ -32,5 +35,7 @@ urlpatterns = [
     re_path(rf"^runs/(?P<pk>{UUID})/retry/?$", runs_api.RunRetryView.as_view(), name="run-retry"),
     re_path(rf"^runs/(?P<pk>{UUID})/cancel/?$", runs_api.RunCancelView.as_view(), name="run-cancel"),
     re_path(r"^callbacks/(?P<token>[A-Za-z0-9_-]{16,128})/?$", runs_api.callback_view, name="callback"),
+    re_path(rf"^connectors/executions/(?P<pk>{UUID})/?$", connectors_api.ExecutionDetailView.as_view(),
+            name="connector-execution"),
     *router.urls,
 ]

@@ -67,6 +67,9 @@ class ConnectorExecution(models.Model):
     contact = models.ForeignKey("Contact", null=True, blank=True, on_delete=models.SET_NULL)
     run = models.ForeignKey("runs.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL)
     node_id = models.CharField(max_length=63, blank=True, default="")
+    # Who asked for it (API calls); kept so the credential audit names them on the async path.
+    triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -1,13 +1,35 @@
-"""Writes for credentials and their resolution (decryption) with an audit trail."""
+"""Writes for connectors, their executions and credentials (with the resolution audit trail)."""
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from .models import Credential, CredentialAccess
+from workflows.engine import outbound
+from workflows.engine.errors import ErrorCategory, NodeError
+from workflows.engine.templates import render
+
+from .config import NAME_PATTERN, config_problems, is_multi_step
+from .executor import ExecutionLimits, ExecutionOutcome, execute_config, secret_strings
+from .models import (
+    Connector,
+    ConnectorExecution,
+    ConnectorKind,
+    Contact,
+    Credential,
+    CredentialAccess,
+    CredentialKind,
+    ExecutionStatus,
+)
+
+logger = logging.getLogger("switchyard.connectors")
+TASK = "connectors.tasks.perform_connector_execution"
+MAX_TIMEOUT_MS = 300_000
 
 CREDENTIAL_REF = re.compile(r"workspace\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)|workspace\s*\[\s*['\"]([^'\"]+)['\"]\s*\]")
 
@@ -58,3 +80,265 @@ def resolve_credentials_for_run(*, run) -> dict[str, Any]:
     names = credential_refs([n.get("config") for n in document["nodes"]] + [e.get("mapping") for e in document["edges"]])
     return resolve_credentials(workspace_id=run.workspace_id, names=names,
                                purpose=f"run {run.pk} of workflow {run.workflow_id}", run=run)
+
+
+# --------------------------------------------------------------------------- domain error
+
+
+class ConnectorRefused(Exception):
+    """A connector or credential write was refused; the API turns it into its JSON error."""
+
+    def __init__(self, code: str, message: str, *, status_code: int = 400, details: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status_code = status_code
+        self.details = details or {}
+
+
+def _invalid(field: str, message: str) -> ConnectorRefused:
+    return ConnectorRefused("VALIDATION_ERROR", message, details={field: [message]})
+
+
+# ---------------------------------------------------------------------------- credentials
+
+
+def _clean_credential_fields(*, name: str, kind: str, data: dict) -> None:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or len(name) > 100:
+        raise _invalid("name", f"A credential name must match {NAME_PATTERN.pattern} (it is used as "
+                               "workspace.<name> in templates) and be at most 100 characters.")
+    if kind not in CredentialKind.values:
+        raise _invalid("kind", f"kind must be one of {', '.join(CredentialKind.values)}.")
+    if not isinstance(data, dict) or any(not isinstance(k, str) or not k for k in data):
+        raise _invalid("data", "data must be an object of field names to values.")
+    for key, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise _invalid(f"data.{key}", f"data.{key} must be a string or a number.")
+
+
+def _save_unique(instance, *, what: str) -> None:
+    """Save, turning a (workspace, name) clash into a 400 naming `name`."""
+    clash = type(instance).objects.filter(workspace_id=instance.workspace_id, name=instance.name)
+    message = f"This workspace already has a {what} called {instance.name!r}."
+    if clash.exclude(pk=instance.pk).exists():
+        raise _invalid("name", message)
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:  # a concurrent create with the same name won
+        raise _invalid("name", message) from None
+
+
+@transaction.atomic
+def create_credential(*, workspace, name: str, kind: str = CredentialKind.CUSTOM, data: dict) -> Credential:
+    """Store a new encrypted credential in `workspace`."""
+    _clean_credential_fields(name=name, kind=kind, data=data)
+    credential = Credential(workspace=workspace, name=name, kind=kind)
+    credential.data = {k: str(v) for k, v in data.items()}
+    _save_unique(credential, what="credential")
+    return credential
+
+
+@transaction.atomic
+def update_credential(*, credential: Credential, name: str | None = None, kind: str | None = None,
+                      data: dict | None = None, merge_data: bool = False) -> Credential:
+    """Rename / retype a credential and replace its data, or merge into it (`merge_data`;
+    a null value removes that field)."""
+    credential = Credential.objects.select_for_update().get(pk=credential.pk)
+    name = credential.name if name is None else name
+    kind = credential.kind if kind is None else kind
+    if data is None:
+        new_data = credential.data
+    elif merge_data and isinstance(data, dict):
+        new_data = {**credential.data, **data}
+        new_data = {k: v for k, v in new_data.items() if v is not None}
+    else:
+        new_data = data
+    _clean_credential_fields(name=name, kind=kind, data=new_data)
+    credential.name, credential.kind = name, kind
+    credential.data = {k: str(v) for k, v in new_data.items()}
+    _save_unique(credential, what="credential")
+    return credential
+
+
+@transaction.atomic
+def delete_credential(*, credential: Credential) -> None:
+    credential.delete()
+
+
+# ----------------------------------------------------------------------------- connectors
+
+
+def _clean_connector_fields(*, name: Any, description: Any, config: Any, timeout_ms: Any) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise _invalid("name", "name is required (at most 200 characters).")
+    if not isinstance(description, str):
+        raise _invalid("description", "description must be a string.")
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or not 1 <= timeout_ms <= MAX_TIMEOUT_MS:
+        raise _invalid("timeout_ms", f"timeout_ms must be an integer from 1 to {MAX_TIMEOUT_MS}.")
+    problems = config_problems(config)
+    if problems:
+        field, messages = next(iter(problems.items()))
+        raise ConnectorRefused("VALIDATION_ERROR", f"The connector config is invalid: {field}: {messages[0]}",
+                               details=problems)
+
+
+@transaction.atomic
+def create_connector(*, workspace, name: str, config: dict, description: str = "",
+                     timeout_ms: int = 30_000) -> Connector:
+    """Create a connector after validating its config (400 naming the step and field)."""
+    _clean_connector_fields(name=name, description=description, config=config, timeout_ms=timeout_ms)
+    connector = Connector(workspace=workspace, name=name.strip(), description=description, config=config,
+                          timeout_ms=timeout_ms, kind=_kind_of(config))
+    _save_unique(connector, what="connector")
+    return connector
+
+
+@transaction.atomic
+def update_connector(*, connector: Connector, **changes: Any) -> Connector:
+    """Change name, description, config and/or timeout_ms (others are ignored)."""
+    connector = Connector.objects.select_for_update().get(pk=connector.pk)
+    fields = {k: changes.get(k, getattr(connector, k)) for k in ("name", "description", "config", "timeout_ms")}
+    _clean_connector_fields(**fields)
+    for key, value in fields.items():
+        setattr(connector, key, value.strip() if key == "name" else value)
+    connector.kind = _kind_of(connector.config)
+    _save_unique(connector, what="connector")
+    return connector
+
+
+@transaction.atomic
+def delete_connector(*, connector: Connector) -> None:
+    connector.delete()
+
+
+def _kind_of(config: dict) -> str:
+    return ConnectorKind.MULTI_STEP if is_multi_step(config) else ConnectorKind.SINGLE_STEP
+
+
+# ----------------------------------------------------------------------------- executions
+
+
+def create_execution(*, connector: Connector, input: Any, user=None, contact: Contact | None = None,
+                     run=None, node_id: str = "") -> ConnectorExecution:
+    """A pending execution record (nothing runs yet)."""
+    return ConnectorExecution.objects.create(
+        connector=connector, workspace_id=connector.workspace_id, input=input if input is not None else {},
+        contact=contact, run=run, node_id=node_id,
+        triggered_by=user if user is not None and user.is_authenticated else None,
+    )
+
+
+def execute_connector(*, connector: Connector, input: Any, user=None, contact: Contact | None = None,
+                      run=None, node_id: str = "") -> ConnectorExecution:
+    """Execute a connector now, in this thread, and return the finished execution record.
+
+    Not one transaction: the HTTP calls happen between short writes, so no row lock or
+    open transaction is held while a remote API answers.
+    """
+    execution = create_execution(connector=connector, input=input, user=user, contact=contact, run=run,
+                                 node_id=node_id)
+    return perform_execution(execution_id=execution.pk)
+
+
+def enqueue_connector_execution(*, connector: Connector, input: Any, user=None,
+                                contact: Contact | None = None) -> ConnectorExecution:
+    """Create a pending execution and hand it to a worker once the transaction commits."""
+    with transaction.atomic():
+        execution = create_execution(connector=connector, input=input, user=user, contact=contact)
+
+        def push():
+            from django_q.tasks import async_task
+
+            async_task(TASK, str(execution.pk), task_name=f"connector execution {execution.pk}", ack_failure=True)
+
+        transaction.on_commit(push)
+    return execution
+
+
+def perform_execution(*, execution_id) -> ConnectorExecution:
+    """Run a pending execution to its end: pending → executing → completed | failed.
+
+    Idempotent: only the caller that moves the row out of `pending` runs it; a second
+    delivery of the same task returns the record as it is.
+    """
+    claimed = ConnectorExecution.objects.filter(pk=execution_id, status=ExecutionStatus.PENDING).update(
+        status=ExecutionStatus.EXECUTING, started_at=timezone.now())
+    execution = ConnectorExecution.objects.select_related("connector", "contact").get(pk=execution_id)
+    if not claimed:
+        return execution
+    connector = execution.connector
+    workspace = resolve_credentials(
+        workspace_id=connector.workspace_id, names=credential_refs(connector.config),
+        purpose=f"connector {connector.name} execution {execution.pk}", user=execution.triggered_by,
+        run=execution.run, connector_execution=execution)
+    secrets = secret_strings(workspace)
+    limits = ExecutionLimits(step_timeout_ms=connector.timeout_ms, allow_private=settings.ALLOW_PRIVATE_OUTBOUND,
+                             max_response_bytes=settings.MAX_RESPONSE_BYTES)
+    try:
+        outcome = execute_config(connector.config, input=execution.input, workspace=workspace, limits=limits)
+    except Exception as exc:  # a bug must not leave the record `executing` forever
+        logger.exception("connector execution %s crashed", execution.pk)
+        outcome = ExecutionOutcome(error=NodeError(ErrorCategory.INTEGRATION_ERROR,
+                                                   outbound.mask_secrets(f"internal error: {exc}", secrets)))
+    contact_changes = {}
+    if outcome.succeeded and execution.contact_id and connector.config.get("response_mapping"):
+        try:
+            contact_changes = render(connector.config["response_mapping"],
+                                     {"output": outcome.output, "input": execution.input})
+        except NodeError as exc:
+            outcome.error = NodeError(exc.category, f"response_mapping: {exc.message}", exc.details)
+    _finish(execution, outcome, secrets=secrets, contact_changes=contact_changes)
+    execution.refresh_from_db()
+    return execution
+
+
+@transaction.atomic
+def _finish(execution: ConnectorExecution, outcome: ExecutionOutcome, *, secrets: list[str],
+            contact_changes: dict[str, Any]) -> None:
+    """Record the outcome, count it in the connector's statistics, map it onto the contact."""
+    now = timezone.now()
+    status = ExecutionStatus.COMPLETED if outcome.succeeded else ExecutionStatus.FAILED
+    ConnectorExecution.objects.filter(pk=execution.pk).update(
+        status=status,
+        input=outbound.mask_secrets(execution.input, secrets),
+        output=outcome.output if outcome.succeeded else None,
+        steps=outcome.steps,
+        execution_time_ms=outcome.duration_ms,
+        error=outcome.error.as_dict() if outcome.error else None,
+        error_category=str(outcome.error.category) if outcome.error else "",
+        completed_at=now,
+    )
+    # F() expressions: concurrent executions add to the row instead of overwriting it.
+    Connector.objects.filter(pk=execution.connector_id).update(
+        total_executions=F("total_executions") + 1,
+        successful_executions=F("successful_executions") + (1 if outcome.succeeded else 0),
+        failed_executions=F("failed_executions") + (0 if outcome.succeeded else 1),
+        total_duration_ms=F("total_duration_ms") + outcome.duration_ms,
+        last_executed_at=now,
+    )
+    if contact_changes:
+        apply_response_mapping(contact_id=execution.contact_id, changes=contact_changes)
+
+
+def apply_response_mapping(*, contact_id, changes: dict[str, Any]) -> Contact:
+    """Write rendered `response_mapping` values onto a contact (`data.a.b` nests into data)."""
+    contact = Contact.objects.select_for_update().get(pk=contact_id)
+    data = dict(contact.data or {})
+    for key, value in changes.items():
+        if key.startswith("data."):
+            target = data
+            *parents, leaf = key[5:].split(".")
+            for part in parents:
+                if not isinstance(target.get(part), dict):
+                    target[part] = {}
+                target = target[part]
+            target[leaf] = value
+        elif key == "tags":
+            contact.tags = value if isinstance(value, list) else [value]
+        else:  # name, email, phone: text, cut to the column's length
+            limit = Contact._meta.get_field(key).max_length
+            setattr(contact, key, ("" if value is None else str(value))[:limit])
+    contact.data = data
+    contact.save()
+    return contact

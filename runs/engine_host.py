@@ -54,6 +54,33 @@ class DjangoServices(Services):
             if threading.current_thread() is not threading.main_thread():
                 connection.close()
 
+    def run_connector(self, *, connector, input, run_id, node_id) -> Any:
+        """Execute a connector of the run's workspace (by id or name) now, in this thread;
+        its output, or a NodeError with the connector's error category."""
+        from connectors.selectors import find_connector
+        from connectors.services import execute_connector
+        from workflows.engine.errors import ErrorCategory, NodeError
+
+        from .models import WorkflowRun
+
+        try:
+            run = WorkflowRun.objects.get(pk=run_id)
+            found = find_connector(workspace_id=run.workspace_id, ref=connector)
+            if found is None:
+                raise NodeError(ErrorCategory.VALIDATION_ERROR, f"No connector {connector!r} in this workspace",
+                                {"connector": connector}, retryable=False)
+            execution = execute_connector(connector=found, input=input, run=run, node_id=node_id)
+            if execution.status != "completed":
+                error = execution.error or {}
+                raise NodeError(error.get("category") or ErrorCategory.INTEGRATION_ERROR,
+                                f"connector {found.name!r} failed: {error.get('message', 'unknown error')}",
+                                {**(error.get("details") or {}), "execution_id": str(execution.pk)},
+                                retryable=False)
+            return execution.output
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connection.close()
+
 
 def resolve_run_secrets(run) -> dict[str, Any]:
     """The workspace credentials the run's document references, decrypted, each use audited."""
