@@ -98,8 +98,16 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASE_URL = env("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Under ASGI every request may run on its own thread: persistent per-thread
+        # connections would pile up until the server refuses clients. A bounded pool per
+        # process shares a few connections and makes busy threads wait instead of failing.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+            "timeout": env.float("DB_POOL_TIMEOUT_S", default=30.0),
+        }
 else:
     DATABASES = {
         "default": {

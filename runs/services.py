@@ -154,7 +154,7 @@ def wait_for_run(run_id, timeout_s: float) -> WorkflowRun | None:
         if time.monotonic() >= deadline:
             return None
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.1)
+        delay = min(delay * 1.5, 0.02)  # waiting callers feel every poll step in their latency
 
 
 @transaction.atomic
