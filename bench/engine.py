@@ -27,10 +27,6 @@ e2e harness (`bench/_harness.py`), measures, and drops it (temp dirs are removed
    terminal; runs/s = completed runs / (first POST -> last completed_at), and how many did
    not complete (failed POSTs included).
 
-`--conn-max-age N` (postgres) overrides the settings' CONN_MAX_AGE=60 default through
-DATABASE_URL (`?conn_max_age=N`): under ASGI, Django keeps one connection per request thread,
-so with the default a burst of concurrent requests can exhaust PostgreSQL's max_connections.
-
 Noise: nproc, os.getloadavg() before and after each measurement, repeat spreads. Other work
 on the machine skews every figure; compare load averages before reading much into them.
 """
@@ -282,16 +278,12 @@ def setup_env(setup: str) -> dict:
     return env
 
 
-def bench_setup(setup: str, n: dict, mem: dict, conn_max_age: int | None) -> dict:
-    override = conn_max_age is not None and setup == "postgres"
+def bench_setup(setup: str, n: dict, mem: dict) -> dict:
     print(f"\n=== {setup}: " + ("SQLite + Django-Q ORM broker" if setup == "sqlite" else
-                               f"PostgreSQL + Redis ({PG_URL}, {REDIS_URL})")
-          + (f", CONN_MAX_AGE={conn_max_age} (overridden)" if override else "") + " ===", flush=True)
+                               f"PostgreSQL + Redis ({PG_URL}, {REDIS_URL})") + " ===", flush=True)
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix=f"bench-{setup}-") as tmp:
         server = make_server(Path(tmp), base_env=setup_env(setup))
-        if override:  # django-environ reads it from the URL; settings only default it to 60
-            server.env["DATABASE_URL"] += f"?conn_max_age={conn_max_age}"
         try:
             before = load()
             out["overhead"] = full_stack(server, n["repeat"])
@@ -357,8 +349,6 @@ def main() -> None:
     parser.add_argument("--inproc", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help="with --inproc: cProfile one chain run")
     parser.add_argument("--repeat", type=int, default=None, help="runs per in-process measurement")
-    parser.add_argument("--conn-max-age", type=int, default=None,
-                        help="postgres: override CONN_MAX_AGE of the bench processes and the server (default: as configured)")
     args = parser.parse_args()
     n = ({"repeat": 3, "latency": 50, "runs": 200} if args.quick else {"repeat": 9, "latency": 500, "runs": 2000})
     if args.repeat:
@@ -371,7 +361,7 @@ def main() -> None:
     mem = in_memory_figures(n["repeat"])
     results = {}
     for setup in (("sqlite", "postgres") if args.setup == "both" else (args.setup,)):
-        results[setup] = bench_setup(setup, n, mem, args.conn_max_age)
+        results[setup] = bench_setup(setup, n, mem)
     table(results, mem)
     print(f"total {time.monotonic() - started:.0f} s")
 

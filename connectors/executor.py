@@ -53,24 +53,6 @@ class ExecutionOutcome:
         return self.error is None
 
 
-def secret_strings(workspace: dict[str, Any]) -> list[str]:
-    """Every string value among the resolved credentials (what must never be stored)."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(workspace)
-    return found
-
-
 def execute_config(config: dict[str, Any], *, input: Any, workspace: dict[str, Any],
                    limits: ExecutionLimits | None = None,
                    sleep: Callable[[float], None] = time.sleep) -> ExecutionOutcome:
@@ -83,7 +65,7 @@ def execute_config(config: dict[str, Any], *, input: Any, workspace: dict[str, A
     limits = limits or ExecutionLimits()
     started = time.monotonic()
     deadline = started + limits.overall_timeout_s
-    secrets = secret_strings(workspace)
+    secrets = outbound.secret_values(workspace)
     outputs: dict[str, Any] = {}
     outcome = ExecutionOutcome()
     last_output: Any = None

@@ -15,7 +15,7 @@ from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.templates import render
 
 from .config import NAME_PATTERN, config_problems, is_multi_step
-from .executor import ExecutionLimits, ExecutionOutcome, execute_config, secret_strings
+from .executor import ExecutionLimits, ExecutionOutcome, execute_config
 from .models import (
     Connector,
     ConnectorExecution,
@@ -272,7 +272,7 @@ def perform_execution(*, execution_id) -> ConnectorExecution:
         workspace_id=connector.workspace_id, names=credential_refs(connector.config),
         purpose=f"connector {connector.name} execution {execution.pk}", user=execution.triggered_by,
         run=execution.run, connector_execution=execution)
-    secrets = secret_strings(workspace)
+    secrets = outbound.secret_values(workspace)
     limits = ExecutionLimits(step_timeout_ms=connector.timeout_ms, allow_private=settings.ALLOW_PRIVATE_OUTBOUND,
                              max_response_bytes=settings.MAX_RESPONSE_BYTES)
     try:

@@ -13,11 +13,12 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from workflows.engine.outbound import secret_values
 from workflows.engine.store import LogEntry, NodeState, RunSnapshot
 
 from . import events
 from .models import CorrelationToken, ExecutionLog, NodeExecution, RunStatus, WorkflowRun
-from .payloads import for_storage, secret_strings
+from .payloads import for_storage
 
 TERMINAL = set(RunStatus.terminal())
 
@@ -96,7 +97,7 @@ class OrmStore:
         run = WorkflowRun.objects.select_related("version").get(pk=run_id)
         document = run.version.document
         secrets = self._resolve_secrets(run) if self._resolve_secrets else {}
-        self._secrets[run_id] = secret_strings(secrets)
+        self._secrets[run_id] = secret_values(secrets)
         self._types[run_id] = {n["id"]: n["type"] for n in document["nodes"]}
         self._order[run_id] = {n["id"]: i for i, n in enumerate(document["nodes"])}
         self._workflow[run_id] = str(run.workflow_id)

@@ -325,6 +325,22 @@ def _short_reason(exc: BaseException) -> str:
 # -------------------------------------------------------------------------------- secrets
 
 
+def secret_values(value: Any, out: list[str] | None = None) -> list[str]:
+    """Every string inside resolved credentials (nested objects and lists included), to be
+    masked wherever it could be stored or logged. Numbers such as ports are left alone:
+    masking them would blank unrelated digits everywhere."""
+    out = [] if out is None else out
+    if isinstance(value, dict):
+        for item in value.values():
+            secret_values(item, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            secret_values(item, out)
+    elif isinstance(value, str):
+        out.append(value)
+    return out
+
+
 def mask_secrets(value: Any, secrets: Any) -> Any:
     """Replace each secret (strings of 3+ characters) with "***" in every string of `value`,
     recursively through dicts, lists and tuples. Other values pass through unchanged."""

@@ -67,7 +67,7 @@ from typing import Any
 from .attempt import Job, merge_input, run_job
 from .errors import ErrorCategory, NodeError
 from .graph import analyse
-from .outbound import mask_secrets
+from .outbound import mask_secrets, secret_values
 from .policy import retry_delay_s, should_retry
 from .registry import NodeContext, NodeRegistry, NodeResult, Wait, load_builtin_nodes
 from .runstate import Ready, RunState, now
@@ -127,21 +127,6 @@ class Scheduler:
             drive.close()
 
 
-def _secret_strings(value: Any, out: list[str] | None = None) -> list[str]:
-    """Every string inside the workspace secrets (numbers such as ports are not masked:
-    they would blank unrelated digits everywhere)."""
-    out = [] if out is None else out
-    if isinstance(value, dict):
-        for v in value.values():
-            _secret_strings(v, out)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            _secret_strings(v, out)
-    elif isinstance(value, str):
-        out.append(value)
-    return out
-
-
 class _Drive:
     """One `advance()` call: the coordinating loop around a `RunState`."""
 
@@ -152,7 +137,7 @@ class _Drive:
         self.run_id = snapshot.run_id
         self.graph = analyse(snapshot.document, scheduler.registry)
         self.rs = RunState(self.graph, snapshot, scheduler.registry)
-        self.secrets = _secret_strings(snapshot.secrets)
+        self.secrets = secret_values(snapshot.secrets)
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.pool: ThreadPoolExecutor | None = None
         self.running: dict[NodeKey, _Attempt] = {}

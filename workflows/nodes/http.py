@@ -237,20 +237,7 @@ def _session(ctx: NodeContext, url: str):
 
 def secrets_in_scope(ctx: NodeContext) -> list[str]:
     """Decrypted workspace credentials in scope (strings), to keep out of logs and errors."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk((ctx.scope or {}).get("workspace"))
-    return found
+    return outbound.secret_values((ctx.scope or {}).get("workspace"))
 
 
 def perform(ctx: NodeContext, config: dict[str, Any]) -> dict[str, Any]:
