@@ -98,10 +98,13 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASE_URL = env("DATABASE_URL", default="")
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # Under ASGI every request may run on its own thread: persistent per-thread
-        # connections would pile up until the server refuses clients. A bounded pool per
-        # process shares a few connections and makes busy threads wait instead of failing.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool("DB_POOL", default=False):
+        # The web server (serve turns this on for daphne) runs each request on its own
+        # thread: persistent per-thread connections pile up until PostgreSQL refuses
+        # clients. A bounded pool shares a few and makes busy threads wait instead. Never
+        # in the Django-Q cluster: it forks workers, which would share pooled sockets.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,

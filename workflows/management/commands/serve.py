@@ -40,8 +40,10 @@ class Command(BaseCommand):
         if not no_workers:
             commands["workers"] = [*manage, "qcluster"]
             commands["timekeeper"] = [*manage, "timekeeper"]
+        # Only the web server pools database connections (see settings: DB_POOL).
+        envs = {"web": {**env, "DB_POOL": os.environ.get("DB_POOL", "true")}}
         children = {
-            name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR, preexec_fn=_die_with_parent)
+            name: subprocess.Popen(cmd, env=envs.get(name, env), cwd=settings.BASE_DIR, preexec_fn=_die_with_parent)
             for name, cmd in commands.items()
         }
         self.stdout.write(f"Switchyard on http://{host}:{port}/ ({workers} worker processes). Ctrl-C stops.")
