@@ -9,6 +9,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from workflows.engine.errors import WorkflowInvalid
 
+from .errors import ApplicationError
+
 logger = logging.getLogger("switchyard.api")
 
 
@@ -58,7 +60,7 @@ def exception_handler(exc, context):
         where = first.get("node") or (f"edge {first['edge']}" if first.get("edge") is not None else "document")
         message = f"The workflow is invalid: {where}: {first.get('field') or ''}: {first.get('message', '')}"
         return Response(error_body("VALIDATION_ERROR", message, {"errors": issues}), status=400)
-    if isinstance(exc, ApiError):
+    if isinstance(exc, ApiError | ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -4,7 +4,6 @@ Thin: serializers check shapes, services decide. Every queryset is scoped to the
 workspaces (others get 404); members read, owners and editors write. Credential `data`
 is write-only: no response ever carries a value.
 """
-from contextlib import contextmanager
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -22,15 +21,6 @@ from workflows.services import ensure_personal_workspace
 from . import selectors, services
 
 UUID_PATTERN = "[0-9a-fA-F-]{36}"
-
-
-@contextmanager
-def refusals_as_api_errors():
-    """Services raise ConnectorRefused; the API answers with the one JSON error shape."""
-    try:
-        yield
-    except services.ConnectorRefused as exc:
-        raise ApiError(exc.code, exc.message, status_code=exc.status_code, details=exc.details) from exc
 
 
 def _valid(serializer_class, data, *, partial=False) -> dict:
@@ -108,8 +98,7 @@ class ConnectorViewSet(_ScopedViewSet):
     def create(self, request):
         data = _valid(ConnectorInput, request.data)
         workspace = target_workspace(user=request.user, workspace_id=data.pop("workspace", None))
-        with refusals_as_api_errors():
-            connector = services.create_connector(workspace=workspace, **data)
+        connector = services.create_connector(workspace=workspace, **data)
         return Response(self.represent(connector), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ConnectorInput, responses={200: dict})
@@ -117,8 +106,7 @@ class ConnectorViewSet(_ScopedViewSet):
         connector = self.get_object(pk)
         data = _valid(ConnectorInput, request.data, partial=partial)
         data.pop("workspace", None)  # moving between workspaces is not supported
-        with refusals_as_api_errors():
-            connector = services.update_connector(connector=connector, **data)
+        connector = services.update_connector(connector=connector, **data)
         return Response(self.represent(connector))
 
     def partial_update(self, request, pk=None):
@@ -187,19 +175,17 @@ class CredentialViewSet(_ScopedViewSet):
     def create(self, request):
         data = _valid(CredentialInput, request.data)
         workspace = target_workspace(user=request.user, workspace_id=data.pop("workspace", None))
-        with refusals_as_api_errors():
-            credential = services.create_credential(workspace=workspace, name=data["name"],
-                                                    kind=data.get("kind", "custom"), data=data["data"])
+        credential = services.create_credential(workspace=workspace, name=data["name"],
+                                                kind=data.get("kind", "custom"), data=data["data"])
         return Response(self.represent(credential), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=CredentialInput, responses={200: dict})
     def update(self, request, pk=None, partial=False):
         credential = self.get_object(pk)
         data = _valid(CredentialInput, request.data, partial=partial)
-        with refusals_as_api_errors():
-            credential = services.update_credential(credential=credential, name=data.get("name"),
-                                                    kind=data.get("kind"), data=data.get("data"),
-                                                    merge_data=partial)
+        credential = services.update_credential(credential=credential, name=data.get("name"),
+                                                kind=data.get("kind"), data=data.get("data"),
+                                                merge_data=partial)
         return Response(self.represent(credential))
 
     def partial_update(self, request, pk=None):

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.errors import ApplicationError
 from workflows.engine import outbound
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.templates import render
@@ -85,15 +86,8 @@ def resolve_credentials_for_run(*, run) -> dict[str, Any]:
 # --------------------------------------------------------------------------- domain error
 
 
-class ConnectorRefused(Exception):
-    """A connector or credential write was refused; the API turns it into its JSON error."""
-
-    def __init__(self, code: str, message: str, *, status_code: int = 400, details: dict | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status_code = status_code
-        self.details = details or {}
+class ConnectorRefused(ApplicationError):
+    """A connector or credential write was refused."""
 
 
 def _invalid(field: str, message: str) -> ConnectorRefused:

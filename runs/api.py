@@ -32,10 +32,6 @@ def _run_for(request, pk, *, write=False) -> WorkflowRun:
     return run
 
 
-def _refused(exc: services.RunRefused):
-    return ApiError(exc.code, exc.message, status_code=exc.status_code)
-
-
 class ExecuteView(APIView):
     """POST /workflows/{id}/execute {input, mode, wait, timeout_s}."""
 
@@ -55,10 +51,7 @@ class ExecuteView(APIView):
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 0 < timeout_s <= MAX_WAIT_S:
             raise ApiError("VALIDATION_ERROR", f"`timeout_s` must be a number in (0, {MAX_WAIT_S}].",
                            details={"timeout_s": [f"Must be a number in (0, {MAX_WAIT_S}]."]})
-        try:
-            run = services.start_run(workflow=workflow, input=body.get("input", {}), mode=mode, user=request.user)
-        except services.RunRefused as exc:
-            raise _refused(exc) from exc
+        run = services.start_run(workflow=workflow, input=body.get("input", {}), mode=mode, user=request.user)
         if not wait:
             return Response({"run_id": str(run.id), "status": run.status}, status=status.HTTP_202_ACCEPTED)
         finished = services.wait_for_run(run.id, timeout_s)
@@ -108,10 +101,7 @@ class RunRetryView(APIView):
     def post(self, request, pk):
         run = _run_for(request, pk, write=True)
         body = require_object(request.data or {})
-        try:
-            new = services.retry_run(run=run, start_from=body.get("from", "start"), user=request.user)
-        except services.RunRefused as exc:
-            raise _refused(exc) from exc
+        new = services.retry_run(run=run, start_from=body.get("from", "start"), user=request.user)
         return Response(selectors.run_summary(new), status=status.HTTP_201_CREATED)
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.errors import ApplicationError
 from workflows.models import Workflow
 from workflows.selectors import latest_version
 
@@ -30,12 +31,8 @@ logger = logging.getLogger("switchyard.runs")
 TASK = "runs.tasks.execute_run"
 
 
-class RunRefused(Exception):
-    """A run cannot start (no version, workflow limits...). `code` maps to the API error."""
-
-    def __init__(self, code: str, message: str, status_code: int = 400):
-        super().__init__(message)
-        self.code, self.message, self.status_code = code, message, status_code
+class RunRefused(ApplicationError):
+    """A run cannot start or be retried (no version, daily limit, bad `from`)."""
 
 
 def enqueue_run(run_id: str) -> None:
