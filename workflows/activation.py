@@ -28,6 +28,7 @@ def activation_issues(workflow: Workflow) -> list[ValidationIssue]:
 
 def _reference_issues(workflow: Workflow, node: dict) -> list[ValidationIssue]:
     from connectors.models import Connector, Credential
+    from connectors.services import credential_refs
 
     config = node.get("config") or {}
     issues = []
@@ -43,26 +44,11 @@ def _reference_issues(workflow: Workflow, node: dict) -> list[ValidationIssue]:
             issues.append(ValidationIssue(node=node["id"], field="config.connector",
                                           message=f"No connector {ref!r} in this workspace."))
     names = set(Credential.objects.filter(workspace=workflow.workspace).values_list("name", flat=True))
-    for name in sorted(_credential_refs(config)):
+    for name in sorted(credential_refs(config)):
         if name not in names:
             issues.append(ValidationIssue(node=node["id"], field="config",
                                           message=f"Credential {name!r} does not exist in this workspace."))
     return issues
-
-
-def _credential_refs(value) -> set[str]:
-    import re
-
-    found: set[str] = set()
-    if isinstance(value, str):
-        found.update(re.findall(r"workspace\.([A-Za-z0-9_]+)", value))
-    elif isinstance(value, dict):
-        for v in value.values():
-            found |= _credential_refs(v)
-    elif isinstance(value, list):
-        for v in value:
-            found |= _credential_refs(v)
-    return found
 
 
 def _uuid(value: str):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .engine.document import normalize, validate_or_raise
+from .engine.document import validate_or_raise
 from .models import Edge, Membership, Node, Role, Workflow, WorkflowVersion, Workspace
 from .selectors import document_of
 
@@ -108,7 +108,3 @@ def patch_workflow(*, user, workflow: Workflow, changes: dict) -> Workflow:
 @transaction.atomic
 def delete_workflow(*, workflow: Workflow) -> None:
     workflow.delete()
-
-
-def normalized(document: dict) -> dict:
-    return normalize(document)

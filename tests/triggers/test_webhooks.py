@@ -143,3 +143,11 @@ def test_other_user_cannot_activate(api, bob_api):
     wid = hook_workflow(api)
     assert bob_api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json").status_code == 404
     assert bob_api.post(f"/api/v1/workflows/{wid}/deactivate", {}, format="json").status_code == 404
+
+
+def test_activation_names_missing_credentials_in_either_template_form(api):
+    wid = hook_workflow(api, extra_nodes=[{"id": "call", "type": "http.request", "config": {
+        "url": "http://example.com", "headers": {"A": "{{ workspace.alpha }}", "B": "{{ workspace['beta'] }}"}}}])
+    res = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
+    messages = [e["message"] for e in res.json()["error"]["details"]["errors"] if e["node"] == "call"]
+    assert any("'alpha'" in m for m in messages) and any("'beta'" in m for m in messages)
