@@ -7,7 +7,7 @@ PORT ?= 8000
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: run test bootstrap venv migrate demo lint bench clean
+.PHONY: run test bootstrap venv migrate demo lint bench clean browser
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,12 @@ demo: bootstrap
 run: demo
 	ALLOW_PRIVATE_OUTBOUND=$${ALLOW_PRIVATE_OUTBOUND:-true} $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-test: venv
+# The UI tests drive Debian's Chromium through Playwright (Playwright's own download does not work here).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) \
+	  || (echo "make browser: /usr/bin/chromium is needed for the UI tests (apt-get install chromium)"; exit 1)
+
+test: venv browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv

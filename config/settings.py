@@ -100,6 +100,8 @@ if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env("DB_TEST_NAME", default=""):  # keeps concurrent test sessions on separate databases
+        DATABASES["default"]["TEST"] = {"NAME": env("DB_TEST_NAME")}
     if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool("DB_POOL", default=False):
         # The web server (serve turns this on for daphne) runs each request on its own
         # thread: persistent per-thread connections pile up until PostgreSQL refuses

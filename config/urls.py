@@ -15,6 +15,8 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema")),
     path("hooks/<str:token>", receive_webhook, name="webhook"),
     path("hooks/<str:token>/", receive_webhook),
+    path("", include("runs.urls")),
+    path("", include("connectors.urls")),
     path("", include("workflows.urls")),
 ]
 

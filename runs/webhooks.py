@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from config.api_errors import error_body
 from workflows.models import TriggerEndpoint, WorkflowStatus
 
-from . import selectors, services
+from . import intake, selectors, services
 
 HOP_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 
@@ -58,8 +58,12 @@ def receive_webhook(request, token: str):
     workflow = endpoint.workflow if endpoint else None
     if workflow is None or workflow.status != WorkflowStatus.ACTIVE or workflow.active_version is None:
         return _error(404, "NOT_FOUND", "No active webhook at this address.")
-    node = next((n for n in workflow.active_version.document["nodes"]
-                 if n["id"] == endpoint.node_id and n["type"] == "trigger.webhook"), None)
+    node = next((n for n in workflow.active_version.document["nodes"] if n["id"] == endpoint.node_id), None)
+    if node is not None and node["type"] != "trigger.webhook":
+        handler = intake.handler_for(node["type"])
+        if handler is not None:
+            return handler(request, workflow=workflow, endpoint=endpoint, node=node)
+        node = None
     if node is None:
         return _error(404, "NOT_FOUND", "No active webhook at this address.")
     config = node.get("config") or {}

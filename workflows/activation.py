@@ -64,7 +64,14 @@ def _endpoint_nodes(document: dict) -> list[dict]:
     return [n for n in document["nodes"] if n["type"] in ENDPOINT_TRIGGERS]
 
 
-ENDPOINT_TRIGGERS = ("trigger.webhook", "trigger.form")
+# Trigger types reached through a public token: `/hooks/<token>` (webhook, chat, payment),
+# `/forms/<token>` (form) or the address `<token>@INBOUND_EMAIL_DOMAIN` (email).
+ENDPOINT_TRIGGERS = ("trigger.webhook", "trigger.form", "trigger.email", "trigger.chat", "trigger.payment")
+
+
+def new_token(node_type: str) -> str:
+    """An unguessable token (≥ 128 bits). Email addresses are case-insensitive: lowercase hex."""
+    return secrets.token_hex(16) if node_type == "trigger.email" else secrets.token_urlsafe(24)
 
 
 @transaction.atomic
@@ -78,7 +85,7 @@ def activate_workflow(*, workflow: Workflow) -> Workflow:
     version = workflow.versions.order_by("-number").first()
     for node in _endpoint_nodes(version.document):
         TriggerEndpoint.objects.get_or_create(
-            workflow=workflow, node_id=node["id"], defaults={"token": secrets.token_urlsafe(24)})
+            workflow=workflow, node_id=node["id"], defaults={"token": new_token(node["type"])})
     workflow.status = WorkflowStatus.ACTIVE
     workflow.active_version = version
     workflow.save(update_fields=["status", "active_version", "updated_at"])

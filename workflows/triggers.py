@@ -22,7 +22,25 @@ def active_triggers(workflow: Workflow, request=None) -> list[dict]:
     base = public_base(request)
     found = []
     for node in workflow.active_version.document["nodes"]:
-        if node["type"] == "trigger.webhook" and node["id"] in tokens:
-            found.append({"node_id": node["id"], "type": node["type"], "url": f"{base}/hooks/{tokens[node['id']]}",
-                          "next_runs": []})
+        token = tokens.get(node["id"])
+        if token is None:
+            continue
+        entry = {"node_id": node["id"], "type": node["type"], "url": endpoint_url(node["type"], token, base),
+                 "next_runs": []}
+        if node["type"] == "trigger.email":
+            entry["address"] = email_address(token)
+        found.append(entry)
     return found
+
+
+def email_address(token: str) -> str:
+    return f"{token}@{settings.INBOUND_EMAIL_DOMAIN}"
+
+
+def endpoint_url(node_type: str, token: str, base: str) -> str:
+    """The public address of a token-bearing trigger (see activation.ENDPOINT_TRIGGERS)."""
+    if node_type == "trigger.form":
+        return f"{base}/forms/{token}"
+    if node_type == "trigger.email":
+        return f"mailto:{email_address(token)}"
+    return f"{base}/hooks/{token}"

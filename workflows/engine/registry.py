@@ -176,7 +176,7 @@ def load_builtin_nodes() -> NodeRegistry:
     """Import the built-in node modules (each registers its types) and return the registry."""
     import importlib
 
-    for module in ("triggers", "logic", "data", "http", "flow", "code"):
+    for module in ("triggers", "app_triggers", "logic", "data", "http", "flow", "code"):
         try:
             importlib.import_module(f"workflows.nodes.{module}")
         except ModuleNotFoundError as exc:  # a family not written yet

@@ -1,0 +1,65 @@
+"""Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server.
+
+Screenshots land in `var/screenshots/` so a person can look at what the tests saw."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; the live server's database calls
+# happen in its own thread, and the test's ORM calls are ordinary sync code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "UI tests need Debian's chromium (make browser)"
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    """screenshot("name") saves var/screenshots/<name>.png of the current page."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = SHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def logged_in(page, live_server, django_user_model):
+    """A user logged in through the real login form; returns (page, user, base_url)."""
+    user = django_user_model.objects.create_user("operator", "operator@example.com", "pw-operator-1")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "operator")
+    page.fill("input[name=password]", "pw-operator-1")
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    return page, user, live_server.url
