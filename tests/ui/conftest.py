@@ -17,7 +17,12 @@ SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.browser
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/tests/ui/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
