@@ -3,6 +3,7 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from connectors import api as connectors_api
+from connectors import contacts_api
 from runs import api as runs_api
 from workflows.api import NodeTypesView, WorkflowViewSet, WorkspaceViewSet
 
@@ -24,6 +25,7 @@ router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("workspaces", WorkspaceViewSet, basename="workspace")
 router.register("connectors", connectors_api.ConnectorViewSet, basename="connector")
 router.register("credentials", connectors_api.CredentialViewSet, basename="credential")
+router.register("contacts", contacts_api.ContactViewSet, basename="contact")
 
 urlpatterns = [
     re_path(r"^node-types/?$", NodeTypesView.as_view(), name="node-types"),

@@ -6,4 +6,6 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Connectors"
 
     def ready(self):
-        from . import nodes  # noqa: F401  (registers connector.run)
+        from . import contact_events, nodes  # noqa: F401  (nodes registers connector.run)
+
+        contact_events.connect()  # trigger.contact: runs on contact saves
