@@ -67,6 +67,10 @@ class WorkflowRunsView(APIView):
 
     def get(self, request, pk):
         workflow = get_object_or_404(workflows_for(user=request.user), pk=pk)
+        mode = request.query_params.get("mode")
+        if mode and mode not in RunMode.values:
+            raise ApiError("VALIDATION_ERROR", "`mode` must be 'test' or 'live'.",
+                           details={"mode": ["Must be test or live."]})
         qs = selectors.filter_runs(WorkflowRun.objects.filter(workflow=workflow), **{
             k: request.query_params.get(k) for k in ("status", "since", "until", "mode")})
         paginator = PageNumberPagination()

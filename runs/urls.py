@@ -1,4 +1,11 @@
-"""Public trigger pages outside the API (hosted forms)."""
-from django.urls import path  # noqa: F401
+"""Public trigger pages outside the API: hosted forms at `/forms/<token>`."""
+from django.urls import path
 
-urlpatterns: list = []
+from . import forms
+
+urlpatterns = [
+    path("forms/<str:token>", forms.form_page, name="hosted-form"),
+    path("forms/<str:token>/", forms.form_page),
+    path("forms/<str:token>/thanks", forms.thanks_page, name="hosted-form-thanks"),
+    path("forms/<str:token>/thanks/", forms.thanks_page),
+]

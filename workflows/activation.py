@@ -9,6 +9,7 @@ from .engine.document import validate
 from .engine.errors import ValidationIssue, WorkflowInvalid
 from .engine.registry import registry
 from .models import TriggerEndpoint, Workflow, WorkflowStatus
+from .schedules import register_schedules, unregister_schedules
 from .selectors import document_of
 
 
@@ -23,6 +24,23 @@ def activation_issues(workflow: Workflow) -> list[ValidationIssue]:
         issues.append(ValidationIssue(node=None, field="nodes", message="The workflow has no trigger node."))
     for node in nodes:
         issues += _reference_issues(workflow, node)
+    issues += _schedule_issues(doc, already={i.node for i in issues})
+    return issues
+
+
+def _schedule_issues(doc: dict, *, already: set) -> list[ValidationIssue]:
+    """Templated cron/timezone values rendered against the variables, and schedules that never
+    fire (e.g. 30 February); nodes already reported by the document rules are not repeated."""
+    from .schedules import ScheduleInvalid, schedule_nodes, spec_of
+
+    issues = []
+    for node in schedule_nodes(doc):
+        if node.get("id") in already:
+            continue
+        try:
+            spec_of(node, doc.get("variables") or {})
+        except ScheduleInvalid as exc:
+            issues.append(ValidationIssue(node=node["id"], field=exc.field, message=exc.message))
     return issues
 
 
@@ -86,6 +104,8 @@ def activate_workflow(*, workflow: Workflow) -> Workflow:
     for node in _endpoint_nodes(version.document):
         TriggerEndpoint.objects.get_or_create(
             workflow=workflow, node_id=node["id"], defaults={"token": new_token(node["type"])})
+    # One django-q2 schedule per schedule node, pinned to this version (replacing any earlier).
+    register_schedules(workflow=workflow, version=version)
     workflow.status = WorkflowStatus.ACTIVE
     workflow.active_version = version
     workflow.save(update_fields=["status", "active_version", "updated_at"])
@@ -94,8 +114,10 @@ def activate_workflow(*, workflow: Workflow) -> Workflow:
 
 @transaction.atomic
 def deactivate_workflow(*, workflow: Workflow) -> Workflow:
-    """Stop taking live events: endpoints answer 404 until the workflow is activated again."""
+    """Stop taking live events: endpoints answer 404 until the workflow is activated again,
+    and its schedules are removed."""
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    unregister_schedules(workflow=workflow)
     workflow.status = WorkflowStatus.INACTIVE
     workflow.save(update_fields=["status", "updated_at"])
     return workflow

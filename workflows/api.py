@@ -24,7 +24,7 @@ class WorkflowDocumentSerializer(serializers.Serializer):
 
 
 def workflow_representation(workflow, request=None) -> dict:
-    from .triggers import active_triggers
+    from .triggers import active_triggers, daily_usage
 
     doc = selectors.document_of(workflow)
     return {
@@ -33,6 +33,7 @@ def workflow_representation(workflow, request=None) -> dict:
         "status": workflow.status,
         "version": workflow.version,
         "triggers": active_triggers(workflow, request=request),
+        "usage": daily_usage(workflow),
         "created_at": workflow.created_at.isoformat(),
         "updated_at": workflow.updated_at.isoformat(),
         **doc,

@@ -1,8 +1,9 @@
-"""The `triggers` field of a workflow: each active trigger's URL or next run times."""
+"""The `triggers` field of a workflow: each active trigger's URL, address or next run times."""
 from __future__ import annotations
 
 from django.conf import settings
 
+from . import schedules
 from .models import Workflow, WorkflowStatus
 
 
@@ -15,13 +16,19 @@ def public_base(request=None) -> str:
 
 
 def active_triggers(workflow: Workflow, request=None) -> list[dict]:
-    """[{node_id, type, url, next_runs}] for an active workflow; [] while inactive."""
+    """[{node_id, type, url, next_runs}] for an active workflow; [] while inactive. Schedules
+    have `url` null, `next_runs` (the next 5 slots, ISO with the zone's offset), `cron` and
+    `timezone`."""
     if workflow.status != WorkflowStatus.ACTIVE or workflow.active_version_id is None:
         return []
     tokens = dict(workflow.endpoints.values_list("node_id", "token"))
     base = public_base(request)
+    document = workflow.active_version.document
     found = []
-    for node in workflow.active_version.document["nodes"]:
+    for node in document["nodes"]:
+        if node["type"] == schedules.NODE_TYPE:
+            found.append(_schedule_entry(node, document.get("variables") or {}))
+            continue
         token = tokens.get(node["id"])
         if token is None:
             continue
@@ -31,6 +38,25 @@ def active_triggers(workflow: Workflow, request=None) -> list[dict]:
             entry["address"] = email_address(token)
         found.append(entry)
     return found
+
+
+def daily_usage(workflow: Workflow) -> dict:
+    """`{runs_today, max_runs_per_day}`: runs started since midnight UTC (every mode, as the
+    limit counts them) against `settings.max_runs_per_day` (null: no limit)."""
+    from runs.services import runs_today
+
+    limit = (workflow.settings or {}).get("max_runs_per_day")
+    return {"runs_today": runs_today(workflow), "max_runs_per_day": limit or None}
+
+
+def _schedule_entry(node: dict, variables: dict) -> dict:
+    entry = {"node_id": node["id"], "type": node["type"], "url": None, "next_runs": []}
+    try:
+        spec = schedules.spec_of(node, variables)
+    except schedules.ScheduleInvalid:
+        return entry
+    entry.update(next_runs=[slot.isoformat() for slot in spec.upcoming()], cron=spec.cron, timezone=spec.timezone)
+    return entry
 
 
 def email_address(token: str) -> str:

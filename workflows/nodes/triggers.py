@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..engine.registry import NodeContext, NodeResult, node_type
 
 _CRON_PART = re.compile(r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?$")
-_CRON_NAMES = ("minute", "hour", "day of month", "month", "day of week")
+_CRON_NAMES = ("minute", "hour", "day of month", "month", "day of week", "second")
 _CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
 
 
@@ -74,7 +74,9 @@ def webhook_trigger(ctx: NodeContext) -> NodeResult:
 
 
 def check_cron(expression: Any) -> str | None:
-    """A message when `expression` is not a 5-field cron (or @daily-style macro)."""
+    """A message when `expression` is not a cron schedule: 5 fields (minute hour day-of-month
+    month day-of-week), an optional sixth for seconds (croniter's order, e.g.
+    `* * * * * */10` is every 10 seconds), or an @daily-style macro."""
     if not isinstance(expression, str) or not expression.strip():
         return "cron must be a non-empty string"
     if "{{" in expression:
@@ -83,9 +85,10 @@ def check_cron(expression: Any) -> str | None:
     if text.lower() in _CRON_MACROS:
         return None
     fields = text.split()
-    if len(fields) != 5:
-        return f"cron needs 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
-    for name, value in zip(_CRON_NAMES, fields, strict=True):
+    if len(fields) not in (5, 6):
+        return (f"cron needs 5 fields (minute hour day-of-month month day-of-week) and optionally a "
+                f"sixth for seconds, got {len(fields)}")
+    for name, value in zip(_CRON_NAMES, fields, strict=False):
         if not all(_CRON_PART.match(part) for part in value.split(",")):
             return f"cron {name} field {value!r} is not valid"
     try:  # ranges and names, when croniter is installed (it is in the app's requirements)
@@ -109,11 +112,15 @@ def validate_schedule(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "trigger.schedule", label="Schedule", category="trigger", is_trigger=True, icon="clock",
-    description="Start the workflow on a cron schedule.",
+    description="Start the workflow on a cron schedule, in the trigger's time zone.",
     config_schema={
         "type": "object", "additionalProperties": False, "required": ["cron"],
-        "properties": {"cron": {"type": "string", "minLength": 1, "examples": ["0 9 * * 1-5"]},
-                       "timezone": {"type": "string", "minLength": 1, "default": "UTC"}},
+        "properties": {"cron": {"type": "string", "minLength": 1,
+                                "description": "minute hour day-of-month month day-of-week, optionally "
+                                               "followed by seconds; evaluated in `timezone`",
+                                "examples": ["0 9 * * 1-5", "*/15 * * * *", "* * * * * */30"]},
+                       "timezone": {"type": "string", "minLength": 1, "default": "UTC",
+                                    "examples": ["UTC", "Europe/Berlin", "America/New_York"]}},
     },
     output_schema={"type": "object", "properties": {"scheduled_at": {"type": "string", "format": "date-time"}}},
     validate_config=validate_schedule,
@@ -138,24 +145,33 @@ def validate_form(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "trigger.form", label="Form", category="trigger", is_trigger=True, icon="form",
-    description="Start the workflow when someone submits a hosted form.",
+    description="Start the workflow when someone submits its hosted form page (/forms/<token>).",
     config_schema={
         "type": "object", "additionalProperties": False, "required": ["fields"],
         "properties": {
-            "title": {"type": "string"},
-            "fields": {"type": "array", "minItems": 1, "items": {
+            "title": {"type": "string", "maxLength": 200},
+            "description": {"type": "string", "maxLength": 2000},
+            "submit_label": {"type": "string", "maxLength": 60, "default": "Submit"},
+            "success_message": {"type": "string", "maxLength": 2000,
+                                "default": "Thank you! Your response has been received."},
+            "fields": {"type": "array", "minItems": 1, "maxItems": 100, "items": {
                 "type": "object", "additionalProperties": False, "required": ["name"],
                 "properties": {
                     "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},
-                    "label": {"type": "string"},
+                    "label": {"type": "string", "maxLength": 200},
                     "type": {"enum": FORM_FIELD_TYPES, "default": "text"},
                     "required": {"type": "boolean", "default": False},
                     "options": {"type": "array", "items": {"type": "string"}},
+                    "placeholder": {"type": "string", "maxLength": 200},
+                    "help": {"type": "string", "maxLength": 500},
                 },
             }},
         },
     },
-    output_schema={"type": "object", "properties": {"fields": {"type": "object"}}},
+    output_schema={"type": "object", "properties": {"fields": {
+        "type": "object", "description": "the submitted values by field name: numbers as numbers, "
+                                         "checkboxes as booleans, dates as YYYY-MM-DD, empty optional "
+                                         "fields as null (text: \"\")"}}},
     validate_config=validate_form,
 )
 def form_trigger(ctx: NodeContext) -> NodeResult:

@@ -1,5 +1,11 @@
-"""`manage.py timekeeper`: resumes waiting runs when due, hands runs whose worker died back
-to the queue, and prunes old runs. Safe to run on several hosts: every claim is atomic."""
+"""`manage.py timekeeper`: fires due schedule triggers, resumes waiting runs when due, hands
+runs whose worker died back to the queue, and prunes old runs. Safe to run on several hosts:
+every claim is atomic.
+
+Schedules: django-q2's cluster runs its scheduler only about every 30 s, too coarse for
+per-minute (or per-second) cron; the timekeeper runs the same scheduler every tick. On
+start-up it first repairs schedule rows (`workflows.schedules.ensure_schedules`); a slot
+missed while everything was down then fires once on the first tick."""
 import logging
 import signal
 import time
@@ -8,6 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from runs import services
+from workflows import schedules
 
 logger = logging.getLogger("switchyard.timekeeper")
 
@@ -16,7 +23,7 @@ PRUNE_EVERY_S = 3600
 
 
 class Command(BaseCommand):
-    help = "Resume due waiting runs, hand back runs whose lease expired, prune old runs."
+    help = "Fire due schedules, resume due waiting runs, hand back runs whose lease expired, prune old runs."
 
     def handle(self, *args, **options):
         stopping = False
@@ -28,8 +35,17 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         last_prune = 0.0
+        try:
+            armed = schedules.ensure_schedules()
+            if armed:
+                logger.info("armed %s schedule trigger(s) that had no pending slot", armed)
+        except Exception:
+            logger.exception("could not check schedule triggers at start-up")
+            close_old_connections()
+        fire_due_schedules = schedules.DueScheduleRunner()
         while not stopping:
             try:
+                fire_due_schedules()
                 services.resume_due_runs()
                 services.reap_expired_leases()
                 if time.monotonic() - last_prune > PRUNE_EVERY_S:
