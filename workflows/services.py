@@ -106,5 +106,9 @@ def patch_workflow(*, user, workflow: Workflow, changes: dict) -> Workflow:
 
 
 @transaction.atomic
+@transaction.atomic
 def delete_workflow(*, workflow: Workflow) -> None:
+    from .schedules import unregister_schedules
+
+    unregister_schedules(workflow=workflow)  # its Django-Q schedule rows go with it
     workflow.delete()

@@ -258,6 +258,17 @@ def test_start_up_repairs_a_missing_row_and_drops_rows_of_deleted_workflows(api)
     registered_schedules(workflow).delete()
     assert ensure_schedules() == 1
     assert registered_schedules(workflow).count() == 1
-    api.delete(f"/api/v1/workflows/{wid}")
+    # A workflow row removed behind the service's back leaves an orphan row: start-up drops it.
+    Workflow.objects.filter(pk=wid).delete()
+    assert Schedule.objects.exists()
     ensure_schedules()
+    assert not Schedule.objects.exists()
+
+
+@pytest.mark.django_db
+def test_deleting_a_workflow_removes_its_schedule(api):
+    wid = schedule_workflow(api)
+    activate(api, wid)
+    assert Schedule.objects.count() == 1
+    assert api.delete(f"/api/v1/workflows/{wid}").status_code == 204
     assert not Schedule.objects.exists()
