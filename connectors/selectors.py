@@ -91,3 +91,8 @@ def credential_representation(credential: Credential) -> dict:
 
 def _iso(value):
     return value.isoformat() if value else None
+
+
+def connectors_for_workspace(*, workspace_id):
+    """A workspace's connectors (the caller has already checked membership)."""
+    return Connector.objects.filter(workspace_id=workspace_id).order_by("name")

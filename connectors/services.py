@@ -63,12 +63,21 @@ def credential_value(credential: Credential) -> Any:
 def resolve_credentials(*, workspace_id, names: set[str], purpose: str, user=None, run=None,
                         connector_execution=None) -> dict[str, Any]:
     """Decrypt the named credentials of a workspace, recording one audit row per credential."""
+    return _resolve_credentials(workspace_id=workspace_id, names=names, purpose=purpose, user=user,
+                                run_id=run.pk if run is not None else None, connector_execution=connector_execution)
+
+
+def _resolve_credentials(*, workspace_id, names: set[str], purpose: str, user=None, run_id=None,
+                         connector_execution=None) -> dict[str, Any]:
+    """`resolve_credentials` for a caller that already holds a transaction (no savepoint)."""
     if not names:
         return {}
     creds = list(Credential.objects.filter(workspace_id=workspace_id, name__in=names))
+    if not creds:
+        return {}
     now = timezone.now()
     CredentialAccess.objects.bulk_create(
-        CredentialAccess(credential=c, user=user, purpose=purpose[:200], run=run,
+        CredentialAccess(credential=c, user=user, purpose=purpose[:200], run_id=run_id,
                          connector_execution=connector_execution)
         for c in creds
     )
@@ -214,11 +223,12 @@ def _kind_of(config: dict) -> str:
 
 
 def create_execution(*, connector: Connector, input: Any, user=None, contact: Contact | None = None,
-                     run=None, node_id: str = "") -> ConnectorExecution:
-    """A pending execution record (nothing runs yet)."""
+                     run=None, node_id: str = "", status: str = ExecutionStatus.PENDING) -> ConnectorExecution:
+    """An execution record (`pending`: nothing runs yet)."""
     return ConnectorExecution.objects.create(
         connector=connector, workspace_id=connector.workspace_id, input=input if input is not None else {},
-        contact=contact, run=run, node_id=node_id,
+        contact=contact, run=run, node_id=node_id, status=status,
+        started_at=timezone.now() if status == ExecutionStatus.EXECUTING else None,
         triggered_by=user if user is not None and user.is_authenticated else None,
     )
 
@@ -227,12 +237,16 @@ def execute_connector(*, connector: Connector, input: Any, user=None, contact: C
                       run=None, node_id: str = "") -> ConnectorExecution:
     """Execute a connector now, in this thread, and return the finished execution record.
 
-    Not one transaction: the HTTP calls happen between short writes, so no row lock or
-    open transaction is held while a remote API answers.
+    The record is created already `executing` (this thread runs it; no worker can claim
+    it), in one short transaction with the credential resolution and its audit rows; the
+    outcome and the statistics are written in a second one. No row lock or transaction is
+    held while a remote API answers.
     """
-    execution = create_execution(connector=connector, input=input, user=user, contact=contact, run=run,
-                                 node_id=node_id)
-    return perform_execution(execution_id=execution.pk)
+    with transaction.atomic():
+        execution = create_execution(connector=connector, input=input, user=user, contact=contact, run=run,
+                                     node_id=node_id, status=ExecutionStatus.EXECUTING)
+        workspace = _credentials_for(execution, connector)
+    return _run(execution, connector=connector, workspace=workspace)
 
 
 def enqueue_connector_execution(*, connector: Connector, input: Any, user=None,
@@ -258,14 +272,27 @@ def perform_execution(*, execution_id) -> ConnectorExecution:
     """
     claimed = ConnectorExecution.objects.filter(pk=execution_id, status=ExecutionStatus.PENDING).update(
         status=ExecutionStatus.EXECUTING, started_at=timezone.now())
-    execution = ConnectorExecution.objects.select_related("connector", "contact").get(pk=execution_id)
+    execution = ConnectorExecution.objects.select_related("connector", "contact", "triggered_by").get(
+        pk=execution_id)
     if not claimed:
         return execution
-    connector = execution.connector
-    workspace = resolve_credentials(
+    with transaction.atomic():
+        workspace = _credentials_for(execution, execution.connector)
+    return _run(execution, connector=execution.connector, workspace=workspace)
+
+
+def _credentials_for(execution: ConnectorExecution, connector: Connector) -> dict[str, Any]:
+    """The credentials the connector's templates name, decrypted and audited (in the
+    caller's transaction)."""
+    return _resolve_credentials(
         workspace_id=connector.workspace_id, names=credential_refs(connector.config),
         purpose=f"connector {connector.name} execution {execution.pk}", user=execution.triggered_by,
-        run=execution.run, connector_execution=execution)
+        run_id=execution.run_id, connector_execution=execution)
+
+
+def _run(execution: ConnectorExecution, *, connector: Connector, workspace: dict[str, Any]) -> ConnectorExecution:
+    """Execute an `executing` record's connector and record the outcome; returns the record
+    as stored."""
     secrets = outbound.secret_values(workspace)
     limits = ExecutionLimits(step_timeout_ms=connector.timeout_ms, allow_private=settings.ALLOW_PRIVATE_OUTBOUND,
                              max_response_bytes=settings.MAX_RESPONSE_BYTES)
@@ -283,33 +310,36 @@ def perform_execution(*, execution_id) -> ConnectorExecution:
         except NodeError as exc:
             outcome.error = NodeError(exc.category, f"response_mapping: {exc.message}", exc.details)
     _finish(execution, outcome, secrets=secrets, contact_changes=contact_changes)
-    execution.refresh_from_db()
     return execution
 
 
 @transaction.atomic
 def _finish(execution: ConnectorExecution, outcome: ExecutionOutcome, *, secrets: list[str],
             contact_changes: dict[str, Any]) -> None:
-    """Record the outcome, count it in the connector's statistics, map it onto the contact."""
-    now = timezone.now()
-    status = ExecutionStatus.COMPLETED if outcome.succeeded else ExecutionStatus.FAILED
-    ConnectorExecution.objects.filter(pk=execution.pk).update(
-        status=status,
-        input=outbound.mask_secrets(execution.input, secrets),
-        output=outcome.output if outcome.succeeded else None,
-        steps=outcome.steps,
-        execution_time_ms=outcome.duration_ms,
-        error=outcome.error.as_dict() if outcome.error else None,
-        error_category=str(outcome.error.category) if outcome.error else "",
-        completed_at=now,
-    )
+    """Record the outcome, count it in the connector's statistics, map it onto the contact.
+
+    The in-memory record gets exactly the values written, so callers need not read it back.
+    """
+    stored = {
+        "status": ExecutionStatus.COMPLETED if outcome.succeeded else ExecutionStatus.FAILED,
+        "input": outbound.mask_secrets(execution.input, secrets),
+        "output": outcome.output if outcome.succeeded else None,
+        "steps": outcome.steps,
+        "execution_time_ms": outcome.duration_ms,
+        "error": outcome.error.as_dict() if outcome.error else None,
+        "error_category": str(outcome.error.category) if outcome.error else "",
+        "completed_at": timezone.now(),
+    }
+    ConnectorExecution.objects.filter(pk=execution.pk).update(**stored)
+    for name, value in stored.items():
+        setattr(execution, name, value)
     # F() expressions: concurrent executions add to the row instead of overwriting it.
     Connector.objects.filter(pk=execution.connector_id).update(
         total_executions=F("total_executions") + 1,
         successful_executions=F("successful_executions") + (1 if outcome.succeeded else 0),
         failed_executions=F("failed_executions") + (0 if outcome.succeeded else 1),
         total_duration_ms=F("total_duration_ms") + outcome.duration_ms,
-        last_executed_at=now,
+        last_executed_at=stored["completed_at"],
     )
     if contact_changes:
         apply_response_mapping(contact_id=execution.contact_id, changes=contact_changes)
