@@ -140,6 +140,8 @@ class CredentialAccess(models.Model):
     class Meta:
         ordering = ["-accessed_at"]
         verbose_name_plural = "credential accesses"
+        # The credentials pages read each credential's newest uses.
+        indexes = [models.Index(fields=["credential", "-accessed_at"], name="credaccess_newest")]
 
     def __str__(self):
         return f"{self.credential.name} used for {self.purpose}"
