@@ -23,7 +23,7 @@ def test_demo_login_sees_the_demo_workspace_and_examples(client, demo, settings)
     assert client.login(username="demo", password=settings.DEMO_PASSWORD)
     page = client.get("/").content.decode()
     assert "Demo workspace" in page
-    for name in ("Order triage", "Welcome each new member", "Score leads with code"):
+    for name in ("Order triage", "Welcome each new member", "Score leads with code", "Beta sign-up"):
         assert name in page
 
 
@@ -32,7 +32,7 @@ def test_load_demo_is_idempotent(demo):
 
     call_command("load_demo")
     assert Workspace.objects.filter(name="Demo workspace").count() == 1
-    assert Workflow.objects.filter(workspace__name="Demo workspace").count() == 3
+    assert Workflow.objects.filter(workspace__name="Demo workspace").count() == 4
 
 
 def test_workflow_page_shows_nodes_and_empty_run_history(client, demo, settings):
@@ -64,3 +64,26 @@ def test_every_admin_changelist_and_add_page_loads(client, demo, settings):
         url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
         assert client.get(url).status_code == 200, url
         assert client.get(url + "?q=x").status_code == 200, url
+
+
+@pytest.mark.usefixtures("inline_queue")
+def test_demo_sign_up_is_live_through_its_form_and_its_webhook(client, demo):
+    """The demo ships one active workflow so a fresh `make run` shows live triggers."""
+    from runs.models import WorkflowRun
+    from workflows.models import TriggerEndpoint, Workflow
+
+    wf = Workflow.objects.get(name="Beta sign-up")
+    assert wf.status == "active"
+    tokens = {e.node_id: e.token for e in TriggerEndpoint.objects.filter(workflow=wf)}
+    form = client.get(f"/forms/{tokens['signup']}")
+    assert form.status_code == 200 and "Join the beta" in form.content.decode()
+    submission = {"f-name": "Ada", "f-email": "ada@example.com", "f-plan": "pro", "f-terms": "on",
+                  "_submission": "demo-1"}
+    assert client.post(f"/forms/{tokens['signup']}", submission).status_code == 302
+    hook = client.post(f"/hooks/{tokens['hook']}", {"email": "bo@example.com", "plan": "starter"},
+                       content_type="application/json")
+    assert hook.status_code == 200, hook.content
+    assert hook.json() == {"email": "bo@example.com", "plan": "starter", "lane": "standard"}
+    form_run = WorkflowRun.objects.get(workflow=wf, trigger_type="trigger.form")
+    assert form_run.status == "completed"
+    assert form_run.output == {"email": "ada@example.com", "plan": "pro", "lane": "priority"}

@@ -9,9 +9,11 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from workflows import services
+from workflows.activation import activate_workflow
 from workflows.models import Membership, Role, Workflow, Workspace
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+ACTIVE_ON_CREATE = {"Beta sign-up"}  # shows live triggers (a hosted form, a webhook) out of the box
 
 
 class Command(BaseCommand):
@@ -33,7 +35,9 @@ class Command(BaseCommand):
         for path in sorted(DEMO_DIR.glob("*.json")):
             document = json.loads(path.read_text())
             if not Workflow.objects.filter(workspace=workspace, name=document["name"]).exists():
-                services.create_workflow(user=user, workspace=workspace, document=document)
+                workflow = services.create_workflow(user=user, workspace=workspace, document=document)
+                if document["name"] in ACTIVE_ON_CREATE:
+                    activate_workflow(workflow=workflow)
                 made += 1
         token, _ = Token.objects.get_or_create(user=user)
         self.stdout.write(
