@@ -4,6 +4,7 @@ import json
 import pytest
 
 from runs.models import WorkflowRun
+from tests.triggers.helpers import activate_ok, hook_path, trigger_workflow
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
@@ -11,23 +12,13 @@ SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
 
 
 def chat_workflow(api, config=None, settings=None):
-    doc = {"schema": "switchyard.workflow/1", "name": "bot", "settings": settings or {},
-           "nodes": [{"id": "chat", "type": "trigger.chat", "config": config or {}},
-                     {"id": "reply", "type": "data.transform",
-                      "config": {"set": {"said": "{{ input.text }}", "who": "{{ input.sender.username }}"},
-                                 "keep_input": False}}],
-           "edges": [{"source": "chat", "target": "reply"}]}
-    res = api.post("/api/v1/workflows/", doc, format="json")
-    assert res.status_code == 201, res.content
-    return res.json()["id"]
+    return trigger_workflow(api, {"id": "chat", "type": "trigger.chat", "config": config or {}},
+                            {"said": "{{ input.text }}", "who": "{{ input.sender.username }}"},
+                            settings=settings, name="bot")
 
 
 def activate(api, wid):
-    res = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
-    assert res.status_code == 200, res.content
-    trigger = res.json()["triggers"][0]
-    assert trigger["type"] == "trigger.chat" and trigger["url"].startswith("http://testserver/hooks/")
-    return trigger["url"].split("testserver", 1)[1]
+    return hook_path(activate_ok(api, wid), "trigger.chat")
 
 
 def update(update_id=1, text="hello there", kind="message", user_id=42, username="ann", **extra):

@@ -5,24 +5,17 @@ from django.db import transaction
 
 from connectors.models import Contact
 from runs.models import WorkflowRun
+from tests.triggers.helpers import activate_ok, trigger_workflow
 from workflows.services import ensure_personal_workspace
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
 
 def contact_workflow(client, config=None, activate=True):
-    doc = {"schema": "switchyard.workflow/1", "name": "crm",
-           "nodes": [{"id": "crm", "type": "trigger.contact", "config": config or {}},
-                     {"id": "greet", "type": "data.transform",
-                      "config": {"set": {"hello": "{{ input.contact.name }}", "event": "{{ input.event }}"},
-                                 "keep_input": False}}],
-           "edges": [{"source": "crm", "target": "greet"}]}
-    res = client.post("/api/v1/workflows/", doc, format="json")
-    assert res.status_code == 201, res.content
-    wid = res.json()["id"]
+    wid = trigger_workflow(client, {"id": "crm", "type": "trigger.contact", "config": config or {}},
+                           {"hello": "{{ input.contact.name }}", "event": "{{ input.event }}"}, name="crm")
     if activate:
-        res = client.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
-        assert res.status_code == 200 and res.json()["triggers"] == [], res.content  # no URL: events come from inside
+        assert activate_ok(client, wid)["triggers"] == []  # no URL: events come from inside
     return wid
 
 

@@ -7,6 +7,7 @@ from email.message import EmailMessage
 import pytest
 
 from runs.models import WorkflowRun
+from tests.triggers.helpers import trigger_workflow
 
 DOMAIN = "inbound.switchyard.local"
 
@@ -28,15 +29,9 @@ def smtp(inline_queue, settings):
 
 
 def mail_workflow(api, config=None, settings=None):
-    doc = {"schema": "switchyard.workflow/1", "name": "inbox", "settings": settings or {},
-           "nodes": [{"id": "inbox", "type": "trigger.email", "config": config or {}},
-                     {"id": "note", "type": "data.transform",
-                      "config": {"set": {"subject": "{{ input.subject }}", "files": "{{ input.attachments | length }}"},
-                                 "keep_input": False}}],
-           "edges": [{"source": "inbox", "target": "note"}]}
-    res = api.post("/api/v1/workflows/", doc, format="json")
-    assert res.status_code == 201, res.content
-    return res.json()["id"]
+    return trigger_workflow(api, {"id": "inbox", "type": "trigger.email", "config": config or {}},
+                            {"subject": "{{ input.subject }}", "files": "{{ input.attachments | length }}"},
+                            settings=settings, name="inbox")
 
 
 def activate(api, wid) -> str:

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from runs.models import WorkflowRun
+from tests.triggers.helpers import activate_ok, hook_path, trigger_workflow
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
@@ -15,21 +16,14 @@ SECRET = "whsec_test_5f3a9c"
 
 
 def payment_workflow(api, config=None, settings=None):
-    doc = {"schema": "switchyard.workflow/1", "name": "payments", "settings": settings or {},
-           "nodes": [{"id": "paid", "type": "trigger.payment", "config": {"secret": SECRET, **(config or {})}},
-                     {"id": "note", "type": "data.transform",
-                      "config": {"set": {"cents": "{{ input.amount }}", "cur": "{{ input.currency }}"},
-                                 "keep_input": False}}],
-           "edges": [{"source": "paid", "target": "note"}]}
-    res = api.post("/api/v1/workflows/", doc, format="json")
-    assert res.status_code == 201, res.content
-    return res.json()["id"]
+    return trigger_workflow(api, {"id": "paid", "type": "trigger.payment",
+                                  "config": {"secret": SECRET, **(config or {})}},
+                            {"cents": "{{ input.amount }}", "cur": "{{ input.currency }}"},
+                            settings=settings, name="payments")
 
 
 def activate(api, wid):
-    res = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
-    assert res.status_code == 200, res.content
-    return res.json()["triggers"][0]["url"].split("testserver", 1)[1]
+    return hook_path(activate_ok(api, wid), "trigger.payment")
 
 
 def event(event_id="evt_1", type_="payment_intent.succeeded", amount=2500, currency="eur", status="succeeded"):

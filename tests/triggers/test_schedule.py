@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from runs.models import WorkflowRun
+from tests.triggers.helpers import activate_ok, trigger_workflow
 from workflows.models import Workflow
 from workflows.schedules import (
     CronSpec,
@@ -24,21 +25,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def schedule_workflow(api, cron="0 9 * * 1-5", tz="Europe/Berlin", settings=None, variables=None, name="tick"):
-    doc = {"schema": "switchyard.workflow/1", "name": name, "variables": variables or {},
-           "settings": settings or {},
-           "nodes": [{"id": "clock", "type": "trigger.schedule", "config": {"cron": cron, "timezone": tz}},
-                     {"id": "stamp", "type": "data.transform",
-                      "config": {"set": {"at": "{{ input.scheduled_at }}"}, "keep_input": False}}],
-           "edges": [{"source": "clock", "target": "stamp"}]}
-    res = api.post("/api/v1/workflows/", doc, format="json")
-    assert res.status_code == 201, res.content
-    return res.json()["id"]
+    return trigger_workflow(api, {"id": "clock", "type": "trigger.schedule", "config": {"cron": cron, "timezone": tz}},
+                            {"at": "{{ input.scheduled_at }}"}, settings=settings, variables=variables, name=name)
 
 
 def activate(api, wid):
-    res = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
-    assert res.status_code == 200, res.content
-    return res.json()
+    return activate_ok(api, wid)
 
 
 def fire_kwargs(row: Schedule) -> dict:

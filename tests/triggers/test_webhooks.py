@@ -6,27 +6,18 @@ import json
 import pytest
 
 from runs.models import WorkflowRun
+from tests.triggers.helpers import activate_ok, hook_path, trigger_workflow
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
 
 def hook_workflow(api, config=None, settings=None, extra_nodes=()):
-    nodes = [{"id": "hook", "type": "trigger.webhook", "config": {"method": "POST", **(config or {})}},
-             {"id": "shape", "type": "data.transform", "config": {"set": {"seen": "{{ input.body.n }}"},
-                                                                   "keep_input": False}}, *extra_nodes]
-    doc = {"schema": "switchyard.workflow/1", "name": "hook", "nodes": nodes,
-           "edges": [{"source": "hook", "target": "shape"}], "settings": settings or {}}
-    res = api.post("/api/v1/workflows/", doc, format="json")
-    assert res.status_code == 201, res.content
-    return res.json()["id"]
+    return trigger_workflow(api, {"id": "hook", "type": "trigger.webhook", "config": {"method": "POST", **(config or {})}},
+                            {"seen": "{{ input.body.n }}"}, settings=settings, name="hook", extra_nodes=extra_nodes)
 
 
 def activate(api, wid):
-    res = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
-    assert res.status_code == 200, res.content
-    body = res.json()
-    assert body["status"] == "active"
-    return body["triggers"][0]["url"].split("testserver", 1)[1]
+    return hook_path(activate_ok(api, wid), "trigger.webhook")
 
 
 def post(client, path, body=b'{"n": 7}', ctype="application/json", **headers):
