@@ -62,11 +62,11 @@ class Server:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
         return out.stdout
 
-    def start(self, timeout_s: float = 60) -> None:
+    def start(self, timeout_s: float = 60, serve_args: list[str] | None = None) -> None:
         self.log_path = self.state_dir / f"serve-{int(time.time() * 1000)}.log"
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(self.port), "--workers", "2"],
+            [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(self.port), "--workers", "2", *(serve_args or [])],
             env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ With nothing set the app runs embedded: SQLite, the Django-Q ORM broker and an i
 channel layer. `DATABASE_URL` (PostgreSQL via psycopg 3) and `REDIS_URL` (Django-Q Redis
 broker + channels-redis) switch to the scaled setup.
 """
+import os
 from pathlib import Path
 
 import environ
@@ -110,7 +111,7 @@ if DATABASE_URL:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
-            "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=16),
             "timeout": env.float("DB_POOL_TIMEOUT_S", default=30.0),
         }
 else:
@@ -134,6 +135,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Queue, channels ------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 Q_WORKERS = env.int("Q_WORKERS", default=2)
+# daphne processes under `manage.py serve`: one Python process uses one core at most, and
+# runs a request waits for execute in the web process.
+WEB_PROCESSES = env.int("WEB_PROCESSES", default=min(2, os.cpu_count() or 1))
+# Niceness of the worker cluster under `manage.py serve`: when CPU is short, accepting
+# requests goes before background execution (queued runs just wait a little longer).
+WORKER_NICE = env.int("WORKER_NICE", default=5)
 Q_CLUSTER = {
     "name": env("Q_CLUSTER_NAME", default="switchyard"),
     "workers": Q_WORKERS,
@@ -169,9 +176,14 @@ RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=30)
 ENGINE_MAX_THREADS = env.int("ENGINE_MAX_THREADS", default=8)
 # Waits and retry delays shorter than this sleep in the worker; longer ones park the run.
 WAIT_INLINE_MAX_S = env.float("WAIT_INLINE_MAX_S", default=60.0)
+# Runs a web request waits for (webhook `respond: on_completion`, execute with `wait`) that
+# each web process may execute itself, concurrently; beyond that they take the queue.
+INLINE_RUNS = env.int("INLINE_RUNS", default=16)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 MAX_RESPONSE_BYTES = env.int("MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", default="inbound.switchyard.local")
+# `manage.py serve` also runs `inbound_smtp` on this port when set (0: off; `make run` uses 2525).
+INBOUND_SMTP_PORT = env.int("INBOUND_SMTP_PORT", default=0)
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="switchyard-demo")
 
 # --- Auth, API ------------------------------------------------------------------------

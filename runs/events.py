@@ -6,8 +6,6 @@ import asyncio
 import logging
 import threading
 
-from django.db import transaction
-
 logger = logging.getLogger("switchyard.events")
 
 
@@ -21,21 +19,25 @@ def workflow_group(workflow_id: str) -> str:
 
 class _Waker:
     """Sends wake-ups from one long-lived event loop thread per process, without making
-    the engine wait: a fresh loop (and Redis connection) per send cost ~2 ms a node."""
+    the engine wait: a fresh loop (and Redis connection) per send cost ~2 ms a node.
+    Wake-ups only hint that new events are stored (listeners also poll), so the ones that
+    pile up while a send is in flight are merged: one per group."""
 
     def __init__(self):
         self._loop = None
         self._lock = threading.Lock()
+        self._pending: set[str] = set()
 
     def _ensure_loop(self):
-        with self._lock:
-            if self._loop is None or not self._thread.is_alive():
-                self._loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(target=self._loop.run_forever, name="event-waker", daemon=True)
-                self._thread.start()
+        if self._loop is None or not self._thread.is_alive():
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, name="event-waker", daemon=True)
+            self._thread.start()
         return self._loop
 
-    async def _send(self, layer, groups):
+    async def _send(self, layer):
+        with self._lock:
+            groups, self._pending = self._pending, set()
         try:
             for group in groups:
                 await layer.group_send(group, {"type": "events.wake"})
@@ -48,8 +50,16 @@ class _Waker:
         layer = get_channel_layer()
         # The in-memory layer neither crosses processes (workers are separate) nor is safe to
         # feed from another thread's loop: listeners in the embedded setup rely on polling.
-        if layer is not None and not isinstance(layer, InMemoryChannelLayer):
-            asyncio.run_coroutine_threadsafe(self._send(layer, groups), self._ensure_loop())
+        if layer is None or isinstance(layer, InMemoryChannelLayer):
+            return
+        with self._lock:
+            idle = not self._pending
+            self._pending.update(groups)
+            if idle:  # else the send already scheduled takes these groups too
+                try:
+                    asyncio.run_coroutine_threadsafe(self._send(layer), self._ensure_loop())
+                except RuntimeError:  # no loop to send from (interpreter shutting down)
+                    self._pending.clear()
 
 
 _waker = _Waker()
@@ -72,12 +82,19 @@ def node_event(run_id: str, state) -> dict:
     }
 
 
-def record(run_id: str, workflow_id: str, payloads: list[dict]) -> None:
-    """Store events for the run (inside the caller's transaction) and wake listeners."""
+def record(run_id: str, workflow_id: str, payloads: list[dict], only_if: tuple[str, list] | None = None) -> None:
+    """Store events for the run (inside the caller's transaction or `rows.batched()` block)
+    and wake listeners once they are committed. `only_if` (SQL, params; one payload):
+    stored only if that query returns a row."""
+    from django.utils import timezone
+
+    from . import rows
     from .models import RunEvent
 
     if not payloads:
         return
-    RunEvent.objects.bulk_create(RunEvent(run_id=run_id, workflow_id=workflow_id, payload=p) for p in payloads)
+    now = timezone.now()
+    rows.insert(RunEvent, ("run", "workflow_id", "payload", "created_at"),
+                [(run_id, workflow_id, p, now) for p in payloads], only_if=only_if)
     groups = [run_group(run_id), workflow_group(workflow_id)]
-    transaction.on_commit(lambda: _wake(groups))
+    rows.on_written(lambda: _wake(groups))

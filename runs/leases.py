@@ -1,7 +1,12 @@
 """Run ownership: one worker holds a run through a lease that it renews while working.
-A worker that dies stops renewing; the timekeeper hands the run back to the queue."""
+A worker that dies stops renewing; the timekeeper hands the run back to the queue.
+
+The web process holds leases too: a run it executes in-process (`runs.tasks.run_inline`)
+is created already leased to it, so if that process dies the run is handed to the queue
+exactly like a dead worker's."""
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -15,9 +20,16 @@ from django.utils import timezone
 
 from .models import RunStatus, WorkflowRun
 
+logger = logging.getLogger("switchyard.runs")
+
 
 def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def expiry():
+    """When a lease taken or renewed now runs out."""
+    return timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
 
 
 def acquire(run_id: str, owner: str) -> bool:
@@ -32,37 +44,71 @@ def acquire(run_id: str, owner: str) -> bool:
 
 
 def renew(run_id: str, owner: str) -> bool:
-    return bool(
-        WorkflowRun.objects.filter(pk=run_id, lease_owner=owner).update(
-            lease_expires_at=timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
-        )
-    )
+    return bool(WorkflowRun.objects.filter(pk=run_id, lease_owner=owner).update(lease_expires_at=expiry()))
 
 
 def release(run_id: str, owner: str) -> None:
     WorkflowRun.objects.filter(pk=run_id, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
 
 
-class Heartbeat:
-    """Renews a lease every third of its length on a background thread."""
+class _Keeper:
+    """One thread per process renews every lease the process holds, every third of the
+    lease length (a thread per run cost a start and a join on every run)."""
 
-    def __init__(self, run_id: str, owner: str):
-        self.run_id, self.owner = run_id, owner
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{run_id[:8]}", daemon=True)
+    def __init__(self):
+        self._held: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = None
+
+    def hold(self, run_id: str, owner: str) -> None:
+        with self._lock:
+            key = (run_id, owner)
+            self._held[key] = self._held.get(key, 0) + 1
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()  # a forked worker starts its own thread
+                self._thread = threading.Thread(target=self._beat, name="lease-keeper", daemon=True)
+                self._thread.start()
+
+    def drop(self, run_id: str, owner: str) -> None:
+        with self._lock:
+            key = (run_id, owner)
+            left = self._held.get(key, 0) - 1
+            if left > 0:
+                self._held[key] = left
+            else:
+                self._held.pop(key, None)
 
     def _beat(self):
         interval = max(1.0, settings.RUN_LEASE_SECONDS / 3)
-        try:
-            while not self._stop.wait(interval):
-                renew(self.run_id, self.owner)
-        finally:
-            connection.close()
+        while not self._wake.wait(interval):
+            with self._lock:
+                held = list(self._held)
+            if not held:
+                continue
+            try:
+                until = expiry()
+                for run_id, owner in held:
+                    WorkflowRun.objects.filter(pk=run_id, lease_owner=owner).update(lease_expires_at=until)
+            except Exception:  # retried next beat: a lease outlives two missed renewals
+                logger.warning("could not renew run leases", exc_info=True)
+            finally:
+                connection.close()
+
+
+_keeper = _Keeper()
+
+
+class Heartbeat:
+    """Keeps the lease renewed while the block runs."""
+
+    def __init__(self, run_id: str, owner: str):
+        self.run_id, self.owner = str(run_id), owner
 
     def __enter__(self):
-        self._thread.start()
+        _keeper.hold(self.run_id, self.owner)
         return self
 
     def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=5)
+        _keeper.drop(self.run_id, self.owner)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets as pysecrets
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from config.errors import ApplicationError
 from workflows.models import Workflow
 from workflows.selectors import latest_version
 
+from . import leases
 from .models import (
     CorrelationKind,
     CorrelationToken,
@@ -35,13 +37,33 @@ class RunRefused(ApplicationError):
     """A run cannot start or be retried (no version, daily limit, bad `from`)."""
 
 
+_brokers: dict[int, Any] = {}
+
+
+def _broker():
+    """This process's Django-Q broker (a Redis broker holds a connection pool: building one
+    per task cost a connection per run)."""
+    import os
+
+    from django_q.brokers import get_broker
+
+    pid = os.getpid()
+    if pid not in _brokers:
+        _brokers.clear()  # a forked child builds its own
+        _brokers[pid] = get_broker()
+    return _brokers[pid]
+
+
 def enqueue_run(run_id: str) -> None:
     """Hand the run to a worker once the current transaction commits."""
 
     def push():
+        from django_q.conf import Conf
         from django_q.tasks import async_task
 
-        async_task(TASK, str(run_id), task_name=f"run {run_id}", ack_failure=True)
+        options = {} if Conf.SYNC else {"broker": _broker()}
+        # save=False: the run row is the record; a Django-Q success row per run is only cost
+        async_task(TASK, str(run_id), task_name=f"run {run_id}", ack_failure=True, save=False, **options)
 
     transaction.on_commit(push)
 
@@ -60,7 +82,6 @@ def _trigger_node_of(document: dict, trigger_node: str) -> tuple[str, str]:
     return "", "trigger.manual"
 
 
-@transaction.atomic
 def start_run(
     *,
     workflow: Workflow,
@@ -74,18 +95,42 @@ def start_run(
     version=None,
     enforce_daily_limit: bool = False,
     enqueue: bool = True,
+    lease_owner: str = "",
 ) -> WorkflowRun:
     """Create a durable run of `version` (default: the workflow's latest) and enqueue it.
-    Trigger-started runs pass `enforce_daily_limit` to honour `max_runs_per_day`."""
+    Trigger-started runs pass `enforce_daily_limit` to honour `max_runs_per_day`.
+
+    `lease_owner` creates the run already leased (to execute it in this process, see
+    `runs.tasks.InlineRunner`; pass `enqueue=False` then): if the owner never finishes it,
+    the lease expires and the timekeeper hands the run to the queue. The returned run has
+    `fresh` True when this call created it with no node rows (False for an existing run
+    found by `idempotency_key`)."""
+    version = version or latest_version(workflow)
+    if version is None:
+        raise RunRefused("VALIDATION_ERROR", "The workflow has no saved version to run.")
+    several_triggers = len([n for n in version.document["nodes"] if n["type"].startswith("trigger.")]) > 1
+    limited = enforce_daily_limit and (workflow.settings or {}).get("max_runs_per_day")
+    if not (idempotency_key or limited or several_triggers):
+        # One INSERT: atomic on its own, no transaction to open and close around it.
+        return _start_run(workflow=workflow, input=input, mode=mode, trigger_node=trigger_node,
+                          trigger_type=trigger_type, user=user, idempotency_key="", parent=parent, version=version,
+                          enforce_daily_limit=False, enqueue=enqueue, lease_owner=lease_owner,
+                          several_triggers=False)
+    with transaction.atomic():
+        return _start_run(workflow=workflow, input=input, mode=mode, trigger_node=trigger_node,
+                          trigger_type=trigger_type, user=user, idempotency_key=idempotency_key, parent=parent,
+                          version=version, enforce_daily_limit=enforce_daily_limit, enqueue=enqueue,
+                          lease_owner=lease_owner, several_triggers=several_triggers)
+
+
+def _start_run(*, workflow, input, mode, trigger_node, trigger_type, user, idempotency_key, parent, version,
+               enforce_daily_limit, enqueue, lease_owner, several_triggers) -> WorkflowRun:
     if idempotency_key:
         existing = WorkflowRun.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
         if existing:
             return existing
     if enforce_daily_limit:
         check_daily_limit(workflow)
-    version = version or latest_version(workflow)
-    if version is None:
-        raise RunRefused("VALIDATION_ERROR", "The workflow has no saved version to run.")
     node_id, node_type = _trigger_node_of(version.document, trigger_node)
     fields = dict(
         workspace_id=workflow.workspace_id,
@@ -102,13 +147,19 @@ def start_run(
         parent_node_id=parent[1] if parent else "",
         parent_iteration=parent[2] if parent else None,
     )
-    try:
-        with transaction.atomic():
-            run = WorkflowRun.objects.create(**fields)
-    except IntegrityError:
-        # A concurrent request with the same Idempotency-Key won: answer with its run.
-        return WorkflowRun.objects.get(workflow=workflow, idempotency_key=idempotency_key)
-    if len([n for n in version.document["nodes"] if n["type"].startswith("trigger.")]) > 1:
+    if lease_owner:
+        fields.update(lease_owner=lease_owner, lease_expires_at=leases.expiry())
+    if idempotency_key:
+        try:
+            with transaction.atomic():
+                run = WorkflowRun.objects.create(**fields)
+        except IntegrityError:
+            # A concurrent request with the same Idempotency-Key won: answer with its run.
+            return WorkflowRun.objects.get(workflow=workflow, idempotency_key=idempotency_key)
+    else:
+        run = WorkflowRun.objects.create(**fields)
+    run.fresh = True
+    if several_triggers:
         from workflows.engine.scheduler import initial_states
 
         types = {n["id"]: (i, n["type"]) for i, n in enumerate(version.document["nodes"])}
@@ -117,6 +168,7 @@ def start_run(
                           node_type=types[s.node_id][1])
             for s in initial_states(version.document, node_id)
         )
+        run.fresh = False
     if enqueue:
         enqueue_run(run.id)
     return run
@@ -141,8 +193,29 @@ def check_daily_limit(workflow: Workflow) -> None:
 
 
 def wait_for_run(run_id, timeout_s: float) -> WorkflowRun | None:
-    """Poll until the run is finished; None if it is still going after `timeout_s`."""
+    """Wait until the run is finished; None if it is still going after `timeout_s`.
+
+    A queued run that no worker has taken yet is taken here: it is leased to this process
+    and advanced on its in-process pool (`runs.tasks.inline`), and the wait ends when it
+    does; the queued task then finds the run taken and skips it. Otherwise the run is
+    polled (5 ms, backing off to 20 ms)."""
+    from .tasks import inline, release_connection
+
     deadline = time.monotonic() + timeout_s
+    run = WorkflowRun.objects.get(pk=run_id)
+    if run.status == RunStatus.PENDING and not run.lease_owner and inline.reserve():
+        owner = leases.new_owner()
+        if leases.acquire(run.pk, owner):
+            future = inline.submit(run.pk, owner)
+            release_connection()  # a pooled connection is not held while waiting
+            try:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                return None
+            except Exception:  # logged by the runner; the run went to a worker: poll it
+                pass
+        else:
+            inline.cancel_reservation()
     delay = 0.005
     while True:
         run = WorkflowRun.objects.get(pk=run_id)

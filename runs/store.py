@@ -6,21 +6,114 @@ size-capped (`runs.payloads`); each change is published to live listeners after 
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
 from django.utils import timezone
 
 from workflows.engine.outbound import secret_values
 from workflows.engine.store import LogEntry, NodeState, RunSnapshot
 
-from . import events
+from . import events, rows
 from .models import CorrelationToken, ExecutionLog, NodeExecution, RunStatus, WorkflowRun
 from .payloads import for_storage
 
 TERMINAL = set(RunStatus.terminal())
+class _SqliteWriters:
+    """On SQLite, writers take turns here instead of in SQLite's busy handler, which
+    sleeps in steps of up to 100 ms and made waits far longer than the transactions they
+    waited for. Threads of a process queue on a lock, processes on an flock() of a file
+    beside the database. Not taken inside a transaction (which already holds SQLite's
+    write lock: waiting here could deadlock against it)."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._files: dict[tuple[int, str], int] = {}
+
+    def _fd(self) -> int | None:
+        key = (os.getpid(), str(connection.settings_dict["NAME"]))
+        if ":memory:" in key[1] or "mode=memory" in key[1]:
+            return None  # one process only
+        if key not in self._files:
+            self._files[key] = os.open(f"{key[1]}.writers", os.O_RDWR | os.O_CREAT, 0o600)
+        return self._files[key]
+
+    @contextmanager
+    def __call__(self):
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0 and connection.in_atomic_block:
+            yield
+            return
+        with self._lock:
+            fd = self._fd() if depth == 0 else None
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            self._local.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._local.depth = depth
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_sqlite_writers = _SqliteWriters()
+
+
+def write_lock():
+    """Writers take turns (see `_SqliteWriters`) on SQLite; a no-op on other databases."""
+    return _sqlite_writers() if connection.vendor == "sqlite" else nullcontext()
+
+
+def _update_run(run_id: str, fields: dict[str, Any], *, started_at: datetime | None, count_nodes: bool) -> int:
+    """UPDATE an unfinished run: `fields`, plus `started_at` unless already set, plus the
+    succeeded/failed node counts. Returns 0 when the run was already finished."""
+    qn = connection.ops.quote_name
+    sets, params = [], []
+    for name, value in fields.items():
+        field = WorkflowRun._meta.get_field(name)
+        sets.append(f"{qn(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    if started_at is not None:
+        field = WorkflowRun._meta.get_field("started_at")
+        sets.append(f"{qn(field.column)} = COALESCE({qn(field.column)}, %s)")
+        params.append(field.get_db_prep_save(started_at, connection))
+    run_pk = WorkflowRun._meta.pk.get_db_prep_save(run_id, connection)
+    if count_nodes:
+        for column, node_status in (("successful_nodes", "succeeded"), ("failed_nodes", "failed")):
+            sets.append(f"{qn(column)} = (SELECT COUNT(*) FROM {qn(NodeExecution._meta.db_table)} "
+                        f"WHERE {qn('run_id')} = %s AND {qn('status')} = %s)")
+            params += [run_pk, node_status]
+    done = ", ".join(["%s"] * len(TERMINAL))
+    sql = (f"UPDATE {qn(WorkflowRun._meta.db_table)} SET {', '.join(sets)} "
+           f"WHERE {qn('id')} = %s AND {qn('status')} NOT IN ({done})")
+    return rows.execute(sql, [*params, run_pk, *sorted(TERMINAL)])
+
+
+def _changed_to(run_id: str, status: str, completed_at: datetime | None) -> tuple[str, list]:
+    """A query that finds the run only if `_update_run` just changed it to `status` (an
+    unfinished run always takes the new status; a finished one keeps its own, and a
+    finishing one takes our exact completion time)."""
+    qn = connection.ops.quote_name
+    opts = WorkflowRun._meta
+    sql = f"SELECT 1 FROM {qn(opts.db_table)} WHERE {qn('id')} = %s AND {qn('status')} = %s"
+    params = [opts.pk.get_db_prep_save(run_id, connection), status]
+    if completed_at is not None:
+        sql += f" AND {qn('completed_at')} = %s"
+        params.append(opts.get_field("completed_at").get_db_prep_save(completed_at, connection))
+    return sql, params
+
+
+NODE_FIELDS = ("status", "attempts", "input", "output", "error", "handles", "wait", "warnings", "started_at",
+               "completed_at", "resume_at")  # OrmStore._fields, in this order
+NODE_COLUMNS = ("run", "node_id", "iteration", "node_type", "order", *NODE_FIELDS)
+LOG_COLUMNS = ("run", "timestamp", "level", "node_id", "iteration", "message", "data")
 
 
 def _waiting_on(states, kind: str) -> dict[str, NodeState]:
@@ -60,8 +153,8 @@ def merge_deliveries(run_id: str, states) -> int:
 
 def pending_deliveries(run_id: str) -> int:
     """How many waiting nodes of the run have a delivery ready to resume them."""
-    rows = NodeExecution.objects.filter(run_id=run_id, status="waiting")
-    return merge_deliveries(run_id, [node_state_of(r) for r in rows])
+    waiting = NodeExecution.objects.filter(run_id=run_id, status="waiting")
+    return merge_deliveries(run_id, [node_state_of(r) for r in waiting])
 
 
 def node_state_of(row: NodeExecution) -> NodeState:
@@ -86,25 +179,53 @@ class OrmStore:
     def __init__(self, *, resolve_secrets=None):
         # resolve_secrets(run) -> {credential name: value}; audited by the caller.
         self._resolve_secrets = resolve_secrets
-        self._rows: dict[str, dict[tuple[str, int | None], int]] = {}
+        self._rows: dict[str, set[tuple[str, int | None]]] = {}  # node instances with a row
         self._secrets: dict[str, list[str]] = {}
         self._types: dict[str, dict[str, str]] = {}
         self._order: dict[str, dict[str, int]] = {}
         self._workflow: dict[str, str] = {}
+        self._parent: dict[str, Any] = {}
+        self._primed: dict[str, WorkflowRun] = {}
 
     # -- loading ------------------------------------------------------------------------
+    def prime(self, run: WorkflowRun) -> None:
+        """The next `load_run` of this run, in this process, uses `run` (its version
+        selected) instead of reading it back, and knows it has no node rows yet. For the
+        host that has just created the run (unstarted, no initial states)."""
+        self._primed[str(run.pk)] = run
+
+    def forget(self, run_id: str) -> None:
+        """Drop what this process cached about the run (after an `advance()`)."""
+        for cache in (self._rows, self._secrets, self._types, self._order, self._workflow, self._parent,
+                      self._primed):
+            cache.pop(run_id, None)
+
+    @contextmanager
+    def batch(self, run_id: str):
+        """One transaction around a scheduler flush (node states, events, logs, run status);
+        on PostgreSQL its statements also travel together, in one round trip."""
+        if rows.can_batch():
+            with rows.batched():
+                yield
+        else:
+            with write_lock(), transaction.atomic(savepoint=False):
+                yield
+
     def load_run(self, run_id: str) -> RunSnapshot:
-        run = WorkflowRun.objects.select_related("version").get(pk=run_id)
+        primed = self._primed.pop(run_id, None)
+        run = primed or WorkflowRun.objects.select_related("version").get(pk=run_id)
         document = run.version.document
         secrets = self._resolve_secrets(run) if self._resolve_secrets else {}
         self._secrets[run_id] = secret_values(secrets)
         self._types[run_id] = {n["id"]: n["type"] for n in document["nodes"]}
         self._order[run_id] = {n["id"]: i for i, n in enumerate(document["nodes"])}
         self._workflow[run_id] = str(run.workflow_id)
-        rows = list(NodeExecution.objects.filter(run_id=run_id))
-        self._rows[run_id] = {(r.node_id, r.iteration): r.pk for r in rows}
-        states = {(r.node_id, r.iteration): node_state_of(r) for r in rows}
-        merge_deliveries(run_id, states.values())
+        self._parent[run_id] = run.parent_run_id
+        found = [] if primed is not None else list(NodeExecution.objects.filter(run_id=run_id))
+        self._rows[run_id] = {(r.node_id, r.iteration) for r in found}
+        states = {(r.node_id, r.iteration): node_state_of(r) for r in found}
+        if states:
+            merge_deliveries(run_id, states.values())
         return RunSnapshot(
             run_id=str(run.id),
             workflow_id=str(run.workflow_id),
@@ -138,25 +259,22 @@ class OrmStore:
     def save_nodes(self, run_id: str, states: list[NodeState]) -> None:
         if not states:
             return
-        rows = self._rows.setdefault(run_id, {})
+        known = self._rows.setdefault(run_id, set())
         types = self._types.get(run_id, {})
         order = self._order.get(run_id, {})
-        with transaction.atomic():
+        with rows.transaction_unless_batching():
             new = []
             for state in states:
                 fields = self._fields(run_id, state)
-                pk = rows.get(state.key)
-                if pk is None:
-                    new.append(NodeExecution(run_id=run_id, node_id=state.node_id, iteration=state.iteration,
-                                             node_type=types.get(state.node_id, ""),
-                                             order=order.get(state.node_id, 0), **fields))
+                if state.key in known:
+                    rows.update(NodeExecution, fields,
+                                {"run": run_id, "node_id": state.node_id, "iteration": state.iteration})
                 else:
-                    NodeExecution.objects.filter(pk=pk).update(**fields)
+                    new.append((run_id, state.node_id, state.iteration, types.get(state.node_id, ""),
+                                order.get(state.node_id, 0), *fields.values()))
             if new:
-                for row in NodeExecution.objects.bulk_create(new):
-                    if row.pk is None:  # backends that do not return ids
-                        row = NodeExecution.objects.get(run_id=run_id, node_id=row.node_id, iteration=row.iteration)
-                    rows[(row.node_id, row.iteration)] = row.pk
+                rows.insert(NodeExecution, NODE_COLUMNS, new)
+                known.update((row[1], row[2]) for row in new)
             events.record(run_id, self._workflow[run_id], [events.node_event(run_id, s) for s in states])
 
     def save_run(self, run_id: str, *, status: str, output: Any = None, error: dict | None = None,
@@ -164,52 +282,42 @@ class OrmStore:
         secrets = self._secrets.get(run_id, [])
         now = timezone.now()
         fields: dict[str, Any] = {"status": status, "resume_at": resume_at}
-        with transaction.atomic():
-            run = WorkflowRun.objects.select_for_update().get(pk=run_id)
-            if run.status in TERMINAL:
-                return  # a finished run never changes again (e.g. cancelled while a node ran)
-            if status == RunStatus.RUNNING and run.started_at is None:
-                fields["started_at"] = now
-            if status in TERMINAL:
-                counts = NodeExecution.objects.filter(run_id=run_id).aggregate(
-                    ok=Count("id", filter=Q(status="succeeded")), bad=Count("id", filter=Q(status="failed"))
-                )
-                fields.update(
-                    output=for_storage(output, secrets),
-                    error=for_storage(error, secrets),
-                    completed_at=now,
-                    started_at=run.started_at or now,
-                    successful_nodes=counts["ok"],
-                    failed_nodes=counts["bad"],
-                    lease_owner="",
-                    lease_expires_at=None,
-                )
-            elif status == RunStatus.WAITING:
-                fields.update(lease_owner="", lease_expires_at=None)
-            WorkflowRun.objects.filter(pk=run_id).update(**fields)
-            events.record(run_id, str(run.workflow_id), [{"type": "run.status", "run_id": run_id, "status": status}])
-            if status in TERMINAL and run.parent_run_id:
+        keep_started = status == RunStatus.RUNNING or status in TERMINAL
+        if status in TERMINAL:
+            fields.update(output=for_storage(output, secrets), error=for_storage(error, secrets), completed_at=now,
+                          lease_owner="", lease_expires_at=None)
+        elif status == RunStatus.WAITING:
+            fields.update(lease_owner="", lease_expires_at=None)
+        if run_id not in self._workflow:  # not loaded through this store (e.g. a host finalizing)
+            workflow_id, parent_id = WorkflowRun.objects.filter(pk=run_id).values_list("workflow_id",
+                                                                                    "parent_run_id").get()
+            self._workflow[run_id], self._parent[run_id] = str(workflow_id), parent_id
+        if self._parent.get(run_id):
+            rows.flush()  # the parent is woken below: from here on, write straight through
+        with rows.transaction_unless_batching():
+            # One statement; a finished run never changes again (e.g. cancelled while a node ran).
+            updated = _update_run(run_id, fields, started_at=now if keep_started else None,
+                                  count_nodes=status in TERMINAL)
+            if updated == 0:
+                return
+            # Collected for later (updated is None): the event is stored if the update was.
+            events.record(run_id, self._workflow[run_id], [{"type": "run.status", "run_id": run_id, "status": status}],
+                          only_if=None if updated else _changed_to(run_id, status, now if status in TERMINAL else None))
+            if status in TERMINAL and self._parent.get(run_id):
                 from .services import child_finished
 
-                child_finished(child=run, status=status, output=output, error=error)
+                child_finished(child=WorkflowRun.objects.get(pk=run_id), status=status, output=output, error=error)
 
     def append_logs(self, run_id: str, entries: list[LogEntry]) -> None:
         if not entries:
             return
         secrets = self._secrets.get(run_id, [])
         now = timezone.now()
-        ExecutionLog.objects.bulk_create(
-            ExecutionLog(
-                run_id=run_id,
-                timestamp=e.timestamp or now,
-                level=e.level,
-                node_id=e.node_id or "",
-                iteration=e.iteration,
-                message=for_storage(str(e.message), secrets, limit=1 << 30)[:10_000],
-                data=for_storage(e.data, secrets, limit=20_000),
-            )
+        rows.insert(ExecutionLog, LOG_COLUMNS, [
+            (run_id, e.timestamp or now, e.level, e.node_id or "", e.iteration,
+             for_storage(str(e.message), secrets, limit=1 << 30)[:10_000], for_storage(e.data, secrets, limit=20_000))
             for e in entries
-        )
+        ])
 
     def cancel_requested(self, run_id: str) -> bool:
         return WorkflowRun.objects.filter(pk=run_id, cancel_requested=True).exists()

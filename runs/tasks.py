@@ -1,14 +1,24 @@
-"""Django-Q tasks. Idempotent and retry-safe: a run is advanced only by the worker that
-holds its lease, and a finished run is never advanced again."""
+"""Django-Q tasks, and running a run in the current process. Idempotent and retry-safe: a
+run is advanced only by whoever holds its lease, and a finished run is never advanced again."""
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import connection
+
+from workflows.engine.scheduler import RunOutcome
 
 from . import leases
 from .engine_host import scheduler
+from .models import RunStatus
 from .store import pending_deliveries
 
 logger = logging.getLogger("switchyard.runs")
+
+TERMINAL = set(RunStatus.terminal())
 
 
 def execute_run(run_id: str) -> str:
@@ -16,6 +26,17 @@ def execute_run(run_id: str) -> str:
     owner = leases.new_owner()
     if not leases.acquire(run_id, owner):
         return "skipped: another worker holds the run, or it is finished"
+    return advance_leased(str(run_id), owner)
+
+
+def advance_leased(run_id: str, owner: str) -> str:
+    """Advance a run whose lease `owner` holds, keep the lease renewed meanwhile, then let
+    it go. Returns the status the run reached."""
+    return _advance_leased(run_id, owner).status
+
+
+def _advance_leased(run_id: str, owner: str) -> RunOutcome:
+    status = ""
     try:
         with leases.Heartbeat(run_id, owner):
             outcome = scheduler().advance(run_id)
@@ -23,6 +44,79 @@ def execute_run(run_id: str) -> str:
             # (its own enqueue was skipped): take it now rather than leave the run parked.
             while outcome.status == "waiting" and pending_deliveries(run_id):
                 outcome = scheduler().advance(run_id)
-        return outcome.status
+        status = outcome.status
+        return outcome
     finally:
-        leases.release(run_id, owner)
+        scheduler().store.forget(run_id)
+        if status not in TERMINAL and status != RunStatus.WAITING:  # those saves let the lease go
+            leases.release(run_id, owner)
+
+
+# -- in-process execution -------------------------------------------------------------------
+
+class InlineRunner:
+    """Runs that a web request waits for (`respond: on_completion`, execute with `wait`)
+    are advanced here, in the web process, on a small thread pool, instead of taking the
+    queue -> worker -> database-poll round trip. The run row is committed and leased to
+    this process before it starts, so nothing is lost if the process dies: the lease
+    expires and the timekeeper hands the run to the queue. When every slot is busy the
+    caller uses the queue as usual."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._busy = 0
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def size(self) -> int:
+        return settings.INLINE_RUNS
+
+    def reserve(self) -> bool:
+        """Claim a slot; pair with `submit` (or `cancel_reservation`)."""
+        with self._lock:
+            if self._busy >= self.size:
+                return False
+            self._busy += 1
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="inline-run")
+            return True
+
+    def cancel_reservation(self) -> None:
+        with self._lock:
+            self._busy -= 1
+
+    def submit(self, run, owner: str) -> Future:
+        """Advance `run` (leased to `owner`: a `WorkflowRun` or its id) on a reserved slot.
+        The future's result is the `RunOutcome`. A run `start_run` has just created (it
+        carries its version, and no node rows yet) is not read back from the database."""
+        return self._pool.submit(self._advance, run, owner)
+
+    def _advance(self, run, owner: str) -> RunOutcome:
+        run_id = str(getattr(run, "pk", run))
+        try:
+            if getattr(run, "fresh", False):
+                scheduler().store.prime(run)
+            return _advance_leased(run_id, owner)
+        except Exception:
+            logger.exception("run %s failed in the web process; handing it to a worker", run_id)
+            from .services import enqueue_run
+
+            enqueue_run(run_id)
+            raise
+        finally:
+            with self._lock:
+                self._busy -= 1
+            release_connection()
+
+
+inline = InlineRunner()
+
+
+def release_connection() -> None:
+    """End of a unit of work (or the start of a long wait): give a pooled connection back,
+    keep a healthy SQLite one (cheap to hold, slow to reopen), close the rest (an idle
+    thread must not hold a database server connection). Never inside a transaction."""
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    if connection.vendor != "sqlite" or connection.errors_occurred:
+        connection.close()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import parse_qsl
 
 from django.conf import settings
@@ -15,9 +17,12 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from config.api_errors import error_body
-from workflows.models import TriggerEndpoint, WorkflowStatus
+from workflows.models import TriggerEndpoint, WorkflowStatus, WorkflowVersion
 
-from . import intake, selectors, services
+from . import intake, leases, selectors, services
+from .payloads import for_storage
+from .store import write_lock
+from .tasks import inline, release_connection
 
 HOP_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 
@@ -52,13 +57,32 @@ def _authorized(auth: dict, request, raw: bytes) -> bool:
     return False
 
 
+_versions: dict = {}  # id -> WorkflowVersion: versions never change once saved
+_VERSIONS_KEPT = 256
+
+
+def _active_version(workflow):
+    """The workflow's active version, from this process's cache of immutable versions."""
+    version = _versions.get(workflow.active_version_id)
+    if version is None:
+        version = WorkflowVersion.objects.get(pk=workflow.active_version_id)
+        if len(_versions) >= _VERSIONS_KEPT:
+            _versions.clear()
+        _versions[version.pk] = version
+    return version
+
+
 @csrf_exempt
 def receive_webhook(request, token: str):
-    endpoint = TriggerEndpoint.objects.select_related("workflow__active_version").filter(token=token).first()
+    # The endpoint and workflow are read on every request (deactivation takes effect at
+    # once); the pinned version's document comes from the cache.
+    endpoint = TriggerEndpoint.objects.select_related("workflow").filter(token=token).first()
     workflow = endpoint.workflow if endpoint else None
-    if workflow is None or workflow.status != WorkflowStatus.ACTIVE or workflow.active_version is None:
+    if workflow is None or workflow.status != WorkflowStatus.ACTIVE or workflow.active_version_id is None:
         return _error(404, "NOT_FOUND", "No active webhook at this address.")
-    node = next((n for n in workflow.active_version.document["nodes"] if n["id"] == endpoint.node_id), None)
+    version = _active_version(workflow)
+    workflow.active_version = version
+    node = next((n for n in version.document["nodes"] if n["id"] == endpoint.node_id), None)
     if node is not None and node["type"] != "trigger.webhook":
         handler = intake.handler_for(node["type"])
         if handler is not None:
@@ -89,20 +113,51 @@ def receive_webhook(request, token: str):
         "headers": {k.lower(): v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS},
         "method": request.method,
     }
+    on_completion = config.get("respond", "immediately") == "on_completion"
+    # on_completion: execute the run right here (see runs.tasks.InlineRunner) when a slot is
+    # free. The run row commits leased to this process before it starts, so a 2xx still
+    # means a durable run, and a process that dies leaves it to the lease reaper.
+    owner = leases.new_owner() if on_completion and inline.reserve() else ""
     try:
-        run = services.start_run(workflow=workflow, input=payload, mode="live", trigger_node=node["id"],
-                                 trigger_type="trigger.webhook", version=workflow.active_version,
-                                 idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
-                                 enforce_daily_limit=True)
+        with write_lock():
+            run = services.start_run(workflow=workflow, input=payload, mode="live", trigger_node=node["id"],
+                                     trigger_type="trigger.webhook", version=version,
+                                     idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+                                     enforce_daily_limit=True, enqueue=not owner, lease_owner=owner)
     except services.RunRefused as exc:
+        if owner:
+            inline.cancel_reservation()
         return _error(exc.status_code, exc.code, exc.message)
-    if config.get("respond", "immediately") == "on_completion":
-        finished = services.wait_for_run(run.pk, float(config.get("respond_timeout_s", 30)))
-        if finished is not None:
-            status = 200 if finished.status in ("completed", "partial") else 500
-            if status == 200:
-                return JsonResponse(finished.output, status=200, safe=False)
-            detail = selectors.run_summary(finished)
-            return _error(status, "RUN_FAILED", f"The run ended {finished.status}.",
-                          {"run_id": detail["id"], "error": detail["error"]})
+    except BaseException:
+        if owner:
+            inline.cancel_reservation()
+        raise
+    if not on_completion:
+        return JsonResponse({"run_id": str(run.pk)}, status=202)
+    timeout_s = float(config.get("respond_timeout_s", 30))
+    deadline = time.monotonic() + timeout_s
+    if owner and run.lease_owner == owner:
+        future = inline.submit(run, owner)
+        release_connection()  # a pooled connection is not held while waiting
+        try:
+            outcome = future.result(timeout=timeout_s)
+        except FutureTimeout:
+            return JsonResponse({"run_id": str(run.pk)}, status=202)
+        except Exception:  # logged by the runner, which handed the run to a worker
+            outcome = None
+        if outcome is not None and outcome.status in ("completed", "partial"):
+            return JsonResponse(for_storage(outcome.output), status=200, safe=False)
+        # failed or cancelled: answered from the stored run; parked or handed over: waited for
+        finished = services.wait_for_run(run.pk, max(0.0, deadline - time.monotonic()))
+    else:
+        if owner:  # an earlier run with this Idempotency-Key answers
+            inline.cancel_reservation()
+        finished = services.wait_for_run(run.pk, timeout_s)
+    if finished is not None:
+        status = 200 if finished.status in ("completed", "partial") else 500
+        if status == 200:
+            return JsonResponse(finished.output, status=200, safe=False)
+        detail = selectors.run_summary(finished)
+        return _error(status, "RUN_FAILED", f"The run ended {finished.status}.",
+                      {"run_id": detail["id"], "error": detail["error"]})
     return JsonResponse({"run_id": str(run.pk)}, status=202)

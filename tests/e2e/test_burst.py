@@ -52,3 +52,52 @@ def test_concurrent_burst_loses_nothing(server):
     server.wait_for(all_done, timeout_s=120, interval_s=0.5)
     _, failed = server.call("GET", f"/api/v1/workflows/{wid}/runs?status=failed,cancelled")
     assert failed["count"] == 0
+
+
+@pytest.mark.parametrize("respond", ["on_completion", "immediately"])
+def test_webhook_burst_every_2xx_is_a_stored_run(server, respond):
+    """Concurrent webhooks: on_completion runs execute in the web processes, immediately
+    runs go to the queue; either way every 2xx answer is a stored run that completes, and
+    on_completion answers carry each request's own output."""
+    wid = server.create_workflow(
+        [{"id": "hook", "type": "trigger.webhook", "config": {"respond": respond}},
+         {"id": "a", "type": "data.transform", "config": {"set": {"a": "{{ input.body.i + 1 }}"}, "keep_input": False}},
+         {"id": "b", "type": "data.transform", "config": {"set": {"b": "{{ input.a * 2 }}"}}}],
+        [{"source": "hook", "target": "a"}, {"source": "a", "target": "b"}])
+    code, body = server.call("POST", f"/api/v1/workflows/{wid}/activate", {})
+    assert code == 200, body
+    url = body["triggers"][0]["url"]
+    answers, lock, todo = [], threading.Lock(), list(range(BURST))
+
+    def client():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                i = todo.pop()
+            req = urllib.request.Request(url, method="POST", data=json.dumps({"i": i}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    answer = (i, resp.status, json.loads(resp.read()))
+            except urllib.error.HTTPError as err:
+                answer = (i, err.code, None)
+            with lock:
+                answers.append(answer)
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = 200 if respond == "on_completion" else 202
+    assert [code for _, code, _ in answers].count(expected) == BURST, {c for _, c, _ in answers}
+    if respond == "on_completion":
+        assert all(out == {"a": i + 1, "b": 2 * (i + 1)} for i, _, out in answers)
+    _, runs = server.call("GET", f"/api/v1/workflows/{wid}/runs")
+    assert runs["count"] == BURST  # every 2xx is a stored run, and nothing else was stored
+
+    def all_done():
+        _, body = server.call("GET", f"/api/v1/workflows/{wid}/runs?status=completed")
+        return body["count"] == BURST
+    server.wait_for(all_done, timeout_s=120, interval_s=0.5)

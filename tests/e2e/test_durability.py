@@ -122,3 +122,81 @@ def test_serve_stops_web_and_workers_on_sigterm_with_no_orphans(tmp_path):
         assert _group_alive(pgid) == []
     finally:
         drop_server(srv)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def test_serve_and_worker_cluster_killed_outright_leave_no_orphans(tmp_path):
+    """SIGKILL gives no process a chance to clean up: every child of `serve`, and every
+    process the worker cluster forked (sentinel, monitor, pusher, workers), must still go."""
+    srv = make_server(tmp_path)
+    srv.start()
+    try:
+        pgid = os.getpgid(srv.proc.pid)
+        cluster = next(p for p in _children(srv.proc.pid)
+                       if b"--worker-cluster" in open(f"/proc/{p}/cmdline", "rb").read())
+        # the cluster's sentinel, and what it forks: monitor, pusher, 2 workers
+        srv.wait_for(lambda: _children(cluster) and sum(len(_children(p)) for p in _children(cluster)) >= 4)
+        os.kill(cluster, signal.SIGKILL)
+        os.kill(srv.proc.pid, signal.SIGKILL)
+        srv.proc.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _group_alive(pgid) == []
+    finally:
+        srv.proc = None
+        drop_server(srv)
+
+
+def test_web_process_killed_while_executing_an_on_completion_run_loses_nothing(fast_lease_server, target):
+    """An on_completion webhook run executes in the web process, leased to it. Kill that
+    process mid-run (serve stops everything when its web server dies), start again: the
+    expired lease hands the run to a worker, which finishes it without re-running the
+    node that had already succeeded."""
+    import threading
+    import urllib.request
+
+    srv = fast_lease_server
+    target.slow_first["/slow"] = 6
+    wid = srv.create_workflow([
+        {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
+        {"id": "first", "type": "http.request", "config": {"url": f"{target.url}/first"}},
+        {"id": "slow", "type": "http.request", "config": {"url": f"{target.url}/slow", "timeout_ms": 20000}},
+        {"id": "done", "type": "data.transform", "config": {"set": {"finished": True}}},
+    ], [{"source": "hook", "target": "first"}, {"source": "first", "target": "slow"},
+        {"source": "slow", "target": "done"}])
+    code, body = srv.call("POST", f"/api/v1/workflows/{wid}/activate", {})
+    assert code == 200, body
+
+    def send():
+        req = urllib.request.Request(body["triggers"][0]["url"], data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=30).read()
+        except OSError:
+            pass  # the web process dies under this request
+
+    threading.Thread(target=send, daemon=True).start()
+    srv.wait_for(lambda: target.hits.get("/slow"))
+    run_id, owner = srv.wait_for(lambda: srv.sql("SELECT id, lease_owner FROM runs_workflowrun WHERE workflow_id = ?",
+                                                 (wid if srv.pg_db else wid.replace("-", ""),)))[0]
+    web_pid = int(owner.split(":")[1])
+    assert b"daphne" in open(f"/proc/{web_pid}/cmdline", "rb").read()  # executed by the web process
+    os.kill(web_pid, signal.SIGKILL)
+    srv.proc.wait(timeout=30)  # serve notices and stops the rest
+    srv.start()
+    run_id = str(run_id) if srv.pg_db else "-".join((run_id[:8], run_id[8:12], run_id[12:16], run_id[16:20],
+                                                     run_id[20:]))
+    run = srv.wait_for(lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=60)
+    nodes = {n["node_id"]: n for n in run["nodes"]}
+    assert run["status"] == "completed", run
+    assert nodes["done"]["output"]["finished"] is True
+    assert target.hits["/first"] == 1 and nodes["first"]["attempts"] == 1
+    assert target.hits["/slow"] == 2

@@ -54,6 +54,7 @@ worker; parked time does not count, so day-long waits work with the default 300 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import heapq
 import itertools
@@ -371,8 +372,9 @@ class _Drive:
         output, error = self._mask(output), self._mask(error)
         self.rs.log("error" if status == RunStatus.FAILED else "info",
                     f"run {status} in {self._elapsed_ms()} ms", data={"error": error} if error else None)
-        self._flush()
-        self.store.save_run(self.run_id, status=status, output=output, error=error)
+        with self._batch():
+            self._flush()
+            self.store.save_run(self.run_id, status=status, output=output, error=error)
         return RunOutcome(status, None, output, error)
 
     def _park(self) -> RunOutcome:
@@ -382,8 +384,9 @@ class _Drive:
         resume_at = min(dues) if dues else None
         self.rs.log("info", "run parked" + (f" until {resume_at.isoformat()}" if resume_at else
                                             " until an external event"))
-        self._flush()
-        self.store.save_run(self.run_id, status=RunStatus.WAITING, resume_at=resume_at)
+        with self._batch():
+            self._flush()
+            self.store.save_run(self.run_id, status=RunStatus.WAITING, resume_at=resume_at)
         return RunOutcome(RunStatus.WAITING, resume_at)
 
     def _abort(self, category: str, message: str, status: str) -> RunOutcome:
@@ -396,9 +399,10 @@ class _Drive:
         self.rs.abort(error)
         self.rs.sweep()
         self.rs.log("warning" if status == RunStatus.CANCELLED else "error", message)
-        self._flush(announce=False)
         error = {**error, "node": None}
-        self.store.save_run(self.run_id, status=status, error=error)
+        with self._batch():
+            self._flush(announce=False)
+            self.store.save_run(self.run_id, status=status, error=error)
         return RunOutcome(status, None, None, error)
 
     def _elapsed_ms(self) -> int:
@@ -408,9 +412,22 @@ class _Drive:
     def _mask(self, value: Any) -> Any:
         return mask_secrets(value, self.secrets) if self.secrets and value is not None else value
 
+    def _batch(self):
+        """The store's `batch(run_id)` context (one transaction for what is saved inside
+        it), when the store has one."""
+        batch = getattr(self.store, "batch", None)
+        return batch(self.run_id) if batch is not None else contextlib.nullcontext()
+
     def _flush(self, announce: bool = True) -> None:
         """Save changed node states (one batch) and queued logs; the first save of a segment
         is preceded by the run's `running` status (not when a run is cancelled unstarted)."""
+        rs = self.rs
+        if not rs.dirty and not rs.logs:
+            return
+        with self._batch():
+            self._save_changes(announce)
+
+    def _save_changes(self, announce: bool) -> None:
         rs = self.rs
         if rs.dirty:
             if announce and not self.announced:

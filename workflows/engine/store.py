@@ -118,6 +118,10 @@ class Store(Protocol):
     def cancel_requested(self, run_id: str) -> bool:
         """True once someone asked to cancel the run."""
 
+    # Optional: `batch(run_id)` -> a context manager. When a store has it, the scheduler
+    # wraps each flush (node states, logs, run status) in it, so a transactional store can
+    # write one flush as one transaction.
+
 
 class Services:
     """Host capabilities for node executors. The defaults suit pure unit tests.

@@ -1,9 +1,17 @@
-"""`manage.py serve`: daphne (HTTP + websockets), the Django-Q cluster and the timekeeper
-together in the foreground. SIGINT/SIGTERM stops all of them; children also die with the
-parent (PR_SET_PDEATHSIG), so nothing is left orphaned."""
+"""`manage.py serve`: daphne (HTTP + websockets), the Django-Q cluster, the timekeeper and,
+with `--smtp-port`, the inbound SMTP receiver for email triggers, together in the foreground. SIGINT/SIGTERM stops all of them; children also die with the
+parent (PR_SET_PDEATHSIG), and so does every process the worker cluster forks (its
+sentinel, monitor, pusher and workers), so nothing is left orphaned even when `serve` is
+killed outright.
+
+`--web N` runs N daphne processes accepting on one listening socket that `serve` opens
+(a single Python process uses one core at most; runs that a web request waits for are
+executed in the web process, see runs.tasks.InlineRunner)."""
+import argparse
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,11 +22,37 @@ from django.core.management.base import BaseCommand
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent():
+def _die_with_parent(sig: int = signal.SIGTERM):
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
     except OSError:
         pass
+
+
+_forking_pid = None
+
+
+def _remember_parent():
+    global _forking_pid
+    _forking_pid = os.getpid()
+
+
+def _forked_child_dies_with_parent():
+    """In every process the worker cluster forks: killed when its parent goes away (if the
+    parent is already gone, exit now)."""
+    _die_with_parent(signal.SIGKILL)
+    if _forking_pid is not None and os.getppid() != _forking_pid:
+        os._exit(1)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(1024)
+    listener.set_inheritable(True)
+    return listener
 
 
 class Command(BaseCommand):
@@ -29,24 +63,38 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=settings.Q_WORKERS, help="Django-Q worker processes")
         parser.add_argument("--no-workers", action="store_true", help="web server only (workers run elsewhere)")
+        parser.add_argument("--web", type=int, default=settings.WEB_PROCESSES,
+                            help="web server (daphne) processes sharing the port")
+        parser.add_argument("--smtp-port", type=int, default=settings.INBOUND_SMTP_PORT,
+                            help="also receive mail for email triggers on this port (inbound_smtp); 0: off")
+        parser.add_argument("--worker-cluster", action="store_true", help=argparse.SUPPRESS)
 
-    def handle(self, *args, host, port, workers, no_workers, **options):
+    def handle(self, *args, host, port, workers, no_workers, web, smtp_port, worker_cluster, **options):
+        if worker_cluster:
+            return self._worker_cluster()
         env = {**os.environ, "Q_WORKERS": str(workers), "PYTHONUNBUFFERED": "1"}
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-        commands = {
-            "web": [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "--proxy-headers",
-                    "config.asgi:application"],
-        }
+        listener = _listen(host, port)
+        daphne = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "--proxy-headers",
+                  "config.asgi:application"]
+        commands = {("web" if i == 0 else f"web-{i + 1}"): daphne for i in range(max(1, web))}
         if not no_workers:
-            commands["workers"] = [*manage, "qcluster"]
+            commands["workers"] = [*manage, "serve", "--worker-cluster"]
             commands["timekeeper"] = [*manage, "timekeeper"]
+        if smtp_port:
+            commands["smtp"] = [*manage, "inbound_smtp", "--host", host, "--port", str(smtp_port)]
         # Only the web server pools database connections (see settings: DB_POOL).
-        envs = {"web": {**env, "DB_POOL": os.environ.get("DB_POOL", "true")}}
+        web_env = {**env, "DB_POOL": os.environ.get("DB_POOL", "true")}
         children = {
-            name: subprocess.Popen(cmd, env=envs.get(name, env), cwd=settings.BASE_DIR, preexec_fn=_die_with_parent)
+            name: subprocess.Popen(cmd, env=web_env if name.startswith("web") else env, cwd=settings.BASE_DIR,
+                                   preexec_fn=_die_with_parent,
+                                   pass_fds=(listener.fileno(),) if name.startswith("web") else ())
             for name, cmd in commands.items()
         }
-        self.stdout.write(f"Switchyard on http://{host}:{port}/ ({workers} worker processes). Ctrl-C stops.")
+        listener.close()  # each web process holds its own copy
+        smtp = f", mail for email triggers on {host}:{smtp_port}" if smtp_port else ""
+        self.stdout.write(f"Switchyard on http://{host}:{port}/ ({max(1, web)} web, {workers} worker processes{smtp}). "
+                          "Ctrl-C stops.")
         self.stdout.flush()
 
         stopping = False
@@ -71,6 +119,15 @@ class Command(BaseCommand):
             self._stop_all(children)
         if exit_code:
             sys.exit(exit_code)
+
+    def _worker_cluster(self):
+        """The Django-Q cluster, with every process it forks tied to its parent's life."""
+        from django.core.management import call_command
+
+        os.register_at_fork(before=_remember_parent, after_in_child=_forked_child_dies_with_parent)
+        if settings.WORKER_NICE:
+            os.nice(settings.WORKER_NICE)  # when CPU is short, intake (the web) goes first
+        call_command("qcluster")
 
     def _stop_all(self, children, grace_s: float = 10.0):
         for proc in children.values():
