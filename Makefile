@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+SMTP_PORT ?= 2525
 PYTEST_ARGS ?=
 
 .PHONY: run test bootstrap venv migrate demo lint bench clean browser
@@ -23,7 +24,7 @@ demo: bootstrap
 	$(PY) manage.py load_demo
 
 run: demo
-	ALLOW_PRIVATE_OUTBOUND=$${ALLOW_PRIVATE_OUTBOUND:-true} $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	ALLOW_PRIVATE_OUTBOUND=$${ALLOW_PRIVATE_OUTBOUND:-true} $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --smtp-port $(SMTP_PORT)
 
 # The UI tests drive Debian's Chromium through Playwright (Playwright's own download does not work here).
 browser:

@@ -140,3 +140,23 @@ def test_contact_created_through_the_api(server):
     run = finished(server, run_id)
     assert run["status"] == "completed"
     assert run["output"]["got"]["event"] == "created" and run["output"]["got"]["contact"]["id"] == contact["id"]
+
+
+def test_serve_receives_mail_itself_with_smtp_port(tmp_path):
+    """`serve --smtp-port` (what `make run` does) runs the SMTP receiver in its process group."""
+    from .server import drop_server, make_server
+
+    port = free_port()
+    srv = make_server(tmp_path)
+    srv.start(serve_args=["--smtp-port", str(port)])
+    try:
+        wid, trigger = activated(srv, {"id": "inbox", "type": "trigger.email", "config": {}})
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            assert client.sendmail("bo@example.com", [trigger["address"]], b"Subject: hi\r\n\r\nhello\r\n") == {}
+        run_id = srv.wait_for(lambda: (r := srv.call("GET", f"/api/v1/workflows/{wid}/runs")[1])["count"] == 1
+                              and r["results"][0]["id"])
+        assert finished(srv, run_id)["output"]["got"]["subject"] == "hi"
+    finally:
+        drop_server(srv)
+    with pytest.raises(OSError):  # stopped with serve
+        smtplib.SMTP("127.0.0.1", port, timeout=5)
