@@ -151,6 +151,15 @@ def test_serve_receives_mail_itself_with_smtp_port(tmp_path):
     srv.start(serve_args=["--smtp-port", str(port)])
     try:
         wid, trigger = activated(srv, {"id": "inbox", "type": "trigger.email", "config": {}})
+
+        def listening():
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=5) as probe:
+                    return probe.noop()[0] == 250
+            except OSError:
+                return False
+
+        srv.wait_for(listening)  # the web answers first; the receiver starts beside it
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
             assert client.sendmail("bo@example.com", [trigger["address"]], b"Subject: hi\r\n\r\nhello\r\n") == {}
         run_id = srv.wait_for(lambda: (r := srv.call("GET", f"/api/v1/workflows/{wid}/runs")[1])["count"] == 1
