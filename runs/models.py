@@ -42,7 +42,8 @@ class WorkflowRun(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey("workflows.Workspace", on_delete=models.CASCADE, related_name="runs")
     workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="runs")
-    version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="runs")
+    # A version cannot go while a run pins it, unless the run goes too (deleting the workflow).
+    version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.RESTRICT, related_name="runs")
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
     mode = models.CharField(max_length=4, choices=RunMode.choices, default=RunMode.LIVE)
     trigger_type = models.CharField(max_length=100, default="trigger.manual")

@@ -87,6 +87,31 @@ def test_delete_removes_workflow(api, sample_document):
     assert api.get(f"/api/v1/workflows/{wid}/").status_code == 404
 
 
+@pytest.mark.usefixtures("inline_queue")
+def test_delete_of_a_workflow_that_has_run_removes_it_with_its_history(api, sample_document):
+    from runs.models import NodeExecution, WorkflowRun
+
+    wid = create(api, sample_document)["id"]
+    res = api.post(f"/api/v1/workflows/{wid}/execute", {"input": {"amount": 5}, "wait": True}, format="json")
+    assert res.status_code == 200 and res.json()["status"] == "completed", res.content
+    assert api.delete(f"/api/v1/workflows/{wid}/").status_code == 204
+    assert api.get(f"/api/v1/workflows/{wid}/").status_code == 404
+    assert not WorkflowRun.objects.filter(workflow_id=wid).exists()
+    assert not NodeExecution.objects.exists() and not WorkflowVersion.objects.filter(workflow_id=wid).exists()
+
+
+def test_version_a_run_pins_cannot_be_deleted_on_its_own(api, sample_document):
+    from django.db.models import RestrictedError
+
+    from runs.services import start_run
+    from workflows.models import Workflow
+
+    wid = create(api, sample_document)["id"]
+    run = start_run(workflow=Workflow.objects.get(pk=wid), input={}, enqueue=False)
+    with pytest.raises(RestrictedError):
+        run.version.delete()
+
+
 def test_list_paginates_with_count_next_results(api, sample_document):
     for i in range(3):
         create(api, dict(sample_document, name=f"wf {i}"))
