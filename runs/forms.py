@@ -20,9 +20,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from workflows.models import TriggerEndpoint, Workflow, WorkflowStatus
+from workflows.models import Workflow
 
-from . import services
+from . import intake, services
 
 NODE_TYPE = "trigger.form"
 PREFIX = "f"  # field inputs are named `f-<name>`, so no configured name meets Django's own
@@ -53,15 +53,8 @@ class HostedForm:
 def hosted_form(token: str) -> HostedForm | None:
     """The active form trigger behind `token`, or None (unknown token, inactive workflow,
     or a token that belongs to another kind of trigger)."""
-    endpoint = (TriggerEndpoint.objects.select_related("workflow__active_version")
-                .filter(token=token).first())
-    workflow = endpoint.workflow if endpoint else None
-    if workflow is None or workflow.status != WorkflowStatus.ACTIVE or workflow.active_version is None:
-        return None
-    node = next((n for n in workflow.active_version.document["nodes"] if n["id"] == endpoint.node_id), None)
-    if node is None or node["type"] != NODE_TYPE:
-        return None
-    return HostedForm(workflow=workflow, node=node)
+    found = intake.active_trigger(token, NODE_TYPE)
+    return HostedForm(workflow=found.workflow, node=found.node) if found else None
 
 
 def _label(spec: dict) -> str:

@@ -21,9 +21,9 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
-from workflows.models import TriggerEndpoint, Workflow, WorkflowStatus
+from workflows.models import Workflow
 
-from . import services
+from . import intake, services
 from .app_events import idempotency_key
 
 logger = logging.getLogger("switchyard.triggers")
@@ -122,14 +122,10 @@ def find_trigger(address: str) -> EmailTrigger | None:
     local, domain = split_address(address)
     if domain != settings.INBOUND_EMAIL_DOMAIN.lower() or not local:
         return None
-    endpoint = TriggerEndpoint.objects.select_related("workflow__active_version").filter(token=local).first()
-    workflow = endpoint.workflow if endpoint else None
-    if workflow is None or workflow.status != WorkflowStatus.ACTIVE or workflow.active_version is None:
+    found = intake.active_trigger(local, "trigger.email")
+    if found is None:
         return None
-    node = next((n for n in workflow.active_version.document["nodes"] if n["id"] == endpoint.node_id), None)
-    if node is None or node["type"] != "trigger.email":
-        return None
-    return EmailTrigger(workflow=workflow, node=node, address=f"{local}@{domain}")
+    return EmailTrigger(workflow=found.workflow, node=found.node, address=f"{local}@{domain}")
 
 
 def filter_reason(config: dict, mail: dict) -> str | None:

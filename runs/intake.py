@@ -13,11 +13,52 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
+
+from workflows.models import TriggerEndpoint, Workflow, WorkflowStatus, WorkflowVersion
 
 HANDLER_MODULES = ("runs.chat", "runs.payments")
 
 _handlers: dict[str, Callable] = {}
 _loaded = False
+
+
+@dataclass(frozen=True)
+class ActiveTrigger:
+    endpoint: TriggerEndpoint
+    workflow: Workflow  # its `active_version` is the pinned version
+    node: dict
+
+
+_versions: dict = {}  # id -> WorkflowVersion: versions never change once saved, ids are never reused
+_VERSIONS_KEPT = 256
+
+
+def _active_version(workflow: Workflow) -> WorkflowVersion:
+    """The workflow's active version, from this process's cache of immutable versions."""
+    version = _versions.get(workflow.active_version_id)
+    if version is None:
+        version = WorkflowVersion.objects.get(pk=workflow.active_version_id)
+        if len(_versions) >= _VERSIONS_KEPT:
+            _versions.clear()
+        _versions[version.pk] = version
+    return version
+
+
+def active_trigger(token: str, node_type: str | None = None) -> ActiveTrigger | None:
+    """The trigger node behind a public token (`/hooks/`, `/forms/`, an email address) of an
+    ACTIVE workflow, in the version pinned at activation; None for an unknown token, an
+    inactive workflow, or (with `node_type`) a token of another kind of trigger. The endpoint
+    and workflow are read every time, so deactivation takes effect at once."""
+    endpoint = TriggerEndpoint.objects.select_related("workflow").filter(token=token).first()
+    workflow = endpoint.workflow if endpoint else None
+    if workflow is None or workflow.status != WorkflowStatus.ACTIVE or workflow.active_version_id is None:
+        return None
+    workflow.active_version = _active_version(workflow)
+    node = next((n for n in workflow.active_version.document["nodes"] if n["id"] == endpoint.node_id), None)
+    if node is None or (node_type is not None and node["type"] != node_type):
+        return None
+    return ActiveTrigger(endpoint=endpoint, workflow=workflow, node=node)
 
 
 def handles(node_type: str):

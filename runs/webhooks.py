@@ -17,7 +17,6 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from config.api_errors import error_body
-from workflows.models import TriggerEndpoint, WorkflowStatus, WorkflowVersion
 
 from . import intake, leases, selectors, services
 from .payloads import for_storage
@@ -57,39 +56,18 @@ def _authorized(auth: dict, request, raw: bytes) -> bool:
     return False
 
 
-_versions: dict = {}  # id -> WorkflowVersion: versions never change once saved
-_VERSIONS_KEPT = 256
-
-
-def _active_version(workflow):
-    """The workflow's active version, from this process's cache of immutable versions."""
-    version = _versions.get(workflow.active_version_id)
-    if version is None:
-        version = WorkflowVersion.objects.get(pk=workflow.active_version_id)
-        if len(_versions) >= _VERSIONS_KEPT:
-            _versions.clear()
-        _versions[version.pk] = version
-    return version
-
-
 @csrf_exempt
 def receive_webhook(request, token: str):
-    # The endpoint and workflow are read on every request (deactivation takes effect at
-    # once); the pinned version's document comes from the cache.
-    endpoint = TriggerEndpoint.objects.select_related("workflow").filter(token=token).first()
-    workflow = endpoint.workflow if endpoint else None
-    if workflow is None or workflow.status != WorkflowStatus.ACTIVE or workflow.active_version_id is None:
-        return _error(404, "NOT_FOUND", "No active webhook at this address.")
-    version = _active_version(workflow)
-    workflow.active_version = version
-    node = next((n for n in version.document["nodes"] if n["id"] == endpoint.node_id), None)
-    if node is not None and node["type"] != "trigger.webhook":
-        handler = intake.handler_for(node["type"])
+    found = intake.active_trigger(token)
+    if found is not None and found.node["type"] != "trigger.webhook":
+        handler = intake.handler_for(found.node["type"])
         if handler is not None:
-            return handler(request, workflow=workflow, endpoint=endpoint, node=node)
-        node = None
-    if node is None:
+            return handler(request, workflow=found.workflow, endpoint=found.endpoint, node=found.node)
+        found = None
+    if found is None:
         return _error(404, "NOT_FOUND", "No active webhook at this address.")
+    workflow, node = found.workflow, found.node
+    version = workflow.active_version
     config = node.get("config") or {}
     method = config.get("method", "POST")
     if method != "ANY" and request.method != method:
