@@ -174,6 +174,23 @@ def client_ceiling(concurrency: int, n: int = 3000) -> float:
         proc.wait()
 
 
+def cpu_seconds(selected: Callable[[int, list[str]], bool]) -> float:
+    """CPU seconds (user + system, reaped children included) of every live process that
+    `selected(pid, stat_fields)` picks; stat_fields start after the name: state, ppid, pgrp, …"""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if selected(int(entry), fields):
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / tick
+
+
 def load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 

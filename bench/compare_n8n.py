@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import drop_server, make_server  # noqa: E402
-from bench._load import client_ceiling, default_body, drive, load  # noqa: E402
+from bench._load import client_ceiling, cpu_seconds, default_body, drive, load  # noqa: E402
 from bench.engine import setup_env  # noqa: E402
 from bench.webhooks import activate, server_cpu_s  # noqa: E402
 
@@ -124,18 +124,7 @@ def n8n_cpu_s() -> float | None:
         pid = int(N8N_PID_FILE.read_text().strip())
     except (OSError, ValueError):
         return None
-    tick, total = os.sysconf("SC_CLK_TCK"), 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(entry) == pid or int(fields[1]) == pid:  # n8n and its task-runner children
-            total += sum(int(x) for x in fields[11:15])
-    return total / tick
+    return cpu_seconds(lambda p, fields: p == pid or int(fields[1]) == pid)  # n8n and its task runners
 
 
 # -- the comparison --------------------------------------------------------------------------

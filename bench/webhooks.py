@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import Server, drop_server, make_server  # noqa: E402
-from bench._load import LoadResult, client_ceiling, drive, load  # noqa: E402
+from bench._load import LoadResult, client_ceiling, cpu_seconds, drive, load  # noqa: E402
 from bench.engine import PG_URL, REDIS_URL, TERMINAL, RunCounter, setup_env, ts  # noqa: E402
 
 TARGETS = {
@@ -71,18 +71,8 @@ def activate(server: Server, nodes: list, edges: list, name: str) -> tuple[str, 
 def server_cpu_s(server: Server) -> float:
     """CPU seconds used so far by every process of the server's process group (children
     that were reaped included)."""
-    pgid, tick, total = os.getpgid(server.proc.pid), os.sysconf("SC_CLK_TCK"), 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # after the name: state, ppid, pgrp, ..., utime stime cutime cstime
-            total += sum(int(x) for x in fields[11:15])
-    return total / tick
+    pgid = os.getpgid(server.proc.pid)
+    return cpu_seconds(lambda pid, fields: int(fields[2]) == pgid)
 
 
 def wait_terminal(counter: RunCounter, expected: int, timeout_s: float) -> tuple[dict, object]:
