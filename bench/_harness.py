@@ -2,6 +2,7 @@
 
 Shared by the end-to-end tests (`tests/e2e/server.py` re-exports it) and the benchmarks.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ class Server:
     extra: dict = field(default_factory=dict)
 
     def call(self, method: str, path: str, body=None, timeout: float = 60):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode())
+        req = urllib.request.Request(
+            self.base + path, method=method, data=None if body is None else json.dumps(body).encode()
+        )
         req.add_header("Content-Type", "application/json")
         req.add_header("Authorization", f"Token {self.token}")
         try:
@@ -56,8 +58,14 @@ class Server:
                 return err.code, {"raw": raw[:300].decode("utf-8", "replace")}
 
     def manage(self, *args: str) -> str:
-        out = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=self.env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
         return out.stdout
@@ -66,8 +74,22 @@ class Server:
         self.log_path = self.state_dir / f"serve-{int(time.time() * 1000)}.log"
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "serve", "--port", str(self.port), "--workers", "2", *(serve_args or [])],
-            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                "2",
+                *(serve_args or []),
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -115,8 +137,11 @@ class Server:
         return self.call("GET", f"/api/v1/runs/{run_id}")[1]
 
     def create_workflow(self, nodes: list, edges: list, **extra) -> str:
-        code, body = self.call("POST", "/api/v1/workflows/", {"schema": "switchyard.workflow/1", "nodes": nodes,
-                                                              "edges": edges, **extra})
+        code, body = self.call(
+            "POST",
+            "/api/v1/workflows/",
+            {"schema": "switchyard.workflow/1", "nodes": nodes, "edges": edges, **extra},
+        )
         assert code == 201, body
         return body["id"]
 
@@ -149,16 +174,25 @@ def make_server(tmp_path: Path, *, base_env: dict | None = None, **env_overrides
     else:
         env.pop("DATABASE_URL", None)
         env["SQLITE_PATH"] = str(tmp_path / "e2e.sqlite3")
-    env.update({
-        "SWITCHYARD_STATE_DIR": str(tmp_path),
-        "ALLOW_PRIVATE_OUTBOUND": "true",
-        "Q_CLUSTER_NAME": name,
-        "LOG_LEVEL": "WARNING",
-        **{k: str(v) for k, v in env_overrides.items()},
-    })
+    env.update(
+        {
+            "SWITCHYARD_STATE_DIR": str(tmp_path),
+            "ALLOW_PRIVATE_OUTBOUND": "true",
+            "Q_CLUSTER_NAME": name,
+            "LOG_LEVEL": "WARNING",
+            **{k: str(v) for k, v in env_overrides.items()},
+        }
+    )
     port = free_port()
-    server = Server(base=f"http://127.0.0.1:{port}", token="", env=env, state_dir=tmp_path, port=port, pg_db=pg_db,
-                    pg_admin_url=base_url)
+    server = Server(
+        base=f"http://127.0.0.1:{port}",
+        token="",
+        env=env,
+        state_dir=tmp_path,
+        port=port,
+        pg_db=pg_db,
+        pg_admin_url=base_url,
+    )
     server.manage("migrate", "--noinput", "-v", "0")
     out = server.manage("load_demo")
     server.token = re.search(r"API token ([0-9a-f]{40})", out).group(1)

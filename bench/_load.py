@@ -7,6 +7,7 @@ process, so a figure close to it measures the client, not the server.
 
     .venv/bin/python bench/_load.py --stub PORT     # the do-nothing server (used internally)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -61,9 +62,20 @@ def default_body(i: int) -> bytes:
     return json.dumps({"name": f"user{i}", "amount": (i % 200) + 1, "qty": i % 7, "seed": i}).encode()
 
 
-def drive(port: int, path: str, n: int, concurrency: int, *, body: Callable[[int], bytes] = default_body,
-          headers: dict | None = None, method: str = "POST", timeout_s: float = 120, max_s: float = 1800,
-          keep_samples: int = 5, host: str = "127.0.0.1") -> LoadResult:
+def drive(
+    port: int,
+    path: str,
+    n: int,
+    concurrency: int,
+    *,
+    body: Callable[[int], bytes] = default_body,
+    headers: dict | None = None,
+    method: str = "POST",
+    timeout_s: float = 120,
+    max_s: float = 1800,
+    keep_samples: int = 5,
+    host: str = "127.0.0.1",
+) -> LoadResult:
     """Send `n` requests with `concurrency` keep-alive connections; returns when all answered."""
     headers = {"Content-Type": "application/json", **(headers or {})}
     lock = threading.Lock()
@@ -122,6 +134,7 @@ def drive(port: int, path: str, n: int, concurrency: int, *, body: Callable[[int
 
 
 # -- the client's own ceiling ---------------------------------------------------------------
+
 
 class _Stub(asyncio.Protocol):
     """HTTP/1.1 keep-alive server that answers every request `200 {}` at once."""

@@ -20,6 +20,7 @@ is set, the workflow JSON is created and activated through n8n's public API firs
 n8n answering, it says so and prints our figures alone. Ours: a fresh database and our own
 `serve` (bench/_harness.py), SQLite by default (n8n's default store is SQLite too).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,21 +50,51 @@ N8N_PID_FILE = Path("/tmp/peers/n8n/n8n.pid")
 def peer_workflow() -> tuple[list, list]:
     """workflow_peer_bench.json in our format (same fields, same branch, same answer)."""
     nodes = [
-        {"id": "webhook", "type": "trigger.webhook", "name": "Webhook",
-         "config": {"method": "POST", "respond": "on_completion"}},
-        {"id": "compute", "type": "data.transform", "name": "Compute", "config": {"keep_input": False, "set": {
-            "name": "{{ input.body.name }}",
-            "amount": "{{ input.body.amount }}",
-            "total": "{{ input.body.amount * (input.body.qty + 1) }}",
-            "tag": "{{ input.body.name | string | upper }}"}}},
-        {"id": "amount_over_100", "type": "logic.if", "name": "Amount > 100",
-         "config": {"condition": {"left": "{{ input.amount }}", "op": "gt", "right": 100}}},
+        {
+            "id": "webhook",
+            "type": "trigger.webhook",
+            "name": "Webhook",
+            "config": {"method": "POST", "respond": "on_completion"},
+        },
+        {
+            "id": "compute",
+            "type": "data.transform",
+            "name": "Compute",
+            "config": {
+                "keep_input": False,
+                "set": {
+                    "name": "{{ input.body.name }}",
+                    "amount": "{{ input.body.amount }}",
+                    "total": "{{ input.body.amount * (input.body.qty + 1) }}",
+                    "tag": "{{ input.body.name | string | upper }}",
+                },
+            },
+        },
+        {
+            "id": "amount_over_100",
+            "type": "logic.if",
+            "name": "Amount > 100",
+            "config": {"condition": {"left": "{{ input.amount }}", "op": "gt", "right": 100}},
+        },
         # Math.round for the positive totals here: floor(x + 0.5)
-        {"id": "high", "type": "data.transform", "name": "High",
-         "config": {"set": {"tier": "high", "discount": "{{ (input.total * 0.1 + 0.5) | int }}"}}},
-        {"id": "low", "type": "data.transform", "name": "Low", "config": {"set": {"tier": "low", "discount": "{{ 0 }}"}}},
-        {"id": "respond", "type": "data.transform", "name": "Respond",
-         "config": {"set": {"ok": "{{ true }}", "net": "{{ input.total - input.discount }}"}}},
+        {
+            "id": "high",
+            "type": "data.transform",
+            "name": "High",
+            "config": {"set": {"tier": "high", "discount": "{{ (input.total * 0.1 + 0.5) | int }}"}},
+        },
+        {
+            "id": "low",
+            "type": "data.transform",
+            "name": "Low",
+            "config": {"set": {"tier": "low", "discount": "{{ 0 }}"}},
+        },
+        {
+            "id": "respond",
+            "type": "data.transform",
+            "name": "Respond",
+            "config": {"set": {"ok": "{{ true }}", "net": "{{ input.total - input.discount }}"}},
+        },
     ]
     edges = [
         {"source": "webhook", "target": "compute"},
@@ -77,6 +108,7 @@ def peer_workflow() -> tuple[list, list]:
 
 
 # -- n8n ---------------------------------------------------------------------------------------
+
 
 def _post(port: int, path: str, body: bytes) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -103,16 +135,24 @@ def ensure_n8n_workflow(url: str, port: int, path: str) -> str | None:
         return None
     key = os.environ.get("N8N_API_KEY")
     if not key:
-        return f"n8n answers, but {path} gave {status}; set N8N_API_KEY to let this script create the workflow"
+        return (
+            f"n8n answers, but {path} gave {status}; set N8N_API_KEY to let this script create the workflow"
+        )
     doc = json.loads((PEER_DIR / "workflow_peer_bench.json").read_text())
 
     def api(method: str, api_path: str, body=None):
-        req = urllib.request.Request(url + api_path, method=method, data=None if body is None else json.dumps(body).encode(),
-                                     headers={"X-N8N-API-KEY": key, "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url + api_path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"X-N8N-API-KEY": key, "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.loads(resp.read() or b"null")
 
-    created = api("POST", "/api/v1/workflows", {k: doc[k] for k in ("name", "nodes", "connections", "settings")})
+    created = api(
+        "POST", "/api/v1/workflows", {k: doc[k] for k in ("name", "nodes", "connections", "settings")}
+    )
     api("POST", f"/api/v1/workflows/{created['id']}/activate")
     time.sleep(1)
     status, body = _post(port, path, default_body(1))
@@ -129,6 +169,7 @@ def n8n_cpu_s() -> float | None:
 
 # -- the comparison --------------------------------------------------------------------------
 
+
 def measure(name: str, port: int, path: str, n: int, concurrency: int, repeat: int, cpu) -> dict:
     drive(port, path, 100, 2)  # warm-up, as run_bench.sh does
     reps = []
@@ -136,19 +177,36 @@ def measure(name: str, port: int, path: str, n: int, concurrency: int, repeat: i
         before_load, cpu0 = load(), cpu()
         res = drive(port, path, n, concurrency, keep_samples=3)
         cpu1 = cpu()
-        reps.append({"rps": res.statuses.get(200, 0) / res.wall_s, "p": res.pct(), "ok": res.statuses.get(200, 0),
-                     "statuses": dict(res.statuses), "errors": res.errors[:2],
-                     "cpu_ms": (cpu1 - cpu0) / max(res.ok, 1) * 1e3 if cpu0 is not None and cpu1 is not None
-                     else None, "load": f"{before_load} -> {load()}", "samples": res.samples})
+        reps.append(
+            {
+                "rps": res.statuses.get(200, 0) / res.wall_s,
+                "p": res.pct(),
+                "ok": res.statuses.get(200, 0),
+                "statuses": dict(res.statuses),
+                "errors": res.errors[:2],
+                "cpu_ms": (cpu1 - cpu0) / max(res.ok, 1) * 1e3
+                if cpu0 is not None and cpu1 is not None
+                else None,
+                "load": f"{before_load} -> {load()}",
+                "samples": res.samples,
+            }
+        )
         r = reps[-1]
-        print(f"   {name:10s} c={concurrency}: {r['ok']}/{n} 200  {r['rps']:7.1f} runs/s  p50 {r['p'][0]:6.1f}  "
-              f"p95 {r['p'][1]:6.1f}  p99 {r['p'][2]:6.1f} ms  cpu "
-              + (f"{r['cpu_ms']:5.1f} ms/run" if r["cpu_ms"] is not None else "   ? ms/run")
-              + f"  [load {r['load']}]" + (f"  {r['statuses']} {r['errors']}" if r["ok"] != n else ""), flush=True)
-    return {"rps": statistics.median(r["rps"] for r in reps), "rps_all": [r["rps"] for r in reps],
-            "p": tuple(statistics.median(r["p"][k] for r in reps) for k in range(3)),
-            "cpu_ms": statistics.median(r["cpu_ms"] for r in reps) if reps[0]["cpu_ms"] is not None else None,
-            "samples": reps[0]["samples"]}
+        print(
+            f"   {name:10s} c={concurrency}: {r['ok']}/{n} 200  {r['rps']:7.1f} runs/s  p50 {r['p'][0]:6.1f}  "
+            f"p95 {r['p'][1]:6.1f}  p99 {r['p'][2]:6.1f} ms  cpu "
+            + (f"{r['cpu_ms']:5.1f} ms/run" if r["cpu_ms"] is not None else "   ? ms/run")
+            + f"  [load {r['load']}]"
+            + (f"  {r['statuses']} {r['errors']}" if r["ok"] != n else ""),
+            flush=True,
+        )
+    return {
+        "rps": statistics.median(r["rps"] for r in reps),
+        "rps_all": [r["rps"] for r in reps],
+        "p": tuple(statistics.median(r["p"][k] for r in reps) for k in range(3)),
+        "cpu_ms": statistics.median(r["cpu_ms"] for r in reps) if reps[0]["cpu_ms"] is not None else None,
+        "samples": reps[0]["samples"],
+    }
 
 
 def same_answers(ours: dict, theirs: dict) -> str:
@@ -158,8 +216,11 @@ def same_answers(ours: dict, theirs: dict) -> str:
     if not common:
         return "no common request to compare"
     diff = [i for i in common if json.loads(a[i]) != json.loads(b[i])]
-    return (f"same answer body for {len(common)} common requests" if not diff else
-            f"DIFFERENT answers for request {diff[0]}: ours {a[diff[0]][:200]!r}, n8n {b[diff[0]][:200]!r}")
+    return (
+        f"same answer body for {len(common)} common requests"
+        if not diff
+        else f"DIFFERENT answers for request {diff[0]}: ours {a[diff[0]][:200]!r}, n8n {b[diff[0]][:200]!r}"
+    )
 
 
 def main() -> int:
@@ -174,10 +235,15 @@ def main() -> int:
     args = parser.parse_args()
     n = args.requests or (200 if args.quick else 1000)
     repeat = args.repeat or (1 if args.quick else 3)
-    print(f"bench/compare_n8n.py  nproc {os.cpu_count()}  load {load()}  {n} requests x {repeat} per measurement, "
-          f"our setup: {args.setup}")
-    print("client ceiling (same load function, do-nothing server): "
-          + ", ".join(f"c={c} {client_ceiling(c, 2000):.0f}/s" for c in (1, 8)), flush=True)
+    print(
+        f"bench/compare_n8n.py  nproc {os.cpu_count()}  load {load()}  {n} requests x {repeat} per measurement, "
+        f"our setup: {args.setup}"
+    )
+    print(
+        "client ceiling (same load function, do-nothing server): "
+        + ", ".join(f"c={c} {client_ceiling(c, 2000):.0f}/s" for c in (1, 8)),
+        flush=True,
+    )
     n8n_port = int(args.n8n_url.rsplit(":", 1)[1].split("/")[0])
     why_not = None if n8n_ready(args.n8n_url) else f"no n8n answers at {args.n8n_url}"
     if why_not is None:
@@ -192,27 +258,39 @@ def main() -> int:
             nodes, edges = peer_workflow()
             _, path = activate(server, nodes, edges, "peer-bench: webhook -> set -> if -> set/set -> respond")
             for conc in (1, 8):
-                results[("ours", conc)] = measure("switchyard", server.port, path, n, conc, repeat,
-                                                  lambda: server_cpu_s(server))
+                results[("ours", conc)] = measure(
+                    "switchyard", server.port, path, n, conc, repeat, lambda: server_cpu_s(server)
+                )
                 if not why_not:
-                    results[("n8n", conc)] = measure("n8n", n8n_port, args.n8n_path, n, conc, repeat, n8n_cpu_s)
+                    results[("n8n", conc)] = measure(
+                        "n8n", n8n_port, args.n8n_path, n, conc, repeat, n8n_cpu_s
+                    )
         finally:
             drop_server(server)
     print(f"\n=== summary: median of {repeat} (nproc {os.cpu_count()}, load {load()}) ===")
-    print(f"{'system':11s} {'c':>2s} {'runs/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'cpu ms/run':>10s}")
+    print(
+        f"{'system':11s} {'c':>2s} {'runs/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'cpu ms/run':>10s}"
+    )
     for (system, conc), r in results.items():
         cpu = f"{r['cpu_ms']:10.1f}" if r["cpu_ms"] is not None else f"{'?':>10s}"
-        print(f"{system:11s} {conc:2d} {r['rps']:8.1f} {r['p'][0]:8.1f} {r['p'][1]:8.1f} {r['p'][2]:8.1f} {cpu}")
+        print(
+            f"{system:11s} {conc:2d} {r['rps']:8.1f} {r['p'][0]:8.1f} {r['p'][1]:8.1f} {r['p'][2]:8.1f} {cpu}"
+        )
     if why_not:
         print(f"(no n8n figures: {why_not})")
         return 0
     for conc in (1, 8):
         ours, theirs = results[("ours", conc)], results[("n8n", conc)]
-        cpu = (f", CPU per run n8n/ours {theirs['cpu_ms'] / ours['cpu_ms']:.1f}x"
-               if ours["cpu_ms"] and theirs["cpu_ms"] else "")
-        print(f"ratio at c={conc}: runs/s ours/n8n {ours['rps'] / theirs['rps']:.1f}x, "
-              f"p50 n8n/ours {theirs['p'][0] / ours['p'][0]:.1f}x, p99 n8n/ours {theirs['p'][2] / ours['p'][2]:.1f}x"
-              f"{cpu}; {same_answers(ours, theirs)}")
+        cpu = (
+            f", CPU per run n8n/ours {theirs['cpu_ms'] / ours['cpu_ms']:.1f}x"
+            if ours["cpu_ms"] and theirs["cpu_ms"]
+            else ""
+        )
+        print(
+            f"ratio at c={conc}: runs/s ours/n8n {ours['rps'] / theirs['rps']:.1f}x, "
+            f"p50 n8n/ours {theirs['p'][0] / ours['p'][0]:.1f}x, p99 n8n/ours {theirs['p'][2] / ours['p'][2]:.1f}x"
+            f"{cpu}; {same_answers(ours, theirs)}"
+        )
     return 0
 
 

@@ -23,6 +23,7 @@ after a warm-up. `--profile` prints a cProfile of single-step executions to stde
 Noise: the load average is printed before and after; other work on the machine skews
 every figure, and both sides share one process with the HTTP server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,6 +58,7 @@ def spread(samples: list[float]) -> dict:
 
 # -- the local API ------------------------------------------------------------------------
 
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real API would offer
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
@@ -82,6 +84,7 @@ def start_api() -> tuple[ThreadingHTTPServer, str]:
 
 # -- in the child: Django set up on the bench database ------------------------------------
 
+
 def inproc_main(calls: int, repeat: int, profile: bool) -> None:
     import django
 
@@ -101,13 +104,24 @@ def inproc_main(calls: int, repeat: int, profile: bool) -> None:
     workspace = ensure_personal_workspace(user=user)
     create_credential(workspace=workspace, name="api_token", kind="bearer", data={"token": TOKEN})
     auth = {"type": "bearer", "token": "{{ workspace.api_token }}"}
-    single = create_connector(workspace=workspace, name="bench single", timeout_ms=5000,
-                              config={"url": f"{base}/users", "queryParams": {"i": "{{ input.i }}"}, "auth": auth})
-    chain = create_connector(workspace=workspace, name="bench chain", timeout_ms=5000, config={"steps": [
-        {"name": "a", "url": f"{base}/users", "queryParams": {"i": "{{ input.i }}"}, "auth": auth},
-        {"name": "b", "url": f"{base}/users/{{{{ steps.a.id }}}}", "auth": auth},
-        {"name": "c", "url": f"{base}/users/{{{{ steps.b.id }}}}/plan", "auth": auth},
-    ]})
+    single = create_connector(
+        workspace=workspace,
+        name="bench single",
+        timeout_ms=5000,
+        config={"url": f"{base}/users", "queryParams": {"i": "{{ input.i }}"}, "auth": auth},
+    )
+    chain = create_connector(
+        workspace=workspace,
+        name="bench chain",
+        timeout_ms=5000,
+        config={
+            "steps": [
+                {"name": "a", "url": f"{base}/users", "queryParams": {"i": "{{ input.i }}"}, "auth": auth},
+                {"name": "b", "url": f"{base}/users/{{{{ steps.a.id }}}}", "auth": auth},
+                {"name": "c", "url": f"{base}/users/{{{{ steps.b.id }}}}/plan", "auth": auth},
+            ]
+        },
+    )
     session = requests.Session()
     headers = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -123,8 +137,9 @@ def inproc_main(calls: int, repeat: int, profile: bool) -> None:
         for i in range(n):
             execution = execute_connector(connector=connector, input={"i": i}, user=user)
             if execution.status != "completed":
-                raise SystemExit(f"{connector.name}: execution {execution.pk} ended {execution.status}: "
-                                 f"{execution.error}")
+                raise SystemExit(
+                    f"{connector.name}: execution {execution.pk} ended {execution.status}: {execution.error}"
+                )
         return (time.perf_counter() - t0) / n * 1e6
 
     warm = max(20, calls // 20)
@@ -151,7 +166,9 @@ def inproc_main(calls: int, repeat: int, profile: bool) -> None:
     result = {
         "figures": {k: spread(v) for k, v in samples.items()},
         "ratios": [s / b for s, b in zip(samples["single"], samples["bare"], strict=True)],
-        "chain_overhead_per_step": [(c - b3) / 3 for c, b3 in zip(samples["chain"], samples["bare3"], strict=True)],
+        "chain_overhead_per_step": [
+            (c - b3) / 3 for c, b3 in zip(samples["chain"], samples["bare3"], strict=True)
+        ],
         "single_overhead": [s - b for s, b in zip(samples["single"], samples["bare"], strict=True)],
         "records": ConnectorExecution.objects.count(),
         "audit_rows": CredentialAccess.objects.count(),
@@ -163,24 +180,39 @@ def inproc_main(calls: int, repeat: int, profile: bool) -> None:
 
 # -- driver ---------------------------------------------------------------------------------
 
+
 def setup_env(setup: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    }
     if setup == "postgres":
         env["DATABASE_URL"] = PG_URL
     return env
 
 
 def bench_setup(setup: str, calls: int, repeat: int, profile: bool) -> dict:
-    print(f"\n=== {setup}: " + ("throwaway SQLite file" if setup == "sqlite" else f"throwaway database on {PG_URL}")
-          + " ===", flush=True)
+    print(
+        f"\n=== {setup}: "
+        + ("throwaway SQLite file" if setup == "sqlite" else f"throwaway database on {PG_URL}")
+        + " ===",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix=f"bench-connectors-{setup}-") as tmp:
         server = make_server(Path(tmp), base_env=setup_env(setup))  # migrated database; not started
         try:
             env = {**server.env, "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING"}
             before = load()
             args = [sys.executable, __file__, "--inproc", "--calls", str(calls), "--repeat", str(repeat)]
-            out = subprocess.run(args + (["--profile"] if profile else []), env=env, cwd=ROOT, capture_output=True,
-                                 text=True, timeout=3600)
+            out = subprocess.run(
+                args + (["--profile"] if profile else []),
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=3600,
+            )
             if profile:
                 sys.stderr.write(out.stderr)
             if out.returncode:
@@ -189,21 +221,37 @@ def bench_setup(setup: str, calls: int, repeat: int, profile: bool) -> dict:
         finally:
             drop_server(server)
     f = r["figures"]
-    ratio, chain_step, overhead = spread(r["ratios"]), spread(r["chain_overhead_per_step"]), spread(r["single_overhead"])
-    print(f"{repeat} repeats of {calls} calls (chain: {calls // 3} executions) [load {before} -> {load()}]; "
-          f"{r['records']} execution records, {r['audit_rows']} audit rows, statistics count {r['statistics']}")
+    ratio, chain_step, overhead = (
+        spread(r["ratios"]),
+        spread(r["chain_overhead_per_step"]),
+        spread(r["single_overhead"]),
+    )
+    print(
+        f"{repeat} repeats of {calls} calls (chain: {calls // 3} executions) [load {before} -> {load()}]; "
+        f"{r['records']} execution records, {r['audit_rows']} audit rows, statistics count {r['statistics']}"
+    )
     print(f"   {'figure':44s} {'median':>10s} {'min':>10s} {'max':>10s}")
-    rows = [("bare requests.Session GET (µs/call)", f["bare"]),
-            ("connector, 1 step, executor (µs/execution)", f["single"]),
-            ("  overhead per call (µs)", overhead),
-            ("3 bare GETs (µs)", f["bare3"]),
-            ("connector, 3 steps, executor (µs/execution)", f["chain"]),
-            ("  overhead per step (µs)", chain_step)]
+    rows = [
+        ("bare requests.Session GET (µs/call)", f["bare"]),
+        ("connector, 1 step, executor (µs/execution)", f["single"]),
+        ("  overhead per call (µs)", overhead),
+        ("3 bare GETs (µs)", f["bare3"]),
+        ("connector, 3 steps, executor (µs/execution)", f["chain"]),
+        ("  overhead per step (µs)", chain_step),
+    ]
     for label, s in rows:
         print(f"   {label:44s} {s['median']:10.0f} {s['min']:10.0f} {s['max']:10.0f}")
-    print(f"   {'ratio executor / bare, 1 step':44s} {ratio['median']:10.2f} {ratio['min']:10.2f} {ratio['max']:10.2f}"
-          f"   target <= {TARGET_RATIO}")
-    return {"ratio": ratio, "overhead": overhead, "chain_step": chain_step, "bare": f["bare"], "single": f["single"]}
+    print(
+        f"   {'ratio executor / bare, 1 step':44s} {ratio['median']:10.2f} {ratio['min']:10.2f} {ratio['max']:10.2f}"
+        f"   target <= {TARGET_RATIO}"
+    )
+    return {
+        "ratio": ratio,
+        "overhead": overhead,
+        "chain_step": chain_step,
+        "bare": f["bare"],
+        "single": f["single"],
+    }
 
 
 def main() -> None:
@@ -220,16 +268,24 @@ def main() -> None:
     if args.inproc:
         return inproc_main(calls, repeat, args.profile)
     started = time.monotonic()
-    print(f"bench/connectors.py  nproc {os.cpu_count()}  load {load()}  python {sys.version.split()[0]}  "
-          f"{'quick' if args.quick else 'full'}: {calls} calls x {repeat} repeats")
-    results = {setup: bench_setup(setup, calls, repeat, args.profile)
-               for setup in (("sqlite", "postgres") if args.setup == "both" else (args.setup,))}
+    print(
+        f"bench/connectors.py  nproc {os.cpu_count()}  load {load()}  python {sys.version.split()[0]}  "
+        f"{'quick' if args.quick else 'full'}: {calls} calls x {repeat} repeats"
+    )
+    results = {
+        setup: bench_setup(setup, calls, repeat, args.profile)
+        for setup in (("sqlite", "postgres") if args.setup == "both" else (args.setup,))
+    }
     print(f"\n=== summary (nproc {os.cpu_count()}, load {load()}) ===")
-    print(f"{'setup':9s} {'bare µs':>9s} {'1-step µs':>10s} {'ratio':>7s} {'target':>8s} {'overhead µs/call':>17s} "
-          f"{'chain overhead µs/step':>23s}")
+    print(
+        f"{'setup':9s} {'bare µs':>9s} {'1-step µs':>10s} {'ratio':>7s} {'target':>8s} {'overhead µs/call':>17s} "
+        f"{'chain overhead µs/step':>23s}"
+    )
     for setup, r in results.items():
-        print(f"{setup:9s} {r['bare']['median']:9.0f} {r['single']['median']:10.0f} {r['ratio']['median']:7.2f} "
-              f"{'<= ' + str(TARGET_RATIO):>8s} {r['overhead']['median']:17.0f} {r['chain_step']['median']:23.0f}")
+        print(
+            f"{setup:9s} {r['bare']['median']:9.0f} {r['single']['median']:10.0f} {r['ratio']['median']:7.2f} "
+            f"{'<= ' + str(TARGET_RATIO):>8s} {r['overhead']['median']:17.0f} {r['chain_step']['median']:23.0f}"
+        )
     print(f"total {time.monotonic() - started:.0f} s")
 
 

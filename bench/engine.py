@@ -31,6 +31,7 @@ e2e harness (`bench/_harness.py`), measures, and drops it (temp dirs are removed
 Noise: nproc, os.getloadavg() before and after each measurement, repeat spreads. Other work
 on the machine skews every figure; compare load averages before reading much into them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,26 +64,39 @@ TARGETS = {"overhead": 2000.0, "p50": {"sqlite": 100.0, "postgres": 30.0}, "rps"
 def fan_doc(width: int) -> dict:
     """trigger -> `width` parallel transforms -> logic.merge -> transform sink."""
     nodes = [{"id": "start", "type": "trigger.manual"}]
-    nodes += [{"id": f"p{i}", "type": "data.transform", "config": {"set": {f"k{i}": f"{{{{ input.seed + {i} }}}}"}}}
-              for i in range(width)]
-    nodes += [{"id": "join", "type": "logic.merge"},
-              {"id": "end", "type": "data.transform", "config": {"set": {"done": "{{ input.k0 }}"}}}]
+    nodes += [
+        {"id": f"p{i}", "type": "data.transform", "config": {"set": {f"k{i}": f"{{{{ input.seed + {i} }}}}"}}}
+        for i in range(width)
+    ]
+    nodes += [
+        {"id": "join", "type": "logic.merge"},
+        {"id": "end", "type": "data.transform", "config": {"set": {"done": "{{ input.k0 }}"}}},
+    ]
     edges = [{"source": "start", "target": f"p{i}"} for i in range(width)]
-    edges += [{"source": f"p{i}", "target": "join"} for i in range(width)] + [{"source": "join", "target": "end"}]
+    edges += [{"source": f"p{i}", "target": "join"} for i in range(width)] + [
+        {"source": "join", "target": "end"}
+    ]
     return {"schema": SCHEMA, "name": f"bench fan {width}", "nodes": nodes, "edges": edges}
 
 
 def docs() -> dict[str, dict]:
-    return {"100-node chain": {**chain_doc(100, "transform"), "name": "bench chain 100"},
-            "50-wide fan-out/in": fan_doc(50)}
+    return {
+        "100-node chain": {**chain_doc(100, "transform"), "name": "bench chain 100"},
+        "50-wide fan-out/in": fan_doc(50),
+    }
 
 
 def three_nodes() -> dict:
-    return {"schema": SCHEMA, "name": "bench 3 nodes", "nodes": [
-        {"id": "start", "type": "trigger.manual"},
-        {"id": "a", "type": "data.transform", "config": {"set": {"a": "{{ input.seed + 1 }}"}}},
-        {"id": "b", "type": "data.transform", "config": {"set": {"b": "{{ input.a * 2 }}"}}},
-    ], "edges": [{"source": "start", "target": "a"}, {"source": "a", "target": "b"}]}
+    return {
+        "schema": SCHEMA,
+        "name": "bench 3 nodes",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "a", "type": "data.transform", "config": {"set": {"a": "{{ input.seed + 1 }}"}}},
+            {"id": "b", "type": "data.transform", "config": {"set": {"b": "{{ input.a * 2 }}"}}},
+        ],
+        "edges": [{"source": "start", "target": "a"}, {"source": "a", "target": "b"}],
+    }
 
 
 def pct(values: list[float]) -> tuple[float, float, float]:
@@ -106,6 +120,7 @@ def ts(value) -> datetime:
 
 
 # -- 1. in-process, full stack (child process with Django set up) -------------------------
+
 
 def inproc_main(repeat: int, profile: bool) -> None:
     import django
@@ -148,7 +163,11 @@ def inproc_main(repeat: int, profile: bool) -> None:
             if i:
                 samples.append(elapsed / count * 1e6)
                 starts.append((t1 - t0) * 1e3)
-        result[label] = {"nodes": count, "us_per_node": spread(samples), "start_run_ms": statistics.median(starts)}
+        result[label] = {
+            "nodes": count,
+            "us_per_node": spread(samples),
+            "start_run_ms": statistics.median(starts),
+        }
     print(json.dumps(result))
 
 
@@ -161,14 +180,21 @@ def in_memory_figures(repeat: int) -> dict[str, float]:
 
 def full_stack(server: Server, repeat: int) -> dict:
     env = {**server.env, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    out = subprocess.run([sys.executable, __file__, "--inproc", "--repeat", str(repeat)], env=env, cwd=ROOT,
-                         capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(
+        [sys.executable, __file__, "--inproc", "--repeat", str(repeat)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if out.returncode:
         raise RuntimeError(f"in-process bench failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # -- 2, 3. through the real server --------------------------------------------------------
+
 
 class Client:
     """One keep-alive HTTP connection per thread."""
@@ -180,11 +206,19 @@ class Client:
         for attempt in range(2):
             conn = getattr(self.local, "conn", None)
             if conn is None:
-                conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
+                conn = self.local.conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.server.port, timeout=timeout
+                )
             try:
-                conn.request(method, path, body=None if body is None else json.dumps(body),
-                             headers={"Content-Type": "application/json",
-                                      "Authorization": f"Token {self.server.token}"})
+                conn.request(
+                    method,
+                    path,
+                    body=None if body is None else json.dumps(body),
+                    headers={
+                        "Content-Type": "application/json",
+                        "Authorization": f"Token {self.server.token}",
+                    },
+                )
                 resp = conn.getresponse()
                 return resp.status, json.loads(resp.read() or b"null")
             except (http.client.HTTPException, OSError):
@@ -200,16 +234,30 @@ def latency(server: Server, workflow_id: str, count: int, warmup: int = 20) -> d
     rows = []
     for i in range(warmup + count):
         t0 = time.perf_counter()
-        code, run = client.call("POST", f"/api/v1/workflows/{workflow_id}/execute",
-                                {"input": {"seed": i}, "wait": True, "timeout_s": 60})
+        code, run = client.call(
+            "POST",
+            f"/api/v1/workflows/{workflow_id}/execute",
+            {"input": {"seed": i}, "wait": True, "timeout_s": 60},
+        )
         e2e = (time.perf_counter() - t0) * 1e3
         if code != 200 or run.get("status") != "completed":
             raise RuntimeError(f"execute answered {code}: {str(run)[:500]}\n{server.logs()}")
         if i >= warmup:
             created, started, done = ts(run["created_at"]), ts(run["started_at"]), ts(run["completed_at"])
-            rows.append((e2e, (started - created).total_seconds() * 1e3, (done - started).total_seconds() * 1e3,
-                         (done - created).total_seconds() * 1e3))
-    names = ("client POST wait=true", "queue created->started", "exec started->completed", "created->completed")
+            rows.append(
+                (
+                    e2e,
+                    (started - created).total_seconds() * 1e3,
+                    (done - started).total_seconds() * 1e3,
+                    (done - created).total_seconds() * 1e3,
+                )
+            )
+    names = (
+        "client POST wait=true",
+        "queue created->started",
+        "exec started->completed",
+        "created->completed",
+    )
     return {name: pct([r[k] for r in rows]) for k, name in enumerate(names)}
 
 
@@ -230,21 +278,28 @@ class RunCounter:
             self.wf, self.mark = uuid.UUID(workflow_id).hex, "?"  # SQLite stores UUIDs as hex
 
     def __call__(self) -> tuple[dict[str, int], datetime | None]:
-        rows = self.conn.execute("SELECT status, COUNT(*), MAX(completed_at) FROM runs_workflowrun "
-                                 f"WHERE workflow_id = {self.mark} GROUP BY status", (self.wf,)).fetchall()
+        rows = self.conn.execute(
+            "SELECT status, COUNT(*), MAX(completed_at) FROM runs_workflowrun "
+            f"WHERE workflow_id = {self.mark} GROUP BY status",
+            (self.wf,),
+        ).fetchall()
         if not self.conn.__class__.__module__.startswith("psycopg"):
             self.conn.commit()  # end the read transaction: see new commits next time
         last = [ts(r[2]) for r in rows if r[2] is not None]
         return {r[0]: r[1] for r in rows}, max(last) if last else None
 
 
-def throughput(server: Server, workflow_id: str, count: int, threads: int = 16, timeout_s: float = 900) -> dict:
+def throughput(
+    server: Server, workflow_id: str, count: int, threads: int = 16, timeout_s: float = 900
+) -> dict:
     client, counter = Client(server), RunCounter(server, workflow_id)
     errors: list[str] = []
 
     def post(i: int) -> None:
         try:
-            code, body = client.call("POST", f"/api/v1/workflows/{workflow_id}/execute", {"input": {"seed": i}})
+            code, body = client.call(
+                "POST", f"/api/v1/workflows/{workflow_id}/execute", {"input": {"seed": i}}
+            )
         except (OSError, http.client.HTTPException, ValueError) as exc:
             code, body = 0, repr(exc)
         if code != 202:
@@ -265,58 +320,95 @@ def throughput(server: Server, workflow_id: str, count: int, threads: int = 16, 
     counter.conn.close()
     done = counts.get("completed", 0)
     span = (last - first_post).total_seconds() if last else float("nan")
-    return {"runs": count, "posted_in_s": posted_s, "span_s": span, "rps": done / span,
-            "client_rps": done / client_s, "counts": counts, "post_errors": len(errors),
-            "not_completed": count - done, "error_sample": sorted(set(errors))[:2]}
+    return {
+        "runs": count,
+        "posted_in_s": posted_s,
+        "span_s": span,
+        "rps": done / span,
+        "client_rps": done / client_s,
+        "counts": counts,
+        "post_errors": len(errors),
+        "not_completed": count - done,
+        "error_sample": sorted(set(errors))[:2],
+    }
 
 
 # -- driver -------------------------------------------------------------------------------
 
+
 def setup_env(setup: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    }
     if setup == "postgres":
         env.update(DATABASE_URL=PG_URL, REDIS_URL=REDIS_URL)
     return env
 
 
 def bench_setup(setup: str, n: dict, mem: dict) -> dict:
-    print(f"\n=== {setup}: " + ("SQLite + Django-Q ORM broker" if setup == "sqlite" else
-                               f"PostgreSQL + Redis ({PG_URL}, {REDIS_URL})") + " ===", flush=True)
+    print(
+        f"\n=== {setup}: "
+        + (
+            "SQLite + Django-Q ORM broker"
+            if setup == "sqlite"
+            else f"PostgreSQL + Redis ({PG_URL}, {REDIS_URL})"
+        )
+        + " ===",
+        flush=True,
+    )
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix=f"bench-{setup}-") as tmp:
         server = make_server(Path(tmp), base_env=setup_env(setup))
         try:
             before = load()
             out["overhead"] = full_stack(server, n["repeat"])
-            print(f"1. engine overhead per node, full stack (execute_run, ORM store), {n['repeat']} runs "
-                  f"after 1 warm-up [load {before} -> {load()}]")
+            print(
+                f"1. engine overhead per node, full stack (execute_run, ORM store), {n['repeat']} runs "
+                f"after 1 warm-up [load {before} -> {load()}]"
+            )
             for label, r in out["overhead"].items():
                 s = r["us_per_node"]
-                print(f"   {label:20s} {r['nodes']:3d} nodes  median {s['median']:7.0f} µs/node  "
-                      f"(min {s['min']:.0f}, max {s['max']:.0f})  in-memory {mem[label]:5.0f} µs/node  "
-                      f"start_run {r['start_run_ms']:.1f} ms  target <= {TARGETS['overhead']:.0f}")
+                print(
+                    f"   {label:20s} {r['nodes']:3d} nodes  median {s['median']:7.0f} µs/node  "
+                    f"(min {s['min']:.0f}, max {s['max']:.0f})  in-memory {mem[label]:5.0f} µs/node  "
+                    f"start_run {r['start_run_ms']:.1f} ms  target <= {TARGETS['overhead']:.0f}"
+                )
             server.start()
             doc = {k: v for k, v in three_nodes().items() if k != "schema"}
             wf = server.create_workflow(**doc)
             before = load()
             out["latency"] = latency(server, wf, n["latency"])
-            print(f"2. latency, 3-node workflow, {n['latency']} sequential runs (+20 warm-up) "
-                  f"[load {before} -> {load()}]   target p50 <= {TARGETS['p50'][setup]:.0f} ms")
+            print(
+                f"2. latency, 3-node workflow, {n['latency']} sequential runs (+20 warm-up) "
+                f"[load {before} -> {load()}]   target p50 <= {TARGETS['p50'][setup]:.0f} ms"
+            )
             for name, (p50, p95, p99) in out["latency"].items():
                 print(f"   {name:26s} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms")
             before = load()
-            out["throughput"] = t = throughput(server, server.create_workflow(**doc), n["runs"])  # own run list
+            out["throughput"] = t = throughput(
+                server, server.create_workflow(**doc), n["runs"]
+            )  # own run list
             target = TARGETS["rps"].get(setup)
-            print(f"3. throughput, {t['runs']} runs of the 3-node workflow, 16 client threads "
-                  f"[load {before} -> {load()}]" + (f"   target >= {target:.0f} runs/s" if target else ""))
-            print(f"   {t['rps']:.1f} runs/s (first POST -> last completed_at {t['span_s']:.2f} s; all POSTs sent in "
-                  f"{t['posted_in_s']:.2f} s = {t['runs'] / t['posted_in_s']:.0f}/s; client-observed "
-                  f"{t['client_rps']:.1f} runs/s)")
-            print(f"   statuses {t['counts']}  not completed: {t['not_completed']}  POST errors: {t['post_errors']} "
-                  f"{t['error_sample'] or ''}")
+            print(
+                f"3. throughput, {t['runs']} runs of the 3-node workflow, 16 client threads "
+                f"[load {before} -> {load()}]" + (f"   target >= {target:.0f} runs/s" if target else "")
+            )
+            print(
+                f"   {t['rps']:.1f} runs/s (first POST -> last completed_at {t['span_s']:.2f} s; all POSTs sent in "
+                f"{t['posted_in_s']:.2f} s = {t['runs'] / t['posted_in_s']:.0f}/s; client-observed "
+                f"{t['client_rps']:.1f} runs/s)"
+            )
+            print(
+                f"   statuses {t['counts']}  not completed: {t['not_completed']}  POST errors: {t['post_errors']} "
+                f"{t['error_sample'] or ''}"
+            )
             if t["post_errors"] and server.log_path:
                 causes = [ln for ln in server.log_path.read_text().splitlines() if "OperationalError" in ln]
-                print(f"   server log, {len(causes)} OperationalError lines, e.g.: {causes[-1][:200] if causes else '-'}")
+                print(
+                    f"   server log, {len(causes)} OperationalError lines, e.g.: {causes[-1][:200] if causes else '-'}"
+                )
         finally:
             drop_server(server)
     return out
@@ -329,18 +421,21 @@ def table(results: dict, mem: dict) -> None:
         print(f"{'memory':9s} {'overhead ' + label:40s} {us:9.0f} µs {'<= 2000':>10s}")
     for setup, r in results.items():
         for label, o in r.get("overhead", {}).items():
-            print(f"{setup:9s} {'overhead ' + label:40s} {o['us_per_node']['median']:9.0f} µs {'<= 2000':>10s}")
+            print(
+                f"{setup:9s} {'overhead ' + label:40s} {o['us_per_node']['median']:9.0f} µs {'<= 2000':>10s}"
+            )
         if "latency" in r:
             for name in ("client POST wait=true", "created->completed"):
                 p50, p95, p99 = r["latency"][name]
                 tgt = f"<= {TARGETS['p50'][setup]:.0f}" if name.startswith("client") else ""
-                print(f"{setup:9s} {'p50/p95/p99 ' + name:40s} {p50:4.0f}/{p95:3.0f}/{p99:3.0f} ms {tgt:>10s}")
+                print(
+                    f"{setup:9s} {'p50/p95/p99 ' + name:40s} {p50:4.0f}/{p95:3.0f}/{p99:3.0f} ms {tgt:>10s}"
+                )
         if "throughput" in r:
             t = r["throughput"]
             tgt = f">= {TARGETS['rps'][setup]:.0f}" if setup in TARGETS["rps"] else ""
             label = f"runs/s ({t['runs']} runs, {t['not_completed']} not completed)"
-            print(f"{setup:9s} {label:40s} "
-                  f"{t['rps']:9.1f}/s {tgt:>10s}")
+            print(f"{setup:9s} {label:40s} {t['rps']:9.1f}/s {tgt:>10s}")
 
 
 def main() -> None:
@@ -351,17 +446,23 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="with --inproc: cProfile one chain run")
     parser.add_argument("--repeat", type=int, default=None, help="runs per in-process measurement")
     args = parser.parse_args()
-    n = ({"repeat": 3, "latency": 50, "runs": 200} if args.quick else {"repeat": 9, "latency": 500, "runs": 2000})
+    n = (
+        {"repeat": 3, "latency": 50, "runs": 200}
+        if args.quick
+        else {"repeat": 9, "latency": 500, "runs": 2000}
+    )
     if args.repeat:
         n["repeat"] = args.repeat
     if args.inproc:
         return inproc_main(n["repeat"], args.profile)
     started = time.monotonic()
-    print(f"bench/engine.py  nproc {os.cpu_count()}  load {load()}  python {sys.version.split()[0]}  "
-          f"{'quick' if args.quick else 'full'} counts {n}")
+    print(
+        f"bench/engine.py  nproc {os.cpu_count()}  load {load()}  python {sys.version.split()[0]}  "
+        f"{'quick' if args.quick else 'full'} counts {n}"
+    )
     mem = in_memory_figures(n["repeat"])
     results = {}
-    for setup in (("sqlite", "postgres") if args.setup == "both" else (args.setup,)):
+    for setup in ("sqlite", "postgres") if args.setup == "both" else (args.setup,):
         results[setup] = bench_setup(setup, n, mem)
     table(results, mem)
     print(f"total {time.monotonic() - started:.0f} s")

@@ -6,6 +6,7 @@ Workflows: a 100-node chain, and a 50-wide fan-out/fan-in (start -> 50 -> merge 
 Node bodies are a no-op type (pure scheduler cost) and `data.transform` with one template
 (a realistic light node). Prints the median over the repeats of wall time / node count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,20 +39,30 @@ def make_registry() -> NodeRegistry:
 def body(node_id: str, kind: str, i: int) -> dict:
     if kind == "noop":
         return {"id": node_id, "type": "bench.noop"}
-    return {"id": node_id, "type": "data.transform", "config": {"set": {f"k{i}": f"{{{{ input.seed + {i} }}}}"}}}
+    return {
+        "id": node_id,
+        "type": "data.transform",
+        "config": {"set": {f"k{i}": f"{{{{ input.seed + {i} }}}}"}},
+    }
 
 
 def chain_doc(n: int, kind: str) -> dict:
     nodes = [{"id": "start", "type": "trigger.manual"}] + [body(f"n{i}", kind, i) for i in range(n - 1)]
     ids = [x["id"] for x in nodes]
-    return {"schema": SCHEMA, "nodes": nodes, "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:], strict=False)]}
+    return {
+        "schema": SCHEMA,
+        "nodes": nodes,
+        "edges": [{"source": a, "target": b} for a, b in zip(ids, ids[1:], strict=False)],
+    }
 
 
 def fan_doc(width: int, kind: str) -> dict:
     nodes = [{"id": "start", "type": "trigger.manual"}] + [body(f"p{i}", kind, i) for i in range(width)]
     nodes += [{"id": "join", "type": "logic.merge"}, {"id": "end", "type": "bench.noop"}]
     edges = [{"source": "start", "target": f"p{i}"} for i in range(width)]
-    edges += [{"source": f"p{i}", "target": "join"} for i in range(width)] + [{"source": "join", "target": "end"}]
+    edges += [{"source": f"p{i}", "target": "join"} for i in range(width)] + [
+        {"source": "join", "target": "end"}
+    ]
     return {"schema": SCHEMA, "nodes": nodes, "edges": edges}
 
 
@@ -78,8 +89,10 @@ def main() -> None:
     args = parser.parse_args()
     registry = make_registry()
     print(f"scheduler overhead per node, in-memory store, median of {args.repeat} runs")
-    for label, doc_of in (("100-node chain", lambda k: chain_doc(100, k)),
-                          ("50-wide fan-out/fan-in", lambda k: fan_doc(50, k))):
+    for label, doc_of in (
+        ("100-node chain", lambda k: chain_doc(100, k)),
+        ("50-wide fan-out/fan-in", lambda k: fan_doc(50, k)),
+    ):
         for kind in ("noop", "transform"):
             us = measure(doc_of(kind), registry, args.repeat)
             print(f"  {label:24s} {kind:9s} {us:8.0f} µs/node  (target <= 2000)")

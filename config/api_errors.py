@@ -1,4 +1,5 @@
 """One JSON error shape for the whole API (SPEC §6): {"error": {"code", "message", "details"}}."""
+
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -57,7 +58,9 @@ def exception_handler(exc, context):
     if isinstance(exc, WorkflowInvalid):
         issues = [issue.as_dict() for issue in exc.issues]
         first = issues[0] if issues else {}
-        where = first.get("node") or (f"edge {first['edge']}" if first.get("edge") is not None else "document")
+        where = first.get("node") or (
+            f"edge {first['edge']}" if first.get("edge") is not None else "document"
+        )
         message = f"The workflow is invalid: {where}: {first.get('field') or ''}: {first.get('message', '')}"
         return Response(error_body("VALIDATION_ERROR", message, {"errors": issues}), status=400)
     if isinstance(exc, ApiError | ApplicationError):

@@ -1,4 +1,5 @@
 """/api/v1/: every path is served with and without a trailing slash (SPEC §6)."""
+
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
@@ -29,7 +30,9 @@ router.register("contacts", contacts_api.ContactViewSet, basename="contact")
 
 urlpatterns = [
     re_path(r"^node-types/?$", NodeTypesView.as_view(), name="node-types"),
-    re_path(rf"^workflows/(?P<pk>{UUID})/execute/?$", runs_api.ExecuteView.as_view(), name="workflow-execute"),
+    re_path(
+        rf"^workflows/(?P<pk>{UUID})/execute/?$", runs_api.ExecuteView.as_view(), name="workflow-execute"
+    ),
     re_path(rf"^workflows/(?P<pk>{UUID})/runs/?$", runs_api.WorkflowRunsView.as_view(), name="workflow-runs"),
     re_path(r"^runs/?$", runs_api.RunListView.as_view(), name="run-list"),
     re_path(rf"^runs/(?P<pk>{UUID})/?$", runs_api.RunDetailView.as_view(), name="run-detail"),
@@ -37,7 +40,10 @@ urlpatterns = [
     re_path(rf"^runs/(?P<pk>{UUID})/retry/?$", runs_api.RunRetryView.as_view(), name="run-retry"),
     re_path(rf"^runs/(?P<pk>{UUID})/cancel/?$", runs_api.RunCancelView.as_view(), name="run-cancel"),
     re_path(r"^callbacks/(?P<token>[A-Za-z0-9_-]{16,128})/?$", runs_api.callback_view, name="callback"),
-    re_path(rf"^connectors/executions/(?P<pk>{UUID})/?$", connectors_api.ExecutionDetailView.as_view(),
-            name="connector-execution"),
+    re_path(
+        rf"^connectors/executions/(?P<pk>{UUID})/?$",
+        connectors_api.ExecutionDetailView.as_view(),
+        name="connector-execution",
+    ),
     *router.urls,
 ]

@@ -1,4 +1,5 @@
 """HTTP + websocket entry point (daphne)."""
+
 import os
 
 from django.core.asgi import get_asgi_application
@@ -15,6 +16,8 @@ from runs.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+        ),
     }
 )

@@ -4,6 +4,7 @@ With nothing set the app runs embedded: SQLite, the Django-Q ORM broker and an i
 channel layer. `DATABASE_URL` (PostgreSQL via psycopg 3) and `REDIS_URL` (Django-Q Redis
 broker + channels-redis) switch to the scaled setup.
 """
+
 import os
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def _local_secret(name: str, make) -> str:
 
 
 if not SECRET_KEY:
-    SECRET_KEY = _local_secret("secret_key", lambda: Fernet.generate_key().decode() + Fernet.generate_key().decode())
+    SECRET_KEY = _local_secret(
+        "secret_key", lambda: Fernet.generate_key().decode() + Fernet.generate_key().decode()
+    )
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="") or _local_secret(
     "field_encryption.key", lambda: Fernet.generate_key().decode()
 )

@@ -5,12 +5,27 @@ from .models import Connector, ConnectorExecution, Contact, Credential, Credenti
 
 @admin.register(Connector)
 class ConnectorAdmin(admin.ModelAdmin):
-    list_display = ["name", "workspace", "kind", "total_executions", "successful_executions",
-                    "failed_executions", "last_executed_at"]
+    list_display = [
+        "name",
+        "workspace",
+        "kind",
+        "total_executions",
+        "successful_executions",
+        "failed_executions",
+        "last_executed_at",
+    ]
     list_filter = ["kind", "workspace"]
     search_fields = ["name", "description"]
-    readonly_fields = ["id", "total_executions", "successful_executions", "failed_executions",
-                       "total_duration_ms", "last_executed_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "id",
+        "total_executions",
+        "successful_executions",
+        "failed_executions",
+        "total_duration_ms",
+        "last_executed_at",
+        "created_at",
+        "updated_at",
+    ]
 
 
 @admin.register(ConnectorExecution)

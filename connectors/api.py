@@ -125,16 +125,21 @@ class ConnectorViewSet(_ScopedViewSet):
         if data.get("contact"):
             contact = selectors.contact_in(workspace_id=connector.workspace_id, contact_id=data["contact"])
             if contact is None:
-                raise ApiError("VALIDATION_ERROR", "Unknown contact.", details={"contact": ["Unknown contact."]})
+                raise ApiError(
+                    "VALIDATION_ERROR", "Unknown contact.", details={"contact": ["Unknown contact."]}
+                )
         wait = data["wait"] or request.query_params.get("wait", "").lower() in ("1", "true", "yes")
         if wait:
-            execution = services.execute_connector(connector=connector, input=data["input"], user=request.user,
-                                                   contact=contact)
+            execution = services.execute_connector(
+                connector=connector, input=data["input"], user=request.user, contact=contact
+            )
             return Response(selectors.execution_representation(execution))
-        execution = services.enqueue_connector_execution(connector=connector, input=data["input"],
-                                                         user=request.user, contact=contact)
-        return Response({"execution_id": str(execution.id), "status": execution.status},
-                        status=status.HTTP_202_ACCEPTED)
+        execution = services.enqueue_connector_execution(
+            connector=connector, input=data["input"], user=request.user, contact=contact
+        )
+        return Response(
+            {"execution_id": str(execution.id), "status": execution.status}, status=status.HTTP_202_ACCEPTED
+        )
 
     @action(detail=True, methods=["get"])
     def executions(self, request, pk=None):
@@ -175,17 +180,22 @@ class CredentialViewSet(_ScopedViewSet):
     def create(self, request):
         data = _valid(CredentialInput, request.data)
         workspace = target_workspace(user=request.user, workspace_id=data.pop("workspace", None))
-        credential = services.create_credential(workspace=workspace, name=data["name"],
-                                                kind=data.get("kind", "custom"), data=data["data"])
+        credential = services.create_credential(
+            workspace=workspace, name=data["name"], kind=data.get("kind", "custom"), data=data["data"]
+        )
         return Response(self.represent(credential), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=CredentialInput, responses={200: dict})
     def update(self, request, pk=None, partial=False):
         credential = self.get_object(pk)
         data = _valid(CredentialInput, request.data, partial=partial)
-        credential = services.update_credential(credential=credential, name=data.get("name"),
-                                                kind=data.get("kind"), data=data.get("data"),
-                                                merge_data=partial)
+        credential = services.update_credential(
+            credential=credential,
+            name=data.get("name"),
+            kind=data.get("kind"),
+            data=data.get("data"),
+            merge_data=partial,
+        )
         return Response(self.represent(credential))
 
     def partial_update(self, request, pk=None):

@@ -7,6 +7,7 @@ Step fields: `method`, `url`, `queryParams` (or `query`), `headers`, `auth`, `bo
 `retry` `{max_attempts, delays_ms}` (also allowed at the top level, for every step).
 `response_mapping` `{contact field: template}` maps the output onto a contact.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,9 +25,27 @@ MAX_ATTEMPTS = 10
 DEFAULT_RETRY_DELAYS_MS = (2000, 4000)  # attempt 2 after 2 s, attempt 3 after 4 s
 DEFAULT_MAX_ATTEMPTS = 3
 CONTACT_FIELDS = ("name", "email", "phone", "tags")
-STEP_KEYS = frozenset({"name", "method", "url", "queryParams", "query", "headers", "auth", "body", "bodyType",
-                       "body_type", "timeout_ms", "continue_on_error", "retry", "description"})
-_TOP_LEVEL_ONLY = frozenset({"steps", "combine_outputs", "response_mapping", "type", "continue_on_error", "retry"})
+STEP_KEYS = frozenset(
+    {
+        "name",
+        "method",
+        "url",
+        "queryParams",
+        "query",
+        "headers",
+        "auth",
+        "body",
+        "bodyType",
+        "body_type",
+        "timeout_ms",
+        "continue_on_error",
+        "retry",
+        "description",
+    }
+)
+_TOP_LEVEL_ONLY = frozenset(
+    {"steps", "combine_outputs", "response_mapping", "type", "continue_on_error", "retry"}
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +94,10 @@ def retry_policy(config: dict[str, Any], step: dict[str, Any]) -> RetryPolicy:
     if not isinstance(raw, dict):
         return RetryPolicy()
     delays = raw.get("delays_ms", DEFAULT_RETRY_DELAYS_MS)
-    return RetryPolicy(max_attempts=int(raw.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
-                       delays_ms=tuple(int(d) for d in delays))
+    return RetryPolicy(
+        max_attempts=int(raw.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+        delays_ms=tuple(int(d) for d in delays),
+    )
 
 
 def continues_on_error(config: dict[str, Any], step: dict[str, Any]) -> bool:
@@ -165,7 +186,8 @@ def _step_problems(step: dict[str, Any], *, earlier: set[str]) -> Iterator[tuple
         yield "continue_on_error", "continue_on_error must be true or false."
     yield from _retry_problems(step.get("retry"), "retry")
     if isinstance(auth, dict | None) and not any(
-            k in step and not isinstance(step[k], dict | None) for k in ("queryParams", "query", "headers")):
+        k in step and not isinstance(step[k], dict | None) for k in ("queryParams", "query", "headers")
+    ):
         http_config = {**http_config_of(step), "auth": auth or {"type": "none"}, "url": str(url or "")}
         for field, message in validate_http_config(http_config):
             if field != "url" or (isinstance(url, str) and url.strip()):  # a missing url is reported above
@@ -213,8 +235,9 @@ def _retry_problems(retry: Any, field: str) -> Iterator[tuple[str, str]]:
     if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS:
         yield f"{field}.max_attempts", f"max_attempts must be an integer from 1 to {MAX_ATTEMPTS}."
     delays = retry.get("delays_ms", [])
-    if not isinstance(delays, list) or any(isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 60_000
-                                           for d in delays):
+    if not isinstance(delays, list) or any(
+        isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 60_000 for d in delays
+    ):
         yield f"{field}.delays_ms", "delays_ms must be a list of integers from 0 to 60000."
 
 
@@ -226,7 +249,9 @@ def _mapping_problems(mapping: Any) -> Iterator[tuple[str, str]]:
         return
     for key in mapping:
         if key not in CONTACT_FIELDS and not (key.startswith("data.") and len(key) > 5):
-            yield (f"config.response_mapping.{key}",
-                   f"{key!r} is not a contact field; use one of {', '.join(CONTACT_FIELDS)} or data.<key>.")
+            yield (
+                f"config.response_mapping.{key}",
+                f"{key!r} is not a contact field; use one of {', '.join(CONTACT_FIELDS)} or data.<key>.",
+            )
     for path, message in check_syntax(mapping):
         yield f"config.response_mapping.{path}", f"template syntax: {message}"

@@ -8,6 +8,7 @@ event.) `pre_save` reads the stored row (locked when the save runs in a transact
 change is computed against what was really there; `post_save` starts the runs in the
 saving transaction: start_run only enqueues on commit, so a rolled-back save starts
 nothing and a committed one never loses its run."""
+
 from __future__ import annotations
 
 import copy
@@ -75,9 +76,13 @@ def start_contact_runs(*, contact: Contact, event: str, changed: list[str], prev
     represented = contact_representation(contact)
     payload = {"event": event, "contact": represented, "changed": changed, "previous": previous}
     runs = []
-    workflows = (Workflow.objects.filter(workspace_id=contact.workspace_id, status=WorkflowStatus.ACTIVE,
-                                         active_version__isnull=False)
-                 .select_related("active_version").order_by("created_at"))
+    workflows = (
+        Workflow.objects.filter(
+            workspace_id=contact.workspace_id, status=WorkflowStatus.ACTIVE, active_version__isnull=False
+        )
+        .select_related("active_version")
+        .order_by("created_at")
+    )
     with transaction.atomic():
         for workflow in workflows:
             for node in workflow.active_version.document["nodes"]:
@@ -86,13 +91,25 @@ def start_contact_runs(*, contact: Contact, event: str, changed: list[str], prev
                 if filter_reason(node.get("config") or {}, event, represented, changed):
                     continue
                 try:
-                    runs.append(services.start_run(
-                        workflow=workflow, input=copy.deepcopy(payload), mode="live", trigger_node=node["id"],
-                        trigger_type="trigger.contact", version=workflow.active_version,
-                        enforce_daily_limit=True))
+                    runs.append(
+                        services.start_run(
+                            workflow=workflow,
+                            input=copy.deepcopy(payload),
+                            mode="live",
+                            trigger_node=node["id"],
+                            trigger_type="trigger.contact",
+                            version=workflow.active_version,
+                            enforce_daily_limit=True,
+                        )
+                    )
                 except services.RunRefused as exc:  # over max_runs_per_day: this workflow sits it out
-                    logger.warning("contact %s %s: workflow %s not started: %s", contact.pk, event,
-                                   workflow.pk, exc.message)
+                    logger.warning(
+                        "contact %s %s: workflow %s not started: %s",
+                        contact.pk,
+                        event,
+                        workflow.pk,
+                        exc.message,
+                    )
     return runs
 
 

@@ -2,6 +2,7 @@
 
 Each write is one transaction: a `trigger.contact` run started by the save (see
 contact_events) commits with the contact or not at all."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,14 +37,19 @@ def contact_representation(contact: Contact) -> dict:
 
 def _clean_tags(tags: Any) -> list[str]:
     if not isinstance(tags, list) or any(not isinstance(t, str) or not t.strip() for t in tags):
-        raise ContactRefused("VALIDATION_ERROR", "tags must be a list of non-empty strings.",
-                             details={"tags": ["tags must be a list of non-empty strings."]})
+        raise ContactRefused(
+            "VALIDATION_ERROR",
+            "tags must be a list of non-empty strings.",
+            details={"tags": ["tags must be a list of non-empty strings."]},
+        )
     return list(dict.fromkeys(t.strip() for t in tags))
 
 
 def _save(contact: Contact) -> Contact:
     if contact.data is None or not isinstance(contact.data, dict):
-        raise ContactRefused("VALIDATION_ERROR", "data must be an object.", details={"data": ["data must be an object."]})
+        raise ContactRefused(
+            "VALIDATION_ERROR", "data must be an object.", details={"data": ["data must be an object."]}
+        )
     if not (contact.name or contact.email or contact.phone):
         message = "A contact needs a name, an email or a phone."
         raise ContactRefused("VALIDATION_ERROR", message, details={"name": [message]})
@@ -58,11 +64,24 @@ def _save(contact: Contact) -> Contact:
 
 
 @transaction.atomic
-def create_contact(*, workspace, name: str = "", email: str = "", phone: str = "", tags: list | None = None,
-                   data: dict | None = None) -> Contact:
+def create_contact(
+    *,
+    workspace,
+    name: str = "",
+    email: str = "",
+    phone: str = "",
+    tags: list | None = None,
+    data: dict | None = None,
+) -> Contact:
     """Store a new contact in `workspace` (starting the workspace's contact triggers)."""
-    contact = Contact(workspace=workspace, name=name, email=email, phone=phone,
-                      tags=_clean_tags(tags if tags is not None else []), data=data if data is not None else {})
+    contact = Contact(
+        workspace=workspace,
+        name=name,
+        email=email,
+        phone=phone,
+        tags=_clean_tags(tags if tags is not None else []),
+        data=data if data is not None else {},
+    )
     return _save(contact)
 
 

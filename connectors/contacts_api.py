@@ -6,6 +6,7 @@ fields and merges `data` key by key (null removes a key). Saving a contact start
 workspace's matching `trigger.contact` workflows (connectors.contact_events).
 List filters: `?workspace=`, `?email=` (exact, any case), `?tag=`, `?q=` (name/email/phone).
 """
+
 from django.db import connection
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
@@ -45,8 +46,13 @@ class ContactViewSet(_ScopedViewSet):
                 if connection.features.supports_json_field_contains:
                     qs = qs.filter(tags__contains=[tag])
                 else:  # SQLite has no JSON containment: match the tag lists in Python
-                    qs = qs.filter(pk__in=[pk for pk, tags in qs.values_list("pk", "tags")
-                                           if isinstance(tags, list) and tag in tags])
+                    qs = qs.filter(
+                        pk__in=[
+                            pk
+                            for pk, tags in qs.values_list("pk", "tags")
+                            if isinstance(tags, list) and tag in tags
+                        ]
+                    )
         return qs
 
     @extend_schema(request=ContactInput, responses={201: dict})

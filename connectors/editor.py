@@ -6,6 +6,7 @@ of the page carries a hidden `step_key` (its DOM order is the step order) and fi
 renumbering. Keys the form does not edit (a step's `retry` or `description`, the
 connector's `response_mapping`, retry delays) ride along unchanged.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,22 @@ from workflows.nodes.http import AUTH_TYPES, BODY_TYPES, METHODS
 from .config import DEFAULT_MAX_ATTEMPTS, SINGLE_STEP_NAME, is_multi_step, step_documents
 
 AUTH_FIELDS = ("token", "in", "name", "value", "username", "password")
-EDITED_STEP_KEYS = frozenset({"name", "method", "url", "queryParams", "query", "headers", "auth", "body",
-                              "bodyType", "body_type", "timeout_ms", "continue_on_error"})
+EDITED_STEP_KEYS = frozenset(
+    {
+        "name",
+        "method",
+        "url",
+        "queryParams",
+        "query",
+        "headers",
+        "auth",
+        "body",
+        "bodyType",
+        "body_type",
+        "timeout_ms",
+        "continue_on_error",
+    }
+)
 EDITED_TOP_KEYS = frozenset({"steps", "combine_outputs"})
 _INPUT_REF = re.compile(r"\binput\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -67,7 +82,9 @@ class ConnectorForm:
         return bool(self.errors) or any(s.errors for s in self.steps)
 
     def error_count(self) -> int:
-        return sum(len(v) for v in self.errors.values()) + sum(len(v) for s in self.steps for v in s.errors.values())
+        return sum(len(v) for v in self.errors.values()) + sum(
+            len(v) for s in self.steps for v in s.errors.values()
+        )
 
 
 # ------------------------------------------------------------------------ config → form
@@ -86,8 +103,12 @@ def form_from_config(config: dict[str, Any]) -> ConnectorForm:
     retry = config.get("retry") if isinstance(config.get("retry"), dict) else {}
     if isinstance(retry.get("max_attempts"), int):
         form.retries = str(max(retry["max_attempts"] - 1, 0))
-    extra = {k: v for k, v in config.items() if k not in EDITED_TOP_KEYS | {"continue_on_error"}
-             and (is_multi_step(config) or k in ("response_mapping", "retry", "type"))}
+    extra = {
+        k: v
+        for k, v in config.items()
+        if k not in EDITED_TOP_KEYS | {"continue_on_error"}
+        and (is_multi_step(config) or k in ("response_mapping", "retry", "type"))
+    }
     if isinstance(extra.get("retry"), dict):
         extra["retry"] = {k: v for k, v in extra["retry"].items() if k != "max_attempts"} or None
         if extra["retry"] is None:
@@ -98,8 +119,11 @@ def form_from_config(config: dict[str, Any]) -> ConnectorForm:
         # A connector-wide continue_on_error becomes each step's own (a step's setting wins anyway).
         documents = [{"continue_on_error": config["continue_on_error"], **s} for s in documents]
     form.steps = [step_form(f"k{i}", step) for i, step in enumerate(documents)] or [StepForm(key="k0")]
-    form.sample_input = json.dumps({name: "" for name in sorted(input_refs(config))}, indent=2) \
-        if input_refs(config) else "{}"
+    form.sample_input = (
+        json.dumps({name: "" for name in sorted(input_refs(config))}, indent=2)
+        if input_refs(config)
+        else "{}"
+    )
     return form
 
 
@@ -161,22 +185,36 @@ def _text(value: Any) -> str:
 def form_from_post(data) -> ConnectorForm:
     """The editor as posted (strings kept exactly as typed, so a re-render shows them)."""
     form = ConnectorForm(
-        name=data.get("name", ""), description=data.get("description", ""), workspace=data.get("workspace", ""),
-        timeout_ms=data.get("timeout_ms", "").strip(), retries=data.get("retries", "").strip(),
-        combine_outputs=data.get("combine_outputs") == "on", sample_input=data.get("sample_input", "{}"),
+        name=data.get("name", ""),
+        description=data.get("description", ""),
+        workspace=data.get("workspace", ""),
+        timeout_ms=data.get("timeout_ms", "").strip(),
+        retries=data.get("retries", "").strip(),
+        combine_outputs=data.get("combine_outputs") == "on",
+        sample_input=data.get("sample_input", "{}"),
         extra=data.get("extra", ""),
     )
     for key in data.getlist("step_key"):
         if not re.fullmatch(r"[A-Za-z0-9_]{1,20}", key) or any(s.key == key for s in form.steps):
             continue
         get = lambda name, key=key: data.get(f"s-{key}-{name}", "")  # noqa: E731
-        form.steps.append(StepForm(
-            key=key, name=get("name").strip(), method=get("method").upper() or "GET", url=get("url").strip(),
-            query=get("query"), headers=get("headers"), auth_type=get("auth_type") or "none",
-            auth={k: get(f"auth_{k}") for k in AUTH_FIELDS if get(f"auth_{k}") != ""},
-            body_type=get("body_type") or "json", body=get("body"), timeout_ms=get("timeout_ms").strip(),
-            continue_on_error=get("continue_on_error") == "on", extra=get("extra"),
-        ))
+        form.steps.append(
+            StepForm(
+                key=key,
+                name=get("name").strip(),
+                method=get("method").upper() or "GET",
+                url=get("url").strip(),
+                query=get("query"),
+                headers=get("headers"),
+                auth_type=get("auth_type") or "none",
+                auth={k: get(f"auth_{k}") for k in AUTH_FIELDS if get(f"auth_{k}") != ""},
+                body_type=get("body_type") or "json",
+                body=get("body"),
+                timeout_ms=get("timeout_ms").strip(),
+                continue_on_error=get("continue_on_error") == "on",
+                extra=get("extra"),
+            )
+        )
     return form
 
 
@@ -189,7 +227,10 @@ def config_from_form(form: ConnectorForm) -> tuple[dict[str, Any], int | None]:
     if retries is not None:
         retry = dict(extra.get("retry") or {}) if isinstance(extra.get("retry"), dict) else {}
         if retries != DEFAULT_MAX_ATTEMPTS - 1 or retry:
-            extra["retry"] = {"max_attempts": retries + 1, **{k: v for k, v in retry.items() if k != "max_attempts"}}
+            extra["retry"] = {
+                "max_attempts": retries + 1,
+                **{k: v for k, v in retry.items() if k != "max_attempts"},
+            }
     timeout_ms = _integer(form.timeout_ms, form.errors, "timeout_ms", low=1, high=None, label="Timeout")
     if not steps:
         form.errors.setdefault("steps", []).append("Add at least one step.")
@@ -235,7 +276,8 @@ def _step_config(step: StepForm) -> dict[str, Any]:
             except ValueError as exc:
                 errors.setdefault("body", []).append(
                     f"A {step.body_type} body must be JSON ({exc.msg} at line {exc.lineno}); templates go "
-                    "inside strings, e.g. {\"email\": \"{{ input.email }}\"}.")
+                    'inside strings, e.g. {"email": "{{ input.email }}"}.'
+                )
         else:
             out["body"] = body
     if body.strip() or step.body_type != "json":
@@ -245,8 +287,15 @@ def _step_config(step: StepForm) -> dict[str, Any]:
         out["timeout_ms"] = timeout
     if step.continue_on_error:
         out["continue_on_error"] = True
-    out.update({k: v for k, v in _json_object(step.extra, errors, "general", "Hidden step settings are corrupt.")
-                .items() if k not in out})
+    out.update(
+        {
+            k: v
+            for k, v in _json_object(
+                step.extra, errors, "general", "Hidden step settings are corrupt."
+            ).items()
+            if k not in out
+        }
+    )
     if step.method not in METHODS:
         errors.setdefault("method", []).append(f"Choose one of {', '.join(METHODS)}.")
     return out
@@ -275,8 +324,9 @@ def parse_pairs(text: str, errors: dict[str, list[str]], field_name: str) -> dic
     return result
 
 
-def _integer(text: str, errors: dict[str, list[str]], field_name: str, *, low: int, high: int | None,
-             label: str) -> int | None:
+def _integer(
+    text: str, errors: dict[str, list[str]], field_name: str, *, low: int, high: int | None, label: str
+) -> int | None:
     if text == "":
         return None
     try:
@@ -307,11 +357,27 @@ def _json_object(text: str, errors: dict[str, list[str]], field_name: str, messa
 # ------------------------------------------------------------------- validation → fields
 
 _STEP_PREFIX = re.compile(r"^Step \d+(?: \('[^']*'\))?: ")
-_STEP_FIELD = {"name": "name", "method": "method", "url": "url", "queryParams": "query", "query": "query",
-               "headers": "headers", "body": "body", "bodyType": "body_type", "body_type": "body_type",
-               "timeout_ms": "timeout_ms", "continue_on_error": "continue_on_error"}
-_TOP_FIELD = {"name": "name", "description": "description", "timeout_ms": "timeout_ms",
-              "config.combine_outputs": "combine_outputs", "config.retry": "retries", "config.steps": "steps"}
+_STEP_FIELD = {
+    "name": "name",
+    "method": "method",
+    "url": "url",
+    "queryParams": "query",
+    "query": "query",
+    "headers": "headers",
+    "body": "body",
+    "bodyType": "body_type",
+    "body_type": "body_type",
+    "timeout_ms": "timeout_ms",
+    "continue_on_error": "continue_on_error",
+}
+_TOP_FIELD = {
+    "name": "name",
+    "description": "description",
+    "timeout_ms": "timeout_ms",
+    "config.combine_outputs": "combine_outputs",
+    "config.retry": "retries",
+    "config.steps": "steps",
+}
 
 
 def attach_problems(form: ConnectorForm, problems: dict[str, list[str]], *, multi_step: bool) -> None:
@@ -336,7 +402,7 @@ def _locate(form: ConnectorForm, path: str, *, multi_step: bool) -> tuple[dict[s
         if match and int(match.group(1)) < len(form.steps):
             step, rest = form.steps[int(match.group(1))], match.group(2) or ""
     elif path.startswith("config.") and form.steps and not path.startswith("config.response_mapping"):
-        step, rest = form.steps[0], path[len("config."):]
+        step, rest = form.steps[0], path[len("config.") :]
     if rest is None:
         return form.errors, "general"
     head, _, tail = rest.partition(".")

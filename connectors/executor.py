@@ -8,6 +8,7 @@ body types, the private-address policy and status → category mapping are the s
 the node's. Everything a step records and everything the execution returns is masked
 with the resolved secret values.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,8 +25,18 @@ from .config import continues_on_error, http_config_of, is_multi_step, retry_pol
 
 OVERALL_TIMEOUT_S = 300.0  # a whole execution, all steps and retry pauses included
 BODY_PREVIEW_CHARS = 2000
-RECORDED_RESPONSE_HEADERS = ("content-type", "content-length", "location", "retry-after", "etag", "date",
-                             "x-request-id", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+RECORDED_RESPONSE_HEADERS = (
+    "content-type",
+    "content-length",
+    "location",
+    "retry-after",
+    "etag",
+    "date",
+    "x-request-id",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+)
 _NOT_RENDERED = ("name", "continue_on_error", "retry", "description")
 
 
@@ -53,9 +64,14 @@ class ExecutionOutcome:
         return self.error is None
 
 
-def execute_config(config: dict[str, Any], *, input: Any, workspace: dict[str, Any],
-                   limits: ExecutionLimits | None = None,
-                   sleep: Callable[[float], None] = time.sleep) -> ExecutionOutcome:
+def execute_config(
+    config: dict[str, Any],
+    *,
+    input: Any,
+    workspace: dict[str, Any],
+    limits: ExecutionLimits | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ExecutionOutcome:
     """Run a connector config's steps in order and return the (masked) outcome.
 
     A failed step stops the chain unless it (or the connector) has `continue_on_error`,
@@ -72,8 +88,9 @@ def execute_config(config: dict[str, Any], *, input: Any, workspace: dict[str, A
     for step in step_documents(config):
         name = step.get("name") or "request"
         scope = {"input": input, "workspace": workspace, "steps": outputs}
-        record, output, error = _run_step(step, config=config, scope=scope, limits=limits, deadline=deadline,
-                                          secrets=secrets, sleep=sleep)
+        record, output, error = _run_step(
+            step, config=config, scope=scope, limits=limits, deadline=deadline, secrets=secrets, sleep=sleep
+        )
         outcome.steps.append(record)
         if error is not None:
             if not continues_on_error(config, step):
@@ -91,13 +108,26 @@ def execute_config(config: dict[str, Any], *, input: Any, workspace: dict[str, A
     return outcome
 
 
-def _run_step(step: dict[str, Any], *, config: dict[str, Any], scope: dict[str, Any], limits: ExecutionLimits,
-              deadline: float, secrets: list[str],
-              sleep: Callable[[float], None]) -> tuple[dict[str, Any], Any, NodeError | None]:
+def _run_step(
+    step: dict[str, Any],
+    *,
+    config: dict[str, Any],
+    scope: dict[str, Any],
+    limits: ExecutionLimits,
+    deadline: float,
+    secrets: list[str],
+    sleep: Callable[[float], None],
+) -> tuple[dict[str, Any], Any, NodeError | None]:
     """One step with its retries: (masked record, unmasked output, masked error or None)."""
     started = time.monotonic()
-    record: dict[str, Any] = {"name": step.get("name") or "request", "request": None, "response": None,
-                              "duration_ms": 0, "attempts": 0, "error": None}
+    record: dict[str, Any] = {
+        "name": step.get("name") or "request",
+        "request": None,
+        "response": None,
+        "duration_ms": 0,
+        "attempts": 0,
+        "error": None,
+    }
     output: Any = None
     error: NodeError | None = None
     try:
@@ -118,9 +148,16 @@ def _run_step(step: dict[str, Any], *, config: dict[str, Any], scope: dict[str, 
                 error = _over_budget(limits)
                 break
             try:
-                fetched = outbound.fetch(session, spec.method, spec.url, timeout_s=min(timeout_s, remaining),
-                                         max_bytes=limits.max_response_bytes, params=spec.params,
-                                         headers=dict(spec.headers), data=spec.data)
+                fetched = outbound.fetch(
+                    session,
+                    spec.method,
+                    spec.url,
+                    timeout_s=min(timeout_s, remaining),
+                    max_bytes=limits.max_response_bytes,
+                    params=spec.params,
+                    headers=dict(spec.headers),
+                    data=spec.data,
+                )
                 record["response"] = _response_record(fetched)
                 if not 200 <= fetched.status < 300:
                     raise status_error(fetched)
@@ -131,7 +168,9 @@ def _run_step(step: dict[str, Any], *, config: dict[str, Any], scope: dict[str, 
             if not error.retryable or record["attempts"] >= policy.max_attempts:
                 break
             # A server's Retry-After wins over our own spacing.
-            pause = error.retry_after_s if error.retry_after_s is not None else policy.delay_s(record["attempts"])
+            pause = (
+                error.retry_after_s if error.retry_after_s is not None else policy.delay_s(record["attempts"])
+            )
             if time.monotonic() + pause >= deadline:
                 break
             sleep(pause)
@@ -156,15 +195,22 @@ def _step_timeout_s(rendered: dict[str, Any], limits: ExecutionLimits) -> float:
 
 
 def _over_budget(limits: ExecutionLimits) -> NodeError:
-    return NodeError(ErrorCategory.TIMEOUT_ERROR,
-                     f"the connector exceeded its overall limit of {limits.overall_timeout_s:g} s",
-                     {"timeout_ms": int(limits.overall_timeout_s * 1000)}, retryable=False)
+    return NodeError(
+        ErrorCategory.TIMEOUT_ERROR,
+        f"the connector exceeded its overall limit of {limits.overall_timeout_s:g} s",
+        {"timeout_ms": int(limits.overall_timeout_s * 1000)},
+        retryable=False,
+    )
 
 
 def _masked(error: NodeError, secrets: list[str]) -> NodeError:
-    masked = NodeError(error.category, outbound.mask_secrets(error.message, secrets),
-                       outbound.mask_secrets(error.details, secrets), retry_after_s=error.retry_after_s,
-                       retryable=error.retryable)
+    masked = NodeError(
+        error.category,
+        outbound.mask_secrets(error.message, secrets),
+        outbound.mask_secrets(error.details, secrets),
+        retry_after_s=error.retry_after_s,
+        retryable=error.retryable,
+    )
     return masked
 
 
@@ -174,12 +220,18 @@ def _preview(content: bytes | str) -> str:
 
 
 def _request_record(spec) -> dict[str, Any]:
-    return {"method": spec.method, "url": spec.url, "headers": dict(spec.headers),
-            "query": [list(pair) for pair in spec.params],
-            "body": _preview(spec.data) if spec.data is not None else None}
+    return {
+        "method": spec.method,
+        "url": spec.url,
+        "headers": dict(spec.headers),
+        "query": [list(pair) for pair in spec.params],
+        "body": _preview(spec.data) if spec.data is not None else None,
+    }
 
 
 def _response_record(fetched: outbound.Fetched) -> dict[str, Any]:
-    return {"status": fetched.status,
-            "headers": {k: v for k, v in fetched.headers.items() if k in RECORDED_RESPONSE_HEADERS},
-            "body": _preview(response_text(fetched))}
+    return {
+        "status": fetched.status,
+        "headers": {k: v for k, v in fetched.headers.items() if k in RECORDED_RESPONSE_HEADERS},
+        "body": _preview(response_text(fetched)),
+    }

@@ -1,5 +1,6 @@
 """Connectors (reusable API calls), their executions, workspace credentials (encrypted at
 rest, write-only in the API) with an access audit trail, and workspace contacts."""
+
 import json
 import uuid
 
@@ -68,8 +69,9 @@ class ConnectorExecution(models.Model):
     run = models.ForeignKey("runs.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL)
     node_id = models.CharField(max_length=63, blank=True, default="")
     # Who asked for it (API calls); kept so the credential audit names them on the async path.
-    triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -132,7 +134,9 @@ class CredentialAccess(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     purpose = models.CharField(max_length=200)
     run = models.ForeignKey("runs.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL)
-    connector_execution = models.ForeignKey(ConnectorExecution, null=True, blank=True, on_delete=models.SET_NULL)
+    connector_execution = models.ForeignKey(
+        ConnectorExecution, null=True, blank=True, on_delete=models.SET_NULL
+    )
 
     workspace_path = "credential__workspace"
     objects = WorkspaceScopedQuerySet.as_manager()

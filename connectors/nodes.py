@@ -1,4 +1,5 @@
 """`connector.run`: run a workspace connector inside a workflow (SPEC §5)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,6 +33,7 @@ def run_connector_node(ctx: NodeContext) -> NodeResult:
     if not isinstance(ref, str) or not ref:
         raise NodeError(ErrorCategory.VALIDATION_ERROR, "config.connector must name a connector (id or name)")
     connector_input = ctx.config["input"] if "input" in ctx.config else ctx.input
-    output = ctx.services.run_connector(connector=ref, input=connector_input, run_id=ctx.run_id,
-                                        node_id=ctx.node_id)
+    output = ctx.services.run_connector(
+        connector=ref, input=connector_input, run_id=ctx.run_id, node_id=ctx.node_id
+    )
     return NodeResult(output=output)

@@ -5,6 +5,7 @@ Members of a workspace see its connectors and credentials; owners and editors ch
 user's workspaces is a 404. Credential values are write-only here too: no page ever
 renders one, not even back into an input after a failed form.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ CUSTOM_ROWS = 3
 
 
 def _writable_workspaces(user):
-    return Workspace.objects.filter(memberships__user=user, memberships__role__in=list(WRITE_ROLES)).order_by("name")
+    return Workspace.objects.filter(memberships__user=user, memberships__role__in=list(WRITE_ROLES)).order_by(
+        "name"
+    )
 
 
 def _can_write(user, workspace_id) -> bool:
@@ -56,19 +59,29 @@ def _require_write(user, workspace_id) -> None:
 @login_required
 def connector_list(request):
     ensure_personal_workspace(user=request.user)
-    connectors = list(selectors.connectors_for(user=request.user).select_related("workspace")
-                      .order_by("workspace__name", "name"))
+    connectors = list(
+        selectors.connectors_for(user=request.user)
+        .select_related("workspace")
+        .order_by("workspace__name", "name")
+    )
     for c in connectors:
-        c.success_rate = round(100 * c.successful_executions / c.total_executions) if c.total_executions else None
+        c.success_rate = (
+            round(100 * c.successful_executions / c.total_executions) if c.total_executions else None
+        )
     totals = {
         "connectors": len(connectors),
         "executions": sum(c.total_executions for c in connectors),
         "failed": sum(c.failed_executions for c in connectors),
     }
-    return render(request, "connectors/list.html", {
-        "connectors": connectors, "totals": totals,
-        "can_create": _writable_workspaces(request.user).exists(),
-    })
+    return render(
+        request,
+        "connectors/list.html",
+        {
+            "connectors": connectors,
+            "totals": totals,
+            "can_create": _writable_workspaces(request.user).exists(),
+        },
+    )
 
 
 @login_required
@@ -88,13 +101,17 @@ def connector_new(request):
             return _after_save(request, form, connector)
     else:
         form = editor.ConnectorForm(workspace=str(workspaces[0].pk), steps=[editor.StepForm(key="k0")])
-    return _render_editor(request, form, connector=None, workspaces=workspaces, status=400 if form.has_errors else 200)
+    return _render_editor(
+        request, form, connector=None, workspaces=workspaces, status=400 if form.has_errors else 200
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def connector_detail(request, pk):
-    connector = get_object_or_404(selectors.connectors_for(user=request.user).select_related("workspace"), pk=pk)
+    connector = get_object_or_404(
+        selectors.connectors_for(user=request.user).select_related("workspace"), pk=pk
+    )
     if request.method == "POST":
         _require_write(request.user, connector.workspace_id)
         form = editor.form_from_post(request.POST)
@@ -102,7 +119,9 @@ def connector_detail(request, pk):
         saved = _save(request, form, connector=connector, workspace=connector.workspace)
         if saved is not None:
             return _after_save(request, form, saved)
-        return _render_editor(request, form, connector=connector, workspaces=[connector.workspace], status=400)
+        return _render_editor(
+            request, form, connector=connector, workspaces=[connector.workspace], status=400
+        )
     form = editor.form_from_connector(connector)
     shown = None
     if wanted := request.GET.get("execution"):
@@ -136,8 +155,12 @@ def _save(request, form: editor.ConnectorForm, *, connector, workspace):
         # Still show every config problem at once, not only the ones parsing found.
         editor.attach_problems(form, config_problems(config), multi_step=multi)
         return None
-    fields = {"name": form.name, "description": form.description, "config": config,
-              "timeout_ms": timeout_ms if timeout_ms is not None else 30_000}
+    fields = {
+        "name": form.name,
+        "description": form.description,
+        "config": config,
+        "timeout_ms": timeout_ms if timeout_ms is not None else 30_000,
+    }
     try:
         if connector is None:
             saved = services.create_connector(workspace=workspace, **fields)
@@ -166,11 +189,24 @@ def _render_editor(request, form, *, connector, workspaces, shown=None, status=2
     can_write = _can_write(request.user, connector.workspace_id) if connector else True
     executions = list(connector.executions.order_by("-created_at")[:RECENT_EXECUTIONS]) if connector else []
     running = (ExecutionStatus.PENDING, ExecutionStatus.EXECUTING)
-    return render(request, "connectors/editor.html", {
-        "form": form, "connector": connector, "workspaces": workspaces, "can_write": can_write,
-        "executions": executions, "shown": shown, "has_running": any(e.status in running for e in executions), "methods": editor.METHODS, "auth_types": editor.AUTH_TYPES,
-        "body_types": editor.BODY_TYPES, "blank_step": editor.StepForm(key="__KEY__"),
-    }, status=status)
+    return render(
+        request,
+        "connectors/editor.html",
+        {
+            "form": form,
+            "connector": connector,
+            "workspaces": workspaces,
+            "can_write": can_write,
+            "executions": executions,
+            "shown": shown,
+            "has_running": any(e.status in running for e in executions),
+            "methods": editor.METHODS,
+            "auth_types": editor.AUTH_TYPES,
+            "body_types": editor.BODY_TYPES,
+            "blank_step": editor.StepForm(key="__KEY__"),
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -182,25 +218,33 @@ def connector_delete(request, pk):
         services.delete_connector(connector=connector)
         messages.success(request, f"Deleted connector {connector.name}.")
         return redirect("connector-list")
-    return render(request, "connectors/confirm_delete.html", {
-        "what": "connector", "object": connector, "cancel": reverse("connector-detail", args=[connector.pk]),
-        "consequence": f"Its {connector.total_executions} recorded executions are deleted with it; workflows "
-                       "that run it by name or id will fail.",
-    })
+    return render(
+        request,
+        "connectors/confirm_delete.html",
+        {
+            "what": "connector",
+            "object": connector,
+            "cancel": reverse("connector-detail", args=[connector.pk]),
+            "consequence": f"Its {connector.total_executions} recorded executions are deleted with it; workflows "
+            "that run it by name or id will fail.",
+        },
+    )
 
 
 # ---------------------------------------------------------------------------- credentials
 
 
 def _credential_rows(user):
-    credentials = list(selectors.credentials_for(user=user).select_related("workspace")
-                       .order_by("workspace__name", "name"))
+    credentials = list(
+        selectors.credentials_for(user=user).select_related("workspace").order_by("workspace__name", "name")
+    )
     writable = {str(w.pk) for w in _writable_workspaces(user)}
     for c in credentials:
         # One small query per credential: the audit table grows with every use, so it is
         # read newest first and cut, never loaded whole.
-        c.recent_accesses = list(c.accesses.select_related("user", "connector_execution__connector")
-                                 [:RECENT_ACCESSES])
+        c.recent_accesses = list(
+            c.accesses.select_related("user", "connector_execution__connector")[:RECENT_ACCESSES]
+        )
         c.can_write = str(c.workspace_id) in writable
     return credentials
 
@@ -210,8 +254,13 @@ def _credential_rows(user):
 def credential_list(request):
     ensure_personal_workspace(user=request.user)
     workspaces = list(_writable_workspaces(request.user))
-    add = {"name": "", "kind": CredentialKind.BEARER, "workspace": str(workspaces[0].pk) if workspaces else "",
-           "custom_names": [""] * CUSTOM_ROWS, "errors": {}}
+    add = {
+        "name": "",
+        "kind": CredentialKind.BEARER,
+        "workspace": str(workspaces[0].pk) if workspaces else "",
+        "custom_names": [""] * CUSTOM_ROWS,
+        "errors": {},
+    }
     status = 200
     if request.method == "POST":
         if not workspaces:
@@ -221,10 +270,19 @@ def credential_list(request):
             messages.success(request, f"Added credential {add['name']}.")
             return redirect("credential-list")
         status = 400
-    return render(request, "credentials/list.html", {
-        "credentials": _credential_rows(request.user), "workspaces": workspaces, "add": add,
-        "kinds": CredentialKind.choices, "kind_fields": KIND_FIELDS, "open_add": request.method == "POST",
-    }, status=status)
+    return render(
+        request,
+        "credentials/list.html",
+        {
+            "credentials": _credential_rows(request.user),
+            "workspaces": workspaces,
+            "add": add,
+            "kinds": CredentialKind.choices,
+            "kind_fields": KIND_FIELDS,
+            "open_add": request.method == "POST",
+        },
+        status=status,
+    )
 
 
 def _posted_fields(request, names, *, custom_rows: bool) -> dict[str, str]:
@@ -243,8 +301,13 @@ def _credential_post(request, workspaces) -> dict:
     kind = request.POST.get("kind", "")
     name = request.POST.get("name", "").strip()
     posted = _posted_fields(request, KIND_FIELDS.get(kind, ()), custom_rows=kind == CredentialKind.CUSTOM)
-    form = {"name": name, "kind": kind, "workspace": request.POST.get("workspace", ""),
-            "custom_names": [n for n in request.POST.getlist("custom_name") if n.strip()] + [""], "errors": {}}
+    form = {
+        "name": name,
+        "kind": kind,
+        "workspace": request.POST.get("workspace", ""),
+        "custom_names": [n for n in request.POST.getlist("custom_name") if n.strip()] + [""],
+        "errors": {},
+    }
     workspace = next((w for w in workspaces if str(w.pk) == form["workspace"]), None)
     if workspace is None:
         form["errors"]["workspace"] = ["Choose one of your workspaces."]
@@ -267,13 +330,17 @@ def _credential_post(request, workspaces) -> dict:
 
 def _field_errors(details: dict) -> dict[str, list[str]]:
     """Service error details keyed for templates (`data.token` → `data_token`)."""
-    return {k.replace(".", "_"): list(v) if isinstance(v, list | tuple) else [str(v)] for k, v in details.items()}
+    return {
+        k.replace(".", "_"): list(v) if isinstance(v, list | tuple) else [str(v)] for k, v in details.items()
+    }
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def credential_detail(request, pk):
-    credential = get_object_or_404(selectors.credentials_for(user=request.user).select_related("workspace"), pk=pk)
+    credential = get_object_or_404(
+        selectors.credentials_for(user=request.user).select_related("workspace"), pk=pk
+    )
     can_write = _can_write(request.user, credential.workspace_id)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -281,12 +348,18 @@ def credential_detail(request, pk):
         kind = request.POST.get("kind", credential.kind)
         standard = {f for fields in KIND_FIELDS.values() for f in fields}
         changes: dict[str, str | None] = {
-            k: v for k, v in _posted_fields(request, standard, custom_rows=True).items() if v != ""}
+            k: v for k, v in _posted_fields(request, standard, custom_rows=True).items() if v != ""
+        }
         for removed in request.POST.getlist("remove"):
             changes[removed] = None
         try:
-            services.update_credential(credential=credential, name=request.POST.get("name", "").strip(), kind=kind,
-                                       data=changes, merge_data=True)
+            services.update_credential(
+                credential=credential,
+                name=request.POST.get("name", "").strip(),
+                kind=kind,
+                data=changes,
+                merge_data=True,
+            )
         except services.ConnectorRefused as refused:
             errors = _field_errors(refused.details)
         else:
@@ -298,11 +371,21 @@ def credential_detail(request, pk):
     rows = [{"name": f, "set": f in fields_set, "standard": True} for f in standard]
     rows += [{"name": f, "set": True, "standard": False} for f in fields_set if f not in standard]
     accesses = credential.accesses.select_related("user", "connector_execution__connector")[:25]
-    return render(request, "credentials/detail.html", {
-        "credential": credential, "rows": rows, "kinds": CredentialKind.choices, "can_write": can_write,
-        "errors": errors, "accesses": accesses, "used_by": _connectors_using(credential),
-        "custom_rows": range(2),
-    }, status=400 if errors else 200)
+    return render(
+        request,
+        "credentials/detail.html",
+        {
+            "credential": credential,
+            "rows": rows,
+            "kinds": CredentialKind.choices,
+            "can_write": can_write,
+            "errors": errors,
+            "accesses": accesses,
+            "used_by": _connectors_using(credential),
+            "custom_rows": range(2),
+        },
+        status=400 if errors else 200,
+    )
 
 
 def _connectors_using(credential):
@@ -323,7 +406,13 @@ def credential_delete(request, pk):
     consequence = f"Templates that use {{{{ workspace.{credential.name} }}}} will fail with a TEMPLATE_ERROR."
     if users:
         consequence += " Used by: " + ", ".join(c.name for c in users) + "."
-    return render(request, "connectors/confirm_delete.html", {
-        "what": "credential", "object": credential, "cancel": reverse("credential-detail", args=[credential.pk]),
-        "consequence": consequence,
-    })
+    return render(
+        request,
+        "connectors/confirm_delete.html",
+        {
+            "what": "credential",
+            "object": credential,
+            "cancel": reverse("credential-detail", args=[credential.pk]),
+            "consequence": consequence,
+        },
+    )

@@ -1,4 +1,5 @@
 """Reads for connectors, executions and credentials, always scoped to the caller's workspaces."""
+
 from __future__ import annotations
 
 from .models import Connector, ConnectorExecution, Contact, Credential

@@ -1,4 +1,5 @@
 """Writes for connectors, their executions and credentials (with the resolution audit trail)."""
+
 from __future__ import annotations
 
 import logging
@@ -32,7 +33,9 @@ logger = logging.getLogger("switchyard.connectors")
 TASK = "connectors.tasks.perform_connector_execution"
 MAX_TIMEOUT_MS = 300_000
 
-CREDENTIAL_REF = re.compile(r"workspace\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)|workspace\s*\[\s*['\"]([^'\"]+)['\"]\s*\]")
+CREDENTIAL_REF = re.compile(
+    r"workspace\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)|workspace\s*\[\s*['\"]([^'\"]+)['\"]\s*\]"
+)
 
 
 def credential_refs(value: Any) -> set[str]:
@@ -60,15 +63,23 @@ def credential_value(credential: Credential) -> Any:
 
 
 @transaction.atomic
-def resolve_credentials(*, workspace_id, names: set[str], purpose: str, user=None, run=None,
-                        connector_execution=None) -> dict[str, Any]:
+def resolve_credentials(
+    *, workspace_id, names: set[str], purpose: str, user=None, run=None, connector_execution=None
+) -> dict[str, Any]:
     """Decrypt the named credentials of a workspace, recording one audit row per credential."""
-    return _resolve_credentials(workspace_id=workspace_id, names=names, purpose=purpose, user=user,
-                                run_id=run.pk if run is not None else None, connector_execution=connector_execution)
+    return _resolve_credentials(
+        workspace_id=workspace_id,
+        names=names,
+        purpose=purpose,
+        user=user,
+        run_id=run.pk if run is not None else None,
+        connector_execution=connector_execution,
+    )
 
 
-def _resolve_credentials(*, workspace_id, names: set[str], purpose: str, user=None, run_id=None,
-                         connector_execution=None) -> dict[str, Any]:
+def _resolve_credentials(
+    *, workspace_id, names: set[str], purpose: str, user=None, run_id=None, connector_execution=None
+) -> dict[str, Any]:
     """`resolve_credentials` for a caller that already holds a transaction (no savepoint)."""
     if not names:
         return {}
@@ -77,8 +88,13 @@ def _resolve_credentials(*, workspace_id, names: set[str], purpose: str, user=No
         return {}
     now = timezone.now()
     CredentialAccess.objects.bulk_create(
-        CredentialAccess(credential=c, user=user, purpose=purpose[:200], run_id=run_id,
-                         connector_execution=connector_execution)
+        CredentialAccess(
+            credential=c,
+            user=user,
+            purpose=purpose[:200],
+            run_id=run_id,
+            connector_execution=connector_execution,
+        )
         for c in creds
     )
     Credential.objects.filter(pk__in=[c.pk for c in creds]).update(last_used_at=now)
@@ -87,9 +103,15 @@ def _resolve_credentials(*, workspace_id, names: set[str], purpose: str, user=No
 
 def resolve_credentials_for_run(*, run) -> dict[str, Any]:
     document = run.version.document
-    names = credential_refs([n.get("config") for n in document["nodes"]] + [e.get("mapping") for e in document["edges"]])
-    return resolve_credentials(workspace_id=run.workspace_id, names=names,
-                               purpose=f"run {run.pk} of workflow {run.workflow_id}", run=run)
+    names = credential_refs(
+        [n.get("config") for n in document["nodes"]] + [e.get("mapping") for e in document["edges"]]
+    )
+    return resolve_credentials(
+        workspace_id=run.workspace_id,
+        names=names,
+        purpose=f"run {run.pk} of workflow {run.workflow_id}",
+        run=run,
+    )
 
 
 # --------------------------------------------------------------------------- domain error
@@ -108,8 +130,11 @@ def _invalid(field: str, message: str) -> ConnectorRefused:
 
 def _clean_credential_fields(*, name: str, kind: str, data: dict) -> None:
     if not isinstance(name, str) or not NAME_PATTERN.match(name) or len(name) > 100:
-        raise _invalid("name", f"A credential name must match {NAME_PATTERN.pattern} (it is used as "
-                               "workspace.<name> in templates) and be at most 100 characters.")
+        raise _invalid(
+            "name",
+            f"A credential name must match {NAME_PATTERN.pattern} (it is used as "
+            "workspace.<name> in templates) and be at most 100 characters.",
+        )
     if kind not in CredentialKind.values:
         raise _invalid("kind", f"kind must be one of {', '.join(CredentialKind.values)}.")
     if not isinstance(data, dict) or any(not isinstance(k, str) or not k for k in data):
@@ -143,8 +168,14 @@ def create_credential(*, workspace, name: str, kind: str = CredentialKind.CUSTOM
 
 
 @transaction.atomic
-def update_credential(*, credential: Credential, name: str | None = None, kind: str | None = None,
-                      data: dict | None = None, merge_data: bool = False) -> Credential:
+def update_credential(
+    *,
+    credential: Credential,
+    name: str | None = None,
+    kind: str | None = None,
+    data: dict | None = None,
+    merge_data: bool = False,
+) -> Credential:
     """Rename / retype a credential and replace its data, or merge into it (`merge_data`;
     a null value removes that field)."""
     credential = Credential.objects.select_for_update().get(pk=credential.pk)
@@ -177,22 +208,34 @@ def _clean_connector_fields(*, name: Any, description: Any, config: Any, timeout
         raise _invalid("name", "name is required (at most 200 characters).")
     if not isinstance(description, str):
         raise _invalid("description", "description must be a string.")
-    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or not 1 <= timeout_ms <= MAX_TIMEOUT_MS:
+    if (
+        isinstance(timeout_ms, bool)
+        or not isinstance(timeout_ms, int)
+        or not 1 <= timeout_ms <= MAX_TIMEOUT_MS
+    ):
         raise _invalid("timeout_ms", f"timeout_ms must be an integer from 1 to {MAX_TIMEOUT_MS}.")
     problems = config_problems(config)
     if problems:
         field, messages = next(iter(problems.items()))
-        raise ConnectorRefused("VALIDATION_ERROR", f"The connector config is invalid: {field}: {messages[0]}",
-                               details=problems)
+        raise ConnectorRefused(
+            "VALIDATION_ERROR", f"The connector config is invalid: {field}: {messages[0]}", details=problems
+        )
 
 
 @transaction.atomic
-def create_connector(*, workspace, name: str, config: dict, description: str = "",
-                     timeout_ms: int = 30_000) -> Connector:
+def create_connector(
+    *, workspace, name: str, config: dict, description: str = "", timeout_ms: int = 30_000
+) -> Connector:
     """Create a connector after validating its config (400 naming the step and field)."""
     _clean_connector_fields(name=name, description=description, config=config, timeout_ms=timeout_ms)
-    connector = Connector(workspace=workspace, name=name.strip(), description=description, config=config,
-                          timeout_ms=timeout_ms, kind=_kind_of(config))
+    connector = Connector(
+        workspace=workspace,
+        name=name.strip(),
+        description=description,
+        config=config,
+        timeout_ms=timeout_ms,
+        kind=_kind_of(config),
+    )
     _save_unique(connector, what="connector")
     return connector
 
@@ -201,7 +244,9 @@ def create_connector(*, workspace, name: str, config: dict, description: str = "
 def update_connector(*, connector: Connector, **changes: Any) -> Connector:
     """Change name, description, config and/or timeout_ms (others are ignored)."""
     connector = Connector.objects.select_for_update().get(pk=connector.pk)
-    fields = {k: changes.get(k, getattr(connector, k)) for k in ("name", "description", "config", "timeout_ms")}
+    fields = {
+        k: changes.get(k, getattr(connector, k)) for k in ("name", "description", "config", "timeout_ms")
+    }
     _clean_connector_fields(**fields)
     for key, value in fields.items():
         setattr(connector, key, value.strip() if key == "name" else value)
@@ -222,19 +267,39 @@ def _kind_of(config: dict) -> str:
 # ----------------------------------------------------------------------------- executions
 
 
-def create_execution(*, connector: Connector, input: Any, user=None, contact: Contact | None = None,
-                     run=None, node_id: str = "", status: str = ExecutionStatus.PENDING) -> ConnectorExecution:
+def create_execution(
+    *,
+    connector: Connector,
+    input: Any,
+    user=None,
+    contact: Contact | None = None,
+    run=None,
+    node_id: str = "",
+    status: str = ExecutionStatus.PENDING,
+) -> ConnectorExecution:
     """An execution record (`pending`: nothing runs yet)."""
     return ConnectorExecution.objects.create(
-        connector=connector, workspace_id=connector.workspace_id, input=input if input is not None else {},
-        contact=contact, run=run, node_id=node_id, status=status,
+        connector=connector,
+        workspace_id=connector.workspace_id,
+        input=input if input is not None else {},
+        contact=contact,
+        run=run,
+        node_id=node_id,
+        status=status,
         started_at=timezone.now() if status == ExecutionStatus.EXECUTING else None,
         triggered_by=user if user is not None and user.is_authenticated else None,
     )
 
 
-def execute_connector(*, connector: Connector, input: Any, user=None, contact: Contact | None = None,
-                      run=None, node_id: str = "") -> ConnectorExecution:
+def execute_connector(
+    *,
+    connector: Connector,
+    input: Any,
+    user=None,
+    contact: Contact | None = None,
+    run=None,
+    node_id: str = "",
+) -> ConnectorExecution:
     """Execute a connector now, in this thread, and return the finished execution record.
 
     The record is created already `executing` (this thread runs it; no worker can claim
@@ -243,14 +308,22 @@ def execute_connector(*, connector: Connector, input: Any, user=None, contact: C
     held while a remote API answers.
     """
     with transaction.atomic():
-        execution = create_execution(connector=connector, input=input, user=user, contact=contact, run=run,
-                                     node_id=node_id, status=ExecutionStatus.EXECUTING)
+        execution = create_execution(
+            connector=connector,
+            input=input,
+            user=user,
+            contact=contact,
+            run=run,
+            node_id=node_id,
+            status=ExecutionStatus.EXECUTING,
+        )
         workspace = _credentials_for(execution, connector)
     return _run(execution, connector=connector, workspace=workspace)
 
 
-def enqueue_connector_execution(*, connector: Connector, input: Any, user=None,
-                                contact: Contact | None = None) -> ConnectorExecution:
+def enqueue_connector_execution(
+    *, connector: Connector, input: Any, user=None, contact: Contact | None = None
+) -> ConnectorExecution:
     """Create a pending execution and hand it to a worker once the transaction commits."""
     with transaction.atomic():
         execution = create_execution(connector=connector, input=input, user=user, contact=contact)
@@ -258,7 +331,9 @@ def enqueue_connector_execution(*, connector: Connector, input: Any, user=None,
         def push():
             from django_q.tasks import async_task
 
-            async_task(TASK, str(execution.pk), task_name=f"connector execution {execution.pk}", ack_failure=True)
+            async_task(
+                TASK, str(execution.pk), task_name=f"connector execution {execution.pk}", ack_failure=True
+            )
 
         transaction.on_commit(push)
     return execution
@@ -271,9 +346,11 @@ def perform_execution(*, execution_id) -> ConnectorExecution:
     delivery of the same task returns the record as it is.
     """
     claimed = ConnectorExecution.objects.filter(pk=execution_id, status=ExecutionStatus.PENDING).update(
-        status=ExecutionStatus.EXECUTING, started_at=timezone.now())
+        status=ExecutionStatus.EXECUTING, started_at=timezone.now()
+    )
     execution = ConnectorExecution.objects.select_related("connector", "contact", "triggered_by").get(
-        pk=execution_id)
+        pk=execution_id
+    )
     if not claimed:
         return execution
     with transaction.atomic():
@@ -285,28 +362,41 @@ def _credentials_for(execution: ConnectorExecution, connector: Connector) -> dic
     """The credentials the connector's templates name, decrypted and audited (in the
     caller's transaction)."""
     return _resolve_credentials(
-        workspace_id=connector.workspace_id, names=credential_refs(connector.config),
-        purpose=f"connector {connector.name} execution {execution.pk}", user=execution.triggered_by,
-        run_id=execution.run_id, connector_execution=execution)
+        workspace_id=connector.workspace_id,
+        names=credential_refs(connector.config),
+        purpose=f"connector {connector.name} execution {execution.pk}",
+        user=execution.triggered_by,
+        run_id=execution.run_id,
+        connector_execution=execution,
+    )
 
 
-def _run(execution: ConnectorExecution, *, connector: Connector, workspace: dict[str, Any]) -> ConnectorExecution:
+def _run(
+    execution: ConnectorExecution, *, connector: Connector, workspace: dict[str, Any]
+) -> ConnectorExecution:
     """Execute an `executing` record's connector and record the outcome; returns the record
     as stored."""
     secrets = outbound.secret_values(workspace)
-    limits = ExecutionLimits(step_timeout_ms=connector.timeout_ms, allow_private=settings.ALLOW_PRIVATE_OUTBOUND,
-                             max_response_bytes=settings.MAX_RESPONSE_BYTES)
+    limits = ExecutionLimits(
+        step_timeout_ms=connector.timeout_ms,
+        allow_private=settings.ALLOW_PRIVATE_OUTBOUND,
+        max_response_bytes=settings.MAX_RESPONSE_BYTES,
+    )
     try:
         outcome = execute_config(connector.config, input=execution.input, workspace=workspace, limits=limits)
     except Exception as exc:  # a bug must not leave the record `executing` forever
         logger.exception("connector execution %s crashed", execution.pk)
-        outcome = ExecutionOutcome(error=NodeError(ErrorCategory.INTEGRATION_ERROR,
-                                                   outbound.mask_secrets(f"internal error: {exc}", secrets)))
+        outcome = ExecutionOutcome(
+            error=NodeError(
+                ErrorCategory.INTEGRATION_ERROR, outbound.mask_secrets(f"internal error: {exc}", secrets)
+            )
+        )
     contact_changes = {}
     if outcome.succeeded and execution.contact_id and connector.config.get("response_mapping"):
         try:
-            contact_changes = render(connector.config["response_mapping"],
-                                     {"output": outcome.output, "input": execution.input})
+            contact_changes = render(
+                connector.config["response_mapping"], {"output": outcome.output, "input": execution.input}
+            )
         except NodeError as exc:
             outcome.error = NodeError(exc.category, f"response_mapping: {exc.message}", exc.details)
     _finish(execution, outcome, secrets=secrets, contact_changes=contact_changes)
@@ -314,8 +404,13 @@ def _run(execution: ConnectorExecution, *, connector: Connector, workspace: dict
 
 
 @transaction.atomic
-def _finish(execution: ConnectorExecution, outcome: ExecutionOutcome, *, secrets: list[str],
-            contact_changes: dict[str, Any]) -> None:
+def _finish(
+    execution: ConnectorExecution,
+    outcome: ExecutionOutcome,
+    *,
+    secrets: list[str],
+    contact_changes: dict[str, Any],
+) -> None:
     """Record the outcome, count it in the connector's statistics, map it onto the contact.
 
     The in-memory record gets exactly the values written, so callers need not read it back.

@@ -1,5 +1,6 @@
 """Django-Q tasks for connectors. Retry-safe: an execution runs only once (see
 `services.perform_execution`)."""
+
 from __future__ import annotations
 
 from . import services

@@ -1,5 +1,6 @@
 """Pages for connectors and credentials (the API lives under /api/v1/). Each page answers
 with and without a trailing slash, like the API (APPEND_SLASH is off)."""
+
 from django.urls import path
 
 from . import pages

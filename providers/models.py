@@ -1,4 +1,5 @@
 """Connections to outside workflow providers (n8n, Make, Zapier)."""
+
 import json
 import uuid
 
@@ -22,14 +23,18 @@ class ConnectionStatus(models.TextChoices):
 
 class ProviderConnection(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workspace = models.ForeignKey("workflows.Workspace", on_delete=models.CASCADE, related_name="provider_connections")
+    workspace = models.ForeignKey(
+        "workflows.Workspace", on_delete=models.CASCADE, related_name="provider_connections"
+    )
     name = models.CharField(max_length=200)
     provider = models.CharField(max_length=10, choices=Provider.choices)
     base_url = models.URLField(blank=True, default="")
     # Provider credentials (API keys, tokens) as one encrypted JSON object.
     encrypted_credentials = EncryptedTextField(default="{}")
     settings = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=ConnectionStatus.choices, default=ConnectionStatus.UNTESTED)
+    status = models.CharField(
+        max_length=10, choices=ConnectionStatus.choices, default=ConnectionStatus.UNTESTED
+    )
     status_message = models.TextField(blank=True, default="")
     last_tested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -39,7 +44,9 @@ class ProviderConnection(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="uniq_provider_connection_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="uniq_provider_connection_name")
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.provider})"

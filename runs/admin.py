@@ -59,5 +59,14 @@ class CorrelationTokenAdmin(admin.ModelAdmin):
     list_display = ["kind", "run", "node_id", "expires_at", "used_at", "created_at"]
     list_filter = ["kind"]
     search_fields = ["run__id", "node_id"]
-    readonly_fields = ["kind", "run", "node_id", "iteration", "expires_at", "used_at", "payload", "created_at"]
+    readonly_fields = [
+        "kind",
+        "run",
+        "node_id",
+        "iteration",
+        "expires_at",
+        "used_at",
+        "payload",
+        "created_at",
+    ]
     exclude = ["token"]  # the token is the secret

@@ -1,4 +1,5 @@
 """Run API (SPEC §6): execute, history, detail, logs, retry, cancel, callbacks."""
+
 from django.shortcuts import get_object_or_404
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -40,25 +41,50 @@ class ExecuteView(APIView):
         body = require_object(request.data or {})
         mode = body.get("mode", RunMode.TEST)
         if mode not in RunMode.values:
-            raise ApiError("VALIDATION_ERROR", "`mode` must be 'test' or 'live'.", details={"mode": ["Must be test or live."]})
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "`mode` must be 'test' or 'live'.",
+                details={"mode": ["Must be test or live."]},
+            )
         if mode == RunMode.LIVE and workflow.status != "active":
-            raise ApiError("VALIDATION_ERROR", "Live runs need an active workflow; activate it or use mode 'test'.",
-                           details={"mode": ["The workflow is not active."]}, status_code=409)
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "Live runs need an active workflow; activate it or use mode 'test'.",
+                details={"mode": ["The workflow is not active."]},
+                status_code=409,
+            )
         wait = body.get("wait", False)
         if not isinstance(wait, bool):
-            raise ApiError("VALIDATION_ERROR", "`wait` must be a boolean.", details={"wait": ["Must be a boolean."]})
+            raise ApiError(
+                "VALIDATION_ERROR", "`wait` must be a boolean.", details={"wait": ["Must be a boolean."]}
+            )
         timeout_s = body.get("timeout_s", 30)
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 0 < timeout_s <= MAX_WAIT_S:
-            raise ApiError("VALIDATION_ERROR", f"`timeout_s` must be a number in (0, {MAX_WAIT_S}].",
-                           details={"timeout_s": [f"Must be a number in (0, {MAX_WAIT_S}]."]})
+        if (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, int | float)
+            or not 0 < timeout_s <= MAX_WAIT_S
+        ):
+            raise ApiError(
+                "VALIDATION_ERROR",
+                f"`timeout_s` must be a number in (0, {MAX_WAIT_S}].",
+                details={"timeout_s": [f"Must be a number in (0, {MAX_WAIT_S}]."]},
+            )
         run = services.start_run(workflow=workflow, input=body.get("input", {}), mode=mode, user=request.user)
         if not wait:
             return Response({"run_id": str(run.id), "status": run.status}, status=status.HTTP_202_ACCEPTED)
         finished = services.wait_for_run(run.id, timeout_s)
         if finished is None:
-            return Response({"run_id": str(run.id), "error": {"code": "TIMEOUT", "message":
-                             f"The run did not finish within {timeout_s} s; it goes on.", "details": {}}},
-                            status=status.HTTP_408_REQUEST_TIMEOUT)
+            return Response(
+                {
+                    "run_id": str(run.id),
+                    "error": {
+                        "code": "TIMEOUT",
+                        "message": f"The run did not finish within {timeout_s} s; it goes on.",
+                        "details": {},
+                    },
+                },
+                status=status.HTTP_408_REQUEST_TIMEOUT,
+            )
         return Response(selectors.run_detail(finished))
 
 
@@ -69,10 +95,15 @@ class WorkflowRunsView(APIView):
         workflow = get_object_or_404(workflows_for(user=request.user), pk=pk)
         mode = request.query_params.get("mode")
         if mode and mode not in RunMode.values:
-            raise ApiError("VALIDATION_ERROR", "`mode` must be 'test' or 'live'.",
-                           details={"mode": ["Must be test or live."]})
-        qs = selectors.filter_runs(WorkflowRun.objects.filter(workflow=workflow), **{
-            k: request.query_params.get(k) for k in ("status", "since", "until", "mode")})
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "`mode` must be 'test' or 'live'.",
+                details={"mode": ["Must be test or live."]},
+            )
+        qs = selectors.filter_runs(
+            WorkflowRun.objects.filter(workflow=workflow),
+            **{k: request.query_params.get(k) for k in ("status", "since", "until", "mode")},
+        )
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response([selectors.run_summary(r) for r in page])
@@ -80,8 +111,10 @@ class WorkflowRunsView(APIView):
 
 class RunListView(APIView):
     def get(self, request):
-        qs = selectors.filter_runs(selectors.runs_for(user=request.user), **{
-            k: request.query_params.get(k) for k in ("status", "since", "until", "mode")})
+        qs = selectors.filter_runs(
+            selectors.runs_for(user=request.user),
+            **{k: request.query_params.get(k) for k in ("status", "since", "until", "mode")},
+        )
         if wf := request.query_params.get("workflow"):
             qs = qs.filter(workflow_id=wf)
         paginator = PageNumberPagination()
@@ -97,8 +130,11 @@ class RunDetailView(APIView):
 class RunLogsView(APIView):
     def get(self, request, pk):
         run = _run_for(request, pk)
-        return Response(selectors.run_logs(run, level=request.query_params.get("level"),
-                                           node=request.query_params.get("node")))
+        return Response(
+            selectors.run_logs(
+                run, level=request.query_params.get("level"), node=request.query_params.get("node")
+            )
+        )
 
 
 class RunRetryView(APIView):

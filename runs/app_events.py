@@ -4,6 +4,7 @@ trigger's secret (literal or a workspace credential), and starting the live run.
 Every 2xx an intake answers means the run row is committed (start_run is atomic and
 returns after its transaction), or that the event was deliberately filtered out, which the
 body says as `{"ignored": "<reason>"}`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -32,7 +33,9 @@ def ignored(reason: str) -> JsonResponse:
 def read_body(request, *, methods=("POST",)) -> bytes | JsonResponse:
     """The raw body, or the error answer for a wrong method or an oversized body."""
     if request.method not in methods:
-        response = json_error(405, "METHOD_NOT_ALLOWED", f"This trigger accepts {', '.join(methods)} requests.")
+        response = json_error(
+            405, "METHOD_NOT_ALLOWED", f"This trigger accepts {', '.join(methods)} requests."
+        )
         response["Allow"] = ", ".join(methods)
         return response
     limit = settings.WEBHOOK_MAX_BODY_BYTES
@@ -54,12 +57,17 @@ def trigger_secret(workflow, node: dict, value: Any) -> str:
     from workflows.engine.templates import render
 
     names = credential_refs(text)
-    creds = resolve_credentials(workspace_id=workflow.workspace_id, names=names,
-                                purpose=f"{node['type']} {node['id']} of workflow {workflow.pk}")
+    creds = resolve_credentials(
+        workspace_id=workflow.workspace_id,
+        names=names,
+        purpose=f"{node['type']} {node['id']} of workflow {workflow.pk}",
+    )
     try:
         return str(render(text, {"workspace": creds}))
     except Exception:  # a credential removed since activation: nothing can match
-        logger.warning("secret of %s %s in workflow %s does not render", node["type"], node["id"], workflow.pk)
+        logger.warning(
+            "secret of %s %s in workflow %s does not render", node["type"], node["id"], workflow.pk
+        )
         return ""
 
 
@@ -74,9 +82,16 @@ def idempotency_key(kind: str, node_id: str, event_id: Any) -> str:
 def start_live_run(*, workflow, node: dict, payload: dict, key: str, status: int = 202) -> JsonResponse:
     """Start (or find, by `key`) the live run and answer `{run_id}`; RunRefused as its error."""
     try:
-        run = services.start_run(workflow=workflow, input=payload, mode="live", trigger_node=node["id"],
-                                 trigger_type=node["type"], version=workflow.active_version,
-                                 idempotency_key=key, enforce_daily_limit=True)
+        run = services.start_run(
+            workflow=workflow,
+            input=payload,
+            mode="live",
+            trigger_node=node["id"],
+            trigger_type=node["type"],
+            version=workflow.active_version,
+            idempotency_key=key,
+            enforce_daily_limit=True,
+        )
     except services.RunRefused as exc:
         return json_error(exc.status_code, exc.code, exc.message)
     return JsonResponse({"run_id": str(run.pk)}, status=status)

@@ -5,6 +5,7 @@ resends any update not answered 2xx, so an update the trigger's filters leave ou
 answered 200 `{"ignored": reason}` and starts nothing; a stored run answers 202
 `{run_id}`. The secret header is compared in constant time; `update_id` makes redeliveries
 return the first run."""
+
 from __future__ import annotations
 
 import hmac
@@ -19,8 +20,20 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 UPDATE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post")
 DEFAULT_KINDS = ("message", "channel_post")
 # In precedence order: an animation also carries `document`, a venue also `location`.
-MESSAGE_TYPES = ("text", "animation", "photo", "video", "video_note", "document", "audio", "voice", "sticker",
-                 "location", "contact", "poll")
+MESSAGE_TYPES = (
+    "text",
+    "animation",
+    "photo",
+    "video",
+    "video_note",
+    "document",
+    "audio",
+    "voice",
+    "sticker",
+    "location",
+    "contact",
+    "poll",
+)
 
 
 def message_type(message: dict) -> str:
@@ -31,8 +44,12 @@ def sender_of(message: dict) -> dict:
     """Who sent it: the user (`from`), or the channel for channel posts (`sender_chat`)."""
     who = message.get("from") or message.get("sender_chat") or {}
     name = " ".join(p for p in (who.get("first_name"), who.get("last_name")) if p) or who.get("title") or ""
-    return {"id": who.get("id"), "username": who.get("username") or "", "name": name,
-            "is_bot": bool(who.get("is_bot", False))}
+    return {
+        "id": who.get("id"),
+        "username": who.get("username") or "",
+        "name": name,
+        "is_bot": bool(who.get("is_bot", False)),
+    }
 
 
 def chat_payload(update: dict, kind: str) -> dict:
@@ -42,8 +59,13 @@ def chat_payload(update: dict, kind: str) -> dict:
     return {
         "update_id": update["update_id"],
         "kind": kind,
-        "message": {"message_id": message.get("message_id"), "text": text, "from": message.get("from"),
-                    "chat": chat, "date": message.get("date")},
+        "message": {
+            "message_id": message.get("message_id"),
+            "text": text,
+            "from": message.get("from"),
+            "chat": chat,
+            "date": message.get("date"),
+        },
         "sender": sender_of(message),
         "text": text,
         "chat_id": chat.get("id"),
@@ -122,5 +144,9 @@ def receive_chat_update(request, *, workflow, endpoint, node):
     reason = filter_reason(config, payload)
     if reason:
         return ignored(reason)
-    return start_live_run(workflow=workflow, node=node, payload=payload,
-                          key=idempotency_key("chat", node["id"], update["update_id"]))
+    return start_live_run(
+        workflow=workflow,
+        node=node,
+        payload=payload,
+        key=idempotency_key("chat", node["id"], update["update_id"]),
+    )

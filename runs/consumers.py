@@ -5,6 +5,7 @@ from the `RunEvent` table (written with each state change), so nothing is lost w
 channel layer is in-memory (embedded) or Redis: the layer only wakes the consumer early;
 without a wake-up it still polls every `POLL_S`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -77,13 +78,18 @@ class RunConsumer(_EventStream):
         self.groups_to_join = [events.run_group(self.run_id)]
         # Read the position first: anything after it is sent as an event, so state + events
         # always add up to a fresh fetch (an event may repeat what the snapshot shows).
-        self.last_id = RunEvent.objects.filter(run_id=run.pk).order_by("-id").values_list("id", flat=True).first() or 0
+        self.last_id = (
+            RunEvent.objects.filter(run_id=run.pk).order_by("-id").values_list("id", flat=True).first() or 0
+        )
         return {"type": "snapshot", "run": selectors.run_detail(run)}
 
     @database_sync_to_async
     def fetch_new(self):
-        rows = list(RunEvent.objects.filter(run_id=self.run_id, id__gt=self.last_id).order_by("id")
-                    .values_list("id", "payload")[:BATCH])
+        rows = list(
+            RunEvent.objects.filter(run_id=self.run_id, id__gt=self.last_id)
+            .order_by("id")
+            .values_list("id", "payload")[:BATCH]
+        )
         if rows:
             self.last_id = rows[-1][0]
         return [payload for _, payload in rows]
@@ -96,25 +102,39 @@ class WorkflowConsumer(_EventStream):
     def load_snapshot(self, user):
         from workflows.selectors import workflows_for
 
-        workflow = workflows_for(user=user).filter(pk=self.scope["url_route"]["kwargs"]["workflow_id"]).first()
+        workflow = (
+            workflows_for(user=user).filter(pk=self.scope["url_route"]["kwargs"]["workflow_id"]).first()
+        )
         if workflow is None:
             return None
         self.workflow_id = str(workflow.pk)
         self.groups_to_join = [events.workflow_group(self.workflow_id)]
-        self.last_id = (RunEvent.objects.filter(workflow_id=workflow.pk).order_by("-id")
-                        .values_list("id", flat=True).first() or 0)
+        self.last_id = (
+            RunEvent.objects.filter(workflow_id=workflow.pk)
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+            or 0
+        )
         self.start_id = self.last_id
         self.seen: set[int] = set()
         runs = WorkflowRun.objects.filter(workflow=workflow).order_by("-created_at")[:20]
-        return {"type": "snapshot", "workflow": self.workflow_id, "status": workflow.status,
-                "runs": [selectors.run_summary(r) for r in runs]}
+        return {
+            "type": "snapshot",
+            "workflow": self.workflow_id,
+            "status": workflow.status,
+            "runs": [selectors.run_summary(r) for r in runs],
+        }
 
     @database_sync_to_async
     def fetch_new(self):
         mine = RunEvent.objects.filter(workflow_id=self.workflow_id)
         # Late commits: ids below our position that were not visible when we read past them.
-        late = list(mine.filter(id__gt=max(self.start_id, self.last_id - LOOKBACK_IDS), id__lte=self.last_id)
-                    .exclude(id__in=self.seen).values_list("id", "payload"))
+        late = list(
+            mine.filter(id__gt=max(self.start_id, self.last_id - LOOKBACK_IDS), id__lte=self.last_id)
+            .exclude(id__in=self.seen)
+            .values_list("id", "payload")
+        )
         new = list(mine.filter(id__gt=self.last_id).order_by("id").values_list("id", "payload")[:BATCH])
         rows = sorted(late + new, key=lambda row: row[0])
         self.seen.update(i for i, _ in rows)

@@ -1,4 +1,5 @@
 """The engine's host side: Django-backed `Services` and the per-process scheduler."""
+
 from __future__ import annotations
 
 import threading
@@ -28,7 +29,9 @@ class DjangoServices(Services):
 
         return session_for(allow_private=self.allow_private_outbound)
 
-    def start_child_run(self, *, parent_run_id, parent_node_id, workflow_id, input, wait, iteration=None) -> str:
+    def start_child_run(
+        self, *, parent_run_id, parent_node_id, workflow_id, input, wait, iteration=None
+    ) -> str:
         from workflows.models import Workflow
 
         from .models import WorkflowRun
@@ -38,8 +41,13 @@ class DjangoServices(Services):
             with transaction.atomic():
                 parent = WorkflowRun.objects.get(pk=parent_run_id)
                 workflow = Workflow.objects.get(pk=workflow_id, workspace_id=parent.workspace_id)
-                child = start_run(workflow=workflow, input=input, mode=parent.mode, trigger_type="flow.subworkflow",
-                                  parent=(parent, parent_node_id, iteration) if wait else None)
+                child = start_run(
+                    workflow=workflow,
+                    input=input,
+                    mode=parent.mode,
+                    trigger_type="flow.subworkflow",
+                    parent=(parent, parent_node_id, iteration) if wait else None,
+                )
             return str(child.pk)
         finally:
             if threading.current_thread() is not threading.main_thread():
@@ -49,7 +57,9 @@ class DjangoServices(Services):
         from .services import create_callback
 
         try:
-            return create_callback(run_id=run_id, node_id=node_id, iteration=iteration, expires_in_s=expires_in_s)
+            return create_callback(
+                run_id=run_id, node_id=node_id, iteration=iteration, expires_in_s=expires_in_s
+            )
         finally:
             if threading.current_thread() is not threading.main_thread():
                 connection.close()
@@ -67,15 +77,21 @@ class DjangoServices(Services):
             run = WorkflowRun.objects.get(pk=run_id)
             found = find_connector(workspace_id=run.workspace_id, ref=connector)
             if found is None:
-                raise NodeError(ErrorCategory.VALIDATION_ERROR, f"No connector {connector!r} in this workspace",
-                                {"connector": connector}, retryable=False)
+                raise NodeError(
+                    ErrorCategory.VALIDATION_ERROR,
+                    f"No connector {connector!r} in this workspace",
+                    {"connector": connector},
+                    retryable=False,
+                )
             execution = execute_connector(connector=found, input=input, run=run, node_id=node_id)
             if execution.status != "completed":
                 error = execution.error or {}
-                raise NodeError(error.get("category") or ErrorCategory.INTEGRATION_ERROR,
-                                f"connector {found.name!r} failed: {error.get('message', 'unknown error')}",
-                                {**(error.get("details") or {}), "execution_id": str(execution.pk)},
-                                retryable=False)
+                raise NodeError(
+                    error.get("category") or ErrorCategory.INTEGRATION_ERROR,
+                    f"connector {found.name!r} failed: {error.get('message', 'unknown error')}",
+                    {**(error.get("details") or {}), "execution_id": str(execution.pk)},
+                    retryable=False,
+                )
             return execution.output
         finally:
             if threading.current_thread() is not threading.main_thread():
@@ -93,5 +109,9 @@ def resolve_run_secrets(run) -> dict[str, Any]:
 def scheduler():
     from workflows.engine.scheduler import Scheduler
 
-    return Scheduler(OrmStore(resolve_secrets=resolve_run_secrets), registry, DjangoServices(),
-                     max_workers=settings.ENGINE_MAX_THREADS)
+    return Scheduler(
+        OrmStore(resolve_secrets=resolve_run_secrets),
+        registry,
+        DjangoServices(),
+        max_workers=settings.ENGINE_MAX_THREADS,
+    )

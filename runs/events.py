@@ -1,5 +1,6 @@
 """Live run events (SPEC §7): stored in order with the change they describe, then a
 wake-up is sent to listeners through the channel layer once the transaction commits."""
+
 from __future__ import annotations
 
 import asyncio
@@ -82,7 +83,9 @@ def node_event(run_id: str, state) -> dict:
     }
 
 
-def record(run_id: str, workflow_id: str, payloads: list[dict], only_if: tuple[str, list] | None = None) -> None:
+def record(
+    run_id: str, workflow_id: str, payloads: list[dict], only_if: tuple[str, list] | None = None
+) -> None:
     """Store events for the run (inside the caller's transaction or `rows.batched()` block)
     and wake listeners once they are committed. `only_if` (SQL, params; one payload):
     stored only if that query returns a row."""
@@ -94,7 +97,11 @@ def record(run_id: str, workflow_id: str, payloads: list[dict], only_if: tuple[s
     if not payloads:
         return
     now = timezone.now()
-    rows.insert(RunEvent, ("run", "workflow_id", "payload", "created_at"),
-                [(run_id, workflow_id, p, now) for p in payloads], only_if=only_if)
+    rows.insert(
+        RunEvent,
+        ("run", "workflow_id", "payload", "created_at"),
+        [(run_id, workflow_id, p, now) for p in payloads],
+        only_if=only_if,
+    )
     groups = [run_group(run_id), workflow_group(workflow_id)]
     rows.on_written(lambda: _wake(groups))

@@ -9,6 +9,7 @@ rendered form carries a one-off submission id used as the run's idempotency key:
 click makes one run. Unknown tokens and inactive workflows get a friendly 404 page; over
 `max_runs_per_day` a 429 page says so.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -63,18 +64,31 @@ def _label(spec: dict) -> str:
 
 def _form_field(spec: dict) -> forms.Field:
     kind = spec.get("type", "text")
-    common = {"label": _label(spec), "required": bool(spec.get("required")), "help_text": spec.get("help", "")}
+    common = {
+        "label": _label(spec),
+        "required": bool(spec.get("required")),
+        "help_text": spec.get("help", ""),
+    }
     attrs = {"placeholder": spec["placeholder"]} if spec.get("placeholder") else {}
     if kind == "textarea":
-        return forms.CharField(max_length=TEXTAREA_MAX, widget=forms.Textarea(attrs={"rows": 5, **attrs}), **common)
+        return forms.CharField(
+            max_length=TEXTAREA_MAX, widget=forms.Textarea(attrs={"rows": 5, **attrs}), **common
+        )
     if kind == "email":
         return forms.EmailField(max_length=TEXT_MAX, widget=forms.EmailInput(attrs=attrs), **common)
     if kind == "number":
-        return forms.DecimalField(max_digits=30, decimal_places=10, widget=forms.NumberInput(
-            attrs={"step": "any", **attrs}), **common)
+        return forms.DecimalField(
+            max_digits=30,
+            decimal_places=10,
+            widget=forms.NumberInput(attrs={"step": "any", **attrs}),
+            **common,
+        )
     if kind == "date":
-        return forms.DateField(widget=forms.DateInput(attrs={"type": "date", **attrs}, format="%Y-%m-%d"),
-                               input_formats=["%Y-%m-%d"], **common)
+        return forms.DateField(
+            widget=forms.DateInput(attrs={"type": "date", **attrs}, format="%Y-%m-%d"),
+            input_formats=["%Y-%m-%d"],
+            **common,
+        )
     if kind == "checkbox":
         return forms.BooleanField(error_messages={"required": "Please tick this box to continue."}, **common)
     if kind == "select":
@@ -106,8 +120,12 @@ def _typed(value, kind: str):
 
 def form_payload(hosted: HostedForm, cleaned: dict) -> dict:
     """The run's trigger payload: `{fields: {name: typed value}}`."""
-    return {"fields": {spec["name"]: _typed(cleaned.get(spec["name"]), spec.get("type", "text"))
-                       for spec in hosted.fields}}
+    return {
+        "fields": {
+            spec["name"]: _typed(cleaned.get(spec["name"]), spec.get("type", "text"))
+            for spec in hosted.fields
+        }
+    }
 
 
 def _mark_invalid(form: forms.Form) -> None:
@@ -115,7 +133,8 @@ def _mark_invalid(form: forms.Form) -> None:
         if name in form.fields:
             bound = form[name]
             form.fields[name].widget.attrs.update(
-                {"aria-invalid": "true", "aria-describedby": f"{bound.auto_id}_error"})
+                {"aria-invalid": "true", "aria-describedby": f"{bound.auto_id}_error"}
+            )
 
 
 def _page(request, template: str, context: dict, status: int = 200) -> HttpResponse:
@@ -124,14 +143,26 @@ def _page(request, template: str, context: dict, status: int = 200) -> HttpRespo
 
 def unavailable(request, status: int = 404) -> HttpResponse:
     if status == 429:
-        return _page(request, "unavailable.html", {
-            "heading": "This form is taking a break",
-            "message": "It has received as many responses as it accepts for today. Please try again tomorrow.",
-            "code": 429}, status=429)
-    return _page(request, "unavailable.html", {
-        "heading": "This form isn’t available",
-        "message": "The link may be mistyped, or the form's owner has switched it off.",
-        "code": 404}, status=404)
+        return _page(
+            request,
+            "unavailable.html",
+            {
+                "heading": "This form is taking a break",
+                "message": "It has received as many responses as it accepts for today. Please try again tomorrow.",
+                "code": 429,
+            },
+            status=429,
+        )
+    return _page(
+        request,
+        "unavailable.html",
+        {
+            "heading": "This form isn’t available",
+            "message": "The link may be mistyped, or the form's owner has switched it off.",
+            "code": 404,
+        },
+        status=404,
+    )
 
 
 def _submission_key(raw: str) -> str:
@@ -154,13 +185,23 @@ def form_page(request, token: str):
     submission = request.POST.get(SUBMISSION, "")
     if not form.is_valid():
         _mark_invalid(form)
-        return _page(request, "form.html", {"hosted": hosted, "form": form,
-                                            "submission": submission or str(uuid.uuid4())}, status=400)
+        return _page(
+            request,
+            "form.html",
+            {"hosted": hosted, "form": form, "submission": submission or str(uuid.uuid4())},
+            status=400,
+        )
     try:
-        services.start_run(workflow=hosted.workflow, input=form_payload(hosted, form.cleaned_data), mode="live",
-                           trigger_node=hosted.node["id"], trigger_type=NODE_TYPE,
-                           version=hosted.workflow.active_version, idempotency_key=_submission_key(submission),
-                           enforce_daily_limit=True)
+        services.start_run(
+            workflow=hosted.workflow,
+            input=form_payload(hosted, form.cleaned_data),
+            mode="live",
+            trigger_node=hosted.node["id"],
+            trigger_type=NODE_TYPE,
+            version=hosted.workflow.active_version,
+            idempotency_key=_submission_key(submission),
+            enforce_daily_limit=True,
+        )
     except services.RunRefused as exc:
         if exc.status_code == 429:
             return unavailable(request, 429)
@@ -174,6 +215,8 @@ def thanks_page(request, token: str):
     if hosted is None:
         return unavailable(request)
     message = hosted.config.get("success_message") or DEFAULT_SUCCESS
-    return _page(request, "thanks.html", {"hosted": hosted, "message": message,
-                                          "again_url": reverse("hosted-form", args=[token])})
-
+    return _page(
+        request,
+        "thanks.html",
+        {"hosted": hosted, "message": message, "again_url": reverse("hosted-form", args=[token])},
+    )

@@ -6,6 +6,7 @@ nobody, and answers DATA 250 only once every run is committed; a transient failu
 (database, daily limit) answers 451 so the sending server retries later, and the retry
 finds the runs already stored (idempotent on Message-ID, per trigger). Database work runs on
 one worker thread, off the SMTP event loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,6 +33,7 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 
 # -- parsing -----------------------------------------------------------------------------
+
 
 def _addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
     """[(address, display name)] of an address header; [] when absent or unparseable."""
@@ -94,12 +96,15 @@ def parse_email(raw: bytes) -> dict[str, Any]:
         "message_id": str(msg["message-id"] or "").strip(),
         "text": _text_of(text_part),
         "html": _text_of(html_part),
-        "attachments": [{"filename": p.get_filename(), "content_type": p.get_content_type(), "size": _size_of(p)}
-                        for p in _attachment_parts(msg, bodies)],
+        "attachments": [
+            {"filename": p.get_filename(), "content_type": p.get_content_type(), "size": _size_of(p)}
+            for p in _attachment_parts(msg, bodies)
+        ],
     }
 
 
 # -- recipients and filters --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class EmailTrigger:
@@ -168,11 +173,16 @@ def deliver(*, raw: bytes, envelope_from: str, recipients: list[str]) -> list[st
                 continue
             payload = {**mail, "recipient": trigger.address, "envelope_from": envelope_from or ""}
             try:
-                run = services.start_run(workflow=trigger.workflow, input=payload, mode="live",
-                                         trigger_node=trigger.node["id"], trigger_type="trigger.email",
-                                         version=trigger.workflow.active_version,
-                                         idempotency_key=idempotency_key("email", trigger.node["id"], event_id),
-                                         enforce_daily_limit=True)
+                run = services.start_run(
+                    workflow=trigger.workflow,
+                    input=payload,
+                    mode="live",
+                    trigger_node=trigger.node["id"],
+                    trigger_type="trigger.email",
+                    version=trigger.workflow.active_version,
+                    idempotency_key=idempotency_key("email", trigger.node["id"], event_id),
+                    enforce_daily_limit=True,
+                )
             except services.RunRefused as exc:
                 raise DeliveryDeferred(exc.message) from exc
             run_ids.append(str(run.pk))
@@ -180,6 +190,7 @@ def deliver(*, raw: bytes, envelope_from: str, recipients: list[str]) -> list[st
 
 
 # -- SMTP --------------------------------------------------------------------------------
+
 
 class InboundMailHandler:
     """aiosmtpd handler: RCPT checks the address, DATA starts the runs."""
@@ -216,8 +227,9 @@ class InboundMailHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            run_ids = await self._in_db_thread(deliver, raw=raw, envelope_from=envelope.mail_from or "",
-                                               recipients=list(envelope.rcpt_tos))
+            run_ids = await self._in_db_thread(
+                deliver, raw=raw, envelope_from=envelope.mail_from or "", recipients=list(envelope.rcpt_tos)
+            )
         except NoActiveRecipient:
             return "550 5.1.1 No active email trigger among the recipients"
         except DeliveryDeferred as exc:
@@ -234,10 +246,21 @@ class InboundMailHandler:
         self._db.shutdown(wait=True)
 
 
-def make_controller(*, host: str = "127.0.0.1", port: int = 2525, max_bytes: int = DEFAULT_MAX_BYTES,
-                    handler: InboundMailHandler | None = None):
+def make_controller(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 2525,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    handler: InboundMailHandler | None = None,
+):
     """An aiosmtpd Controller (its own thread and event loop) for the inbound handler."""
     from aiosmtpd.controller import Controller
 
-    return Controller(handler or InboundMailHandler(), hostname=host, port=port, data_size_limit=max_bytes,
-                      server_hostname=settings.INBOUND_EMAIL_DOMAIN, enable_SMTPUTF8=True)
+    return Controller(
+        handler or InboundMailHandler(),
+        hostname=host,
+        port=port,
+        data_size_limit=max_bytes,
+        server_hostname=settings.INBOUND_EMAIL_DOMAIN,
+        enable_SMTPUTF8=True,
+    )

@@ -9,6 +9,7 @@ payment provider's signed events) registers a handler here, keyed by its node ty
 
 The handler answers the request itself; every 2xx it returns must mean the run is durably
 stored (or that the event was deliberately filtered out, which it says in the body)."""
+
 from __future__ import annotations
 
 import importlib

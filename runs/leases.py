@@ -4,6 +4,7 @@ A worker that dies stops renewing; the timekeeper hands the run back to the queu
 The web process holds leases too: a run it executes in-process (`runs.tasks.run_inline`)
 is created already leased to it, so if that process dies the run is handed to the queue
 exactly like a dead worker's."""
+
 from __future__ import annotations
 
 import logging

@@ -1,6 +1,7 @@
 """Runs: one `WorkflowRun` per execution, a `NodeExecution` per node instance (a loop
 body node once per iteration), an ordered `ExecutionLog`, and `CorrelationToken`s that
 let the outside world resume a waiting node (callbacks)."""
+
 import uuid
 
 from django.conf import settings
@@ -63,10 +64,14 @@ class WorkflowRun(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
-    parent_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     parent_node_id = models.CharField(max_length=63, blank=True, default="")
     parent_iteration = models.IntegerField(null=True, blank=True)
-    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     objects = WorkspaceScopedQuerySet.as_manager()
@@ -82,8 +87,11 @@ class WorkflowRun(models.Model):
             models.Index(fields=["workflow", "idempotency_key"], name="run_idempotency"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["workflow", "idempotency_key"], condition=~models.Q(idempotency_key=""),
-                                    name="uniq_run_idempotency_key"),
+            models.UniqueConstraint(
+                fields=["workflow", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="uniq_run_idempotency_key",
+            ),
         ]
 
     def __str__(self):
@@ -205,8 +213,10 @@ class RunEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["run", "id"], name="event_run_seq"),
-                   models.Index(fields=["workflow_id", "id"], name="event_workflow_seq")]
+        indexes = [
+            models.Index(fields=["run", "id"], name="event_run_seq"),
+            models.Index(fields=["workflow_id", "id"], name="event_workflow_seq"),
+        ]
 
     def __str__(self):
         return f"{self.payload.get('type')} #{self.pk}"

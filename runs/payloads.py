@@ -1,4 +1,5 @@
 """What is stored of a payload: secrets masked, size capped with a visible marker."""
+
 from __future__ import annotations
 
 import json

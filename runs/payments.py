@@ -9,6 +9,7 @@ failed verification. The signature is checked before the timestamp, in constant 
 an unsigned request learns nothing. Verified events the filters leave out answer 200
 `{"ignored": reason}` (providers resend anything not 2xx); a stored run answers 202
 `{run_id}`, and a redelivered event `id` answers with the first run."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,7 +35,9 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(header: str, body: bytes, secret: str, *, tolerance_s: int, now: float | None = None) -> int:
+def verify_signature(
+    header: str, body: bytes, secret: str, *, tolerance_s: int, now: float | None = None
+) -> int:
     """Check a `Stripe-Signature` header against the raw body; the signed timestamp, or raise
     SignatureInvalid saying why."""
     if not header:
@@ -57,8 +60,9 @@ def verify_signature(header: str, body: bytes, secret: str, *, tolerance_s: int,
     skew = (time.time() if now is None else now) - int(timestamp)
     if abs(skew) > tolerance_s:
         when = "old" if skew > 0 else "in the future"
-        raise SignatureInvalid(f"The signature timestamp is {abs(int(skew))} s {when}; the tolerance is "
-                               f"{tolerance_s} s.")
+        raise SignatureInvalid(
+            f"The signature timestamp is {abs(int(skew))} s {when}; the tolerance is {tolerance_s} s."
+        )
     return int(timestamp)
 
 
@@ -137,8 +141,12 @@ def receive_payment_event(request, *, workflow, endpoint, node):
     config = node.get("config") or {}
     secret = trigger_secret(workflow, node, config.get("secret"))
     try:
-        verify_signature(request.headers.get(SIGNATURE_HEADER, ""), raw, secret,
-                         tolerance_s=int(config.get("tolerance_s", DEFAULT_TOLERANCE_S)))
+        verify_signature(
+            request.headers.get(SIGNATURE_HEADER, ""),
+            raw,
+            secret,
+            tolerance_s=int(config.get("tolerance_s", DEFAULT_TOLERANCE_S)),
+        )
     except SignatureInvalid as exc:
         return json_error(400, "SIGNATURE_INVALID", str(exc))
     try:
@@ -152,5 +160,6 @@ def receive_payment_event(request, *, workflow, endpoint, node):
     reason = filter_reason(config, payload)
     if reason:
         return ignored(reason)
-    return start_live_run(workflow=workflow, node=node, payload=payload,
-                          key=idempotency_key("payment", node["id"], event["id"]))
+    return start_live_run(
+        workflow=workflow, node=node, payload=payload, key=idempotency_key("payment", node["id"], event["id"])
+    )

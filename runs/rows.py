@@ -5,6 +5,7 @@ The statement for each shape is built once from the model's metadata; every valu
 prepared by its own model field for the connection in use (JSON, UUIDs, datetimes), as
 the ORM would prepare it. The ORM's per-call query building was most of a run's cost.
 """
+
 from __future__ import annotations
 
 import threading
@@ -41,8 +42,9 @@ def can_batch() -> bool:
     import psycopg
 
     connection.ensure_connection()
-    return connection.connection.cursor_factory is not None and issubclass(connection.connection.cursor_factory,
-                                                                           psycopg.ClientCursor)
+    return connection.connection.cursor_factory is not None and issubclass(
+        connection.connection.cursor_factory, psycopg.ClientCursor
+    )
 
 
 @contextmanager
@@ -69,7 +71,9 @@ def send(statements: list[tuple[str, list]]) -> None:
     if not statements:
         return
     with connection.cursor() as cursor:
-        cursor.execute(";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
+        cursor.execute(
+            ";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params]
+        )
 
 
 def flush() -> None:
@@ -115,12 +119,15 @@ def _insert_sql(model, names: tuple[str, ...], count: int, vendor: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _update_sql(model, names: tuple[str, ...], keys: tuple[str, ...], null_keys: tuple[bool, ...],
-                vendor: str) -> str:
+def _update_sql(
+    model, names: tuple[str, ...], keys: tuple[str, ...], null_keys: tuple[bool, ...], vendor: str
+) -> str:
     qn = connection.ops.quote_name
     sets = ", ".join(f"{qn(f.column)} = %s" for f in _fields(model, names))
-    where = " AND ".join(f"{qn(f.column)} IS NULL" if null else f"{qn(f.column)} = %s"
-                         for f, null in zip(_fields(model, keys), null_keys, strict=True))
+    where = " AND ".join(
+        f"{qn(f.column)} IS NULL" if null else f"{qn(f.column)} = %s"
+        for f, null in zip(_fields(model, keys), null_keys, strict=True)
+    )
     return f"UPDATE {qn(model._meta.db_table)} SET {sets} WHERE {where}"
 
 
@@ -128,8 +135,9 @@ def _prepare(fields: tuple, values: Iterable[Any]) -> list:
     return [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
 
 
-def insert(model, names: Sequence[str], rows: Sequence[Sequence[Any]],
-           only_if: tuple[str, list] | None = None) -> None:
+def insert(
+    model, names: Sequence[str], rows: Sequence[Sequence[Any]], only_if: tuple[str, list] | None = None
+) -> None:
     """INSERT `rows` (value tuples in `names` order) in one statement (in the caller's
     transaction, if any). Ids are assigned in row order. `only_if` (SQL, params): one row,
     inserted only if that query returns a row."""
@@ -155,6 +163,9 @@ def update(model, values: dict[str, Any], where: dict[str, Any]) -> int | None:
     null_keys = tuple(v is None for v in where.values())
     sql = _update_sql(model, names, keys, null_keys, connection.vendor)
     params = _prepare(_fields(model, names), values.values())
-    params += [p for p, null in zip(_prepare(_fields(model, keys), where.values()), null_keys, strict=True)
-               if not null]
+    params += [
+        p
+        for p, null in zip(_prepare(_fields(model, keys), where.values()), null_keys, strict=True)
+        if not null
+    ]
     return execute(sql, params)

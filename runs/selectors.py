@@ -1,4 +1,5 @@
 """Reads for runs, scoped to the caller's workspaces, and the run detail shape of SPEC §6."""
+
 from __future__ import annotations
 
 from django.utils.dateparse import parse_datetime
@@ -28,9 +29,18 @@ def _iso(value):
 
 def node_entry(row: NodeExecution | None, node_id: str, *, finished: bool) -> dict:
     if row is None:
-        return {"node_id": node_id, "status": "skipped" if finished else "pending", "attempts": 0,
-                "iteration": None, "input": None, "output": None, "error": None,
-                "started_at": None, "completed_at": None, "duration_ms": None}
+        return {
+            "node_id": node_id,
+            "status": "skipped" if finished else "pending",
+            "attempts": 0,
+            "iteration": None,
+            "input": None,
+            "output": None,
+            "error": None,
+            "started_at": None,
+            "completed_at": None,
+            "duration_ms": None,
+        }
     entry = {
         "node_id": row.node_id,
         "type": row.node_type,
@@ -107,11 +117,17 @@ def run_logs(run: WorkflowRun, *, level=None, node=None) -> list[dict]:
     if level:
         order = ["debug", "info", "warning", "error"]
         if level in order:
-            qs = qs.filter(level__in=order[order.index(level):])
+            qs = qs.filter(level__in=order[order.index(level) :])
     if node:
         qs = qs.filter(node_id=node)
     return [
-        {"timestamp": _iso(e.timestamp), "level": e.level, "node_id": e.node_id or None,
-         "iteration": e.iteration, "message": e.message, "data": e.data}
+        {
+            "timestamp": _iso(e.timestamp),
+            "level": e.level,
+            "node_id": e.node_id or None,
+            "iteration": e.iteration,
+            "message": e.message,
+            "data": e.data,
+        }
         for e in qs
     ]

@@ -1,5 +1,6 @@
 """Writes for runs: start, retry, cancel, resume. Keyword-only, transactional; work is
 enqueued only after the transaction commits, so a worker never sees an uncommitted run."""
+
 from __future__ import annotations
 
 import logging
@@ -112,19 +113,55 @@ def start_run(
     limited = enforce_daily_limit and (workflow.settings or {}).get("max_runs_per_day")
     if not (idempotency_key or limited or several_triggers):
         # One INSERT: atomic on its own, no transaction to open and close around it.
-        return _start_run(workflow=workflow, input=input, mode=mode, trigger_node=trigger_node,
-                          trigger_type=trigger_type, user=user, idempotency_key="", parent=parent, version=version,
-                          enforce_daily_limit=False, enqueue=enqueue, lease_owner=lease_owner,
-                          several_triggers=False)
+        return _start_run(
+            workflow=workflow,
+            input=input,
+            mode=mode,
+            trigger_node=trigger_node,
+            trigger_type=trigger_type,
+            user=user,
+            idempotency_key="",
+            parent=parent,
+            version=version,
+            enforce_daily_limit=False,
+            enqueue=enqueue,
+            lease_owner=lease_owner,
+            several_triggers=False,
+        )
     with transaction.atomic():
-        return _start_run(workflow=workflow, input=input, mode=mode, trigger_node=trigger_node,
-                          trigger_type=trigger_type, user=user, idempotency_key=idempotency_key, parent=parent,
-                          version=version, enforce_daily_limit=enforce_daily_limit, enqueue=enqueue,
-                          lease_owner=lease_owner, several_triggers=several_triggers)
+        return _start_run(
+            workflow=workflow,
+            input=input,
+            mode=mode,
+            trigger_node=trigger_node,
+            trigger_type=trigger_type,
+            user=user,
+            idempotency_key=idempotency_key,
+            parent=parent,
+            version=version,
+            enforce_daily_limit=enforce_daily_limit,
+            enqueue=enqueue,
+            lease_owner=lease_owner,
+            several_triggers=several_triggers,
+        )
 
 
-def _start_run(*, workflow, input, mode, trigger_node, trigger_type, user, idempotency_key, parent, version,
-               enforce_daily_limit, enqueue, lease_owner, several_triggers) -> WorkflowRun:
+def _start_run(
+    *,
+    workflow,
+    input,
+    mode,
+    trigger_node,
+    trigger_type,
+    user,
+    idempotency_key,
+    parent,
+    version,
+    enforce_daily_limit,
+    enqueue,
+    lease_owner,
+    several_triggers,
+) -> WorkflowRun:
     if idempotency_key:
         existing = WorkflowRun.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
         if existing:
@@ -164,8 +201,13 @@ def _start_run(*, workflow, input, mode, trigger_node, trigger_type, user, idemp
 
         types = {n["id"]: (i, n["type"]) for i, n in enumerate(version.document["nodes"])}
         NodeExecution.objects.bulk_create(
-            NodeExecution(run=run, node_id=s.node_id, status=s.status, order=types[s.node_id][0],
-                          node_type=types[s.node_id][1])
+            NodeExecution(
+                run=run,
+                node_id=s.node_id,
+                status=s.status,
+                order=types[s.node_id][0],
+                node_type=types[s.node_id][1],
+            )
             for s in initial_states(version.document, node_id)
         )
         run.fresh = False
@@ -188,8 +230,12 @@ def check_daily_limit(workflow: Workflow) -> None:
     Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
     used = runs_today(workflow)
     if used >= limit:
-        raise RunRefused("RATE_LIMITED", f"This workflow has reached its limit of {limit} runs per day "
-                                         f"({used} today, UTC); try again tomorrow or raise max_runs_per_day.", 429)
+        raise RunRefused(
+            "RATE_LIMITED",
+            f"This workflow has reached its limit of {limit} runs per day "
+            f"({used} today, UTC); try again tomorrow or raise max_runs_per_day.",
+            429,
+        )
 
 
 def wait_for_run(run_id, timeout_s: float) -> WorkflowRun | None:
@@ -233,22 +279,48 @@ def retry_run(*, run: WorkflowRun, start_from: str = "start", user=None) -> Work
     (outputs included) are copied in, so only what failed or never ran executes again."""
     if start_from not in ("start", "failed"):
         raise RunRefused("VALIDATION_ERROR", "`from` must be 'start' or 'failed'.")
-    if start_from == "failed" and run.status not in (RunStatus.FAILED, RunStatus.PARTIAL, RunStatus.CANCELLED):
-        raise RunRefused("VALIDATION_ERROR", f"Only a failed, partial or cancelled run can be retried from "
-                                             f"the failed node; this one is {run.status}.", 409)
+    if start_from == "failed" and run.status not in (
+        RunStatus.FAILED,
+        RunStatus.PARTIAL,
+        RunStatus.CANCELLED,
+    ):
+        raise RunRefused(
+            "VALIDATION_ERROR",
+            f"Only a failed, partial or cancelled run can be retried from "
+            f"the failed node; this one is {run.status}.",
+            409,
+        )
     new = WorkflowRun.objects.create(
-        workspace_id=run.workspace_id, workflow_id=run.workflow_id, version_id=run.version_id, mode=run.mode,
-        input=run.input, trigger_node=run.trigger_node, trigger_type=run.trigger_type,
-        total_nodes=run.total_nodes, retry_of=run, started_by=user if user and user.is_authenticated else None,
+        workspace_id=run.workspace_id,
+        workflow_id=run.workflow_id,
+        version_id=run.version_id,
+        mode=run.mode,
+        input=run.input,
+        trigger_node=run.trigger_node,
+        trigger_type=run.trigger_type,
+        total_nodes=run.total_nodes,
+        retry_of=run,
+        started_by=user if user and user.is_authenticated else None,
     )
     if start_from == "failed":
         kept = NodeExecution.objects.filter(run=run, status=NodeStatus.SUCCEEDED, iteration__isnull=True)
         # A loop is re-run whole unless it succeeded: drop iterations of unfinished loops.
         NodeExecution.objects.bulk_create(
             NodeExecution(
-                run=new, node_id=n.node_id, node_type=n.node_type, iteration=n.iteration, status=n.status,
-                attempts=n.attempts, input=n.input, output=n.output, handles=n.handles, wait=n.wait,
-                warnings=n.warnings, order=n.order, started_at=n.started_at, completed_at=n.completed_at,
+                run=new,
+                node_id=n.node_id,
+                node_type=n.node_type,
+                iteration=n.iteration,
+                status=n.status,
+                attempts=n.attempts,
+                input=n.input,
+                output=n.output,
+                handles=n.handles,
+                wait=n.wait,
+                warnings=n.warnings,
+                order=n.order,
+                started_at=n.started_at,
+                completed_at=n.completed_at,
             )
             for n in kept
         )
@@ -273,6 +345,7 @@ def cancel_run(*, run: WorkflowRun) -> WorkflowRun:
 
 # -- resuming waiting nodes -----------------------------------------------------------
 
+
 def wake_run(*, run_id) -> None:
     """Something the run waits for arrived: queue it now instead of at its resume time."""
     WorkflowRun.objects.filter(pk=run_id, status=RunStatus.WAITING).update(resume_at=None)
@@ -287,11 +360,20 @@ def child_finished(*, child: WorkflowRun, status: str, output: Any, error: Any) 
 def create_callback(*, run_id: str, node_id: str, iteration: int | None, expires_in_s: float | None) -> dict:
     token = pysecrets.token_urlsafe(32)
     expires_at = timezone.now() + timedelta(seconds=expires_in_s) if expires_in_s else None
-    CorrelationToken.objects.create(token=token, kind=CorrelationKind.CALLBACK, run_id=run_id, node_id=node_id,
-                                    iteration=iteration, expires_at=expires_at)
+    CorrelationToken.objects.create(
+        token=token,
+        kind=CorrelationKind.CALLBACK,
+        run_id=run_id,
+        node_id=node_id,
+        iteration=iteration,
+        expires_at=expires_at,
+    )
     base = settings.PUBLIC_BASE_URL or "http://127.0.0.1:8000"
-    return {"token": token, "url": f"{base}/api/v1/callbacks/{token}",
-            "expires_at": expires_at.isoformat() if expires_at else None}
+    return {
+        "token": token,
+        "url": f"{base}/api/v1/callbacks/{token}",
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
 
 
 class CallbackGone(Exception):
@@ -313,13 +395,18 @@ def receive_callback(*, token: str, payload: Any) -> CorrelationToken:
 
 # -- timekeeping ----------------------------------------------------------------------
 
+
 def resume_due_runs(now=None) -> int:
     """Enqueue waiting runs whose resume time has come. Each is claimed atomically."""
     now = now or timezone.now()
     count = 0
-    for run_id in WorkflowRun.objects.filter(status=RunStatus.WAITING, resume_at__lte=now).values_list("pk", flat=True)[:500]:
+    for run_id in WorkflowRun.objects.filter(status=RunStatus.WAITING, resume_at__lte=now).values_list(
+        "pk", flat=True
+    )[:500]:
         with transaction.atomic():
-            if WorkflowRun.objects.filter(pk=run_id, status=RunStatus.WAITING, resume_at__lte=now).update(resume_at=None):
+            if WorkflowRun.objects.filter(pk=run_id, status=RunStatus.WAITING, resume_at__lte=now).update(
+                resume_at=None
+            ):
                 enqueue_run(run_id)
                 count += 1
     return count
@@ -329,10 +416,14 @@ def reap_expired_leases(now=None) -> int:
     """Runs whose worker stopped renewing its lease go back to the queue."""
     now = now or timezone.now()
     count = 0
-    stale = WorkflowRun.objects.filter(status__in=[RunStatus.RUNNING, RunStatus.PENDING], lease_expires_at__lt=now)
+    stale = WorkflowRun.objects.filter(
+        status__in=[RunStatus.RUNNING, RunStatus.PENDING], lease_expires_at__lt=now
+    )
     for run_id in stale.values_list("pk", flat=True)[:500]:
         with transaction.atomic():
-            if WorkflowRun.objects.filter(pk=run_id, lease_expires_at__lt=now).update(lease_owner="", lease_expires_at=None):
+            if WorkflowRun.objects.filter(pk=run_id, lease_expires_at__lt=now).update(
+                lease_owner="", lease_expires_at=None
+            ):
                 logger.warning("run %s lost its worker; handing it back to the queue", run_id)
                 enqueue_run(run_id)
                 count += 1

@@ -4,6 +4,7 @@ One worker owns a run at a time (see `runs.leases`), so this store caches the ma
 node instance to row id and writes straight through. Every persisted payload is masked and
 size-capped (`runs.payloads`); each change is published to live listeners after commit.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -24,6 +25,8 @@ from .models import CorrelationToken, ExecutionLog, NodeExecution, RunStatus, Wo
 from .payloads import for_storage
 
 TERMINAL = set(RunStatus.terminal())
+
+
 class _SqliteWriters:
     """On SQLite, writers take turns here instead of in SQLite's busy handler, which
     sleeps in steps of up to 100 ms and made waits far longer than the transactions they
@@ -71,7 +74,9 @@ def write_lock():
     return _sqlite_writers() if connection.vendor == "sqlite" else nullcontext()
 
 
-def _update_run(run_id: str, fields: dict[str, Any], *, started_at: datetime | None, count_nodes: bool) -> int:
+def _update_run(
+    run_id: str, fields: dict[str, Any], *, started_at: datetime | None, count_nodes: bool
+) -> int:
     """UPDATE an unfinished run: `fields`, plus `started_at` unless already set, plus the
     succeeded/failed node counts. Returns 0 when the run was already finished."""
     qn = connection.ops.quote_name
@@ -87,12 +92,16 @@ def _update_run(run_id: str, fields: dict[str, Any], *, started_at: datetime | N
     run_pk = WorkflowRun._meta.pk.get_db_prep_save(run_id, connection)
     if count_nodes:
         for column, node_status in (("successful_nodes", "succeeded"), ("failed_nodes", "failed")):
-            sets.append(f"{qn(column)} = (SELECT COUNT(*) FROM {qn(NodeExecution._meta.db_table)} "
-                        f"WHERE {qn('run_id')} = %s AND {qn('status')} = %s)")
+            sets.append(
+                f"{qn(column)} = (SELECT COUNT(*) FROM {qn(NodeExecution._meta.db_table)} "
+                f"WHERE {qn('run_id')} = %s AND {qn('status')} = %s)"
+            )
             params += [run_pk, node_status]
     done = ", ".join(["%s"] * len(TERMINAL))
-    sql = (f"UPDATE {qn(WorkflowRun._meta.db_table)} SET {', '.join(sets)} "
-           f"WHERE {qn('id')} = %s AND {qn('status')} NOT IN ({done})")
+    sql = (
+        f"UPDATE {qn(WorkflowRun._meta.db_table)} SET {', '.join(sets)} "
+        f"WHERE {qn('id')} = %s AND {qn('status')} NOT IN ({done})"
+    )
     return rows.execute(sql, [*params, run_pk, *sorted(TERMINAL)])
 
 
@@ -110,8 +119,19 @@ def _changed_to(run_id: str, status: str, completed_at: datetime | None) -> tupl
     return sql, params
 
 
-NODE_FIELDS = ("status", "attempts", "input", "output", "error", "handles", "wait", "warnings", "started_at",
-               "completed_at", "resume_at")  # OrmStore._fields, in this order
+NODE_FIELDS = (
+    "status",
+    "attempts",
+    "input",
+    "output",
+    "error",
+    "handles",
+    "wait",
+    "warnings",
+    "started_at",
+    "completed_at",
+    "resume_at",
+)  # OrmStore._fields, in this order
 NODE_COLUMNS = ("run", "node_id", "iteration", "node_type", "order", *NODE_FIELDS)
 LOG_COLUMNS = ("run", "timestamp", "level", "node_id", "iteration", "message", "data")
 
@@ -123,8 +143,12 @@ def _waiting_on(states, kind: str) -> dict[str, NodeState]:
     for state in states:
         wait = state.wait or {}
         data = wait.get("data") or {}
-        if state.status in ("waiting", "running") and wait.get("kind") == kind and data.get(key) \
-                and "resume" not in wait:
+        if (
+            state.status in ("waiting", "running")
+            and wait.get("kind") == kind
+            and data.get(key)
+            and "resume" not in wait
+        ):
             found[str(data[key])] = state
     return found
 
@@ -138,15 +162,23 @@ def merge_deliveries(run_id: str, states) -> int:
     callbacks = _waiting_on(states, "callback")
     if callbacks:
         for token, payload in CorrelationToken.objects.filter(
-                run_id=run_id, token__in=list(callbacks), used_at__isnull=False).values_list("token", "payload"):
+            run_id=run_id, token__in=list(callbacks), used_at__isnull=False
+        ).values_list("token", "payload"):
             callbacks[token].wait = {**callbacks[token].wait, "resume": payload}
             merged += 1
     children = _waiting_on(states, "child")
     if children:
         for child in WorkflowRun.objects.filter(pk__in=list(children), status__in=RunStatus.terminal()):
             state = children[str(child.pk)]
-            state.wait = {**state.wait, "resume": {"run_id": str(child.pk), "status": child.status,
-                                                   "output": child.output, "error": child.error}}
+            state.wait = {
+                **state.wait,
+                "resume": {
+                    "run_id": str(child.pk),
+                    "status": child.status,
+                    "output": child.output,
+                    "error": child.error,
+                },
+            }
             merged += 1
     return merged
 
@@ -196,8 +228,15 @@ class OrmStore:
 
     def forget(self, run_id: str) -> None:
         """Drop what this process cached about the run (after an `advance()`)."""
-        for cache in (self._rows, self._secrets, self._types, self._order, self._workflow, self._parent,
-                      self._primed):
+        for cache in (
+            self._rows,
+            self._secrets,
+            self._types,
+            self._order,
+            self._workflow,
+            self._parent,
+            self._primed,
+        ):
             cache.pop(run_id, None)
 
     @contextmanager
@@ -267,57 +306,99 @@ class OrmStore:
             for state in states:
                 fields = self._fields(run_id, state)
                 if state.key in known:
-                    rows.update(NodeExecution, fields,
-                                {"run": run_id, "node_id": state.node_id, "iteration": state.iteration})
+                    rows.update(
+                        NodeExecution,
+                        fields,
+                        {"run": run_id, "node_id": state.node_id, "iteration": state.iteration},
+                    )
                 else:
-                    new.append((run_id, state.node_id, state.iteration, types.get(state.node_id, ""),
-                                order.get(state.node_id, 0), *fields.values()))
+                    new.append(
+                        (
+                            run_id,
+                            state.node_id,
+                            state.iteration,
+                            types.get(state.node_id, ""),
+                            order.get(state.node_id, 0),
+                            *fields.values(),
+                        )
+                    )
             if new:
                 rows.insert(NodeExecution, NODE_COLUMNS, new)
                 known.update((row[1], row[2]) for row in new)
             events.record(run_id, self._workflow[run_id], [events.node_event(run_id, s) for s in states])
 
-    def save_run(self, run_id: str, *, status: str, output: Any = None, error: dict | None = None,
-                 resume_at: datetime | None = None) -> None:
+    def save_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        output: Any = None,
+        error: dict | None = None,
+        resume_at: datetime | None = None,
+    ) -> None:
         secrets = self._secrets.get(run_id, [])
         now = timezone.now()
         fields: dict[str, Any] = {"status": status, "resume_at": resume_at}
         keep_started = status == RunStatus.RUNNING or status in TERMINAL
         if status in TERMINAL:
-            fields.update(output=for_storage(output, secrets), error=for_storage(error, secrets), completed_at=now,
-                          lease_owner="", lease_expires_at=None)
+            fields.update(
+                output=for_storage(output, secrets),
+                error=for_storage(error, secrets),
+                completed_at=now,
+                lease_owner="",
+                lease_expires_at=None,
+            )
         elif status == RunStatus.WAITING:
             fields.update(lease_owner="", lease_expires_at=None)
         if run_id not in self._workflow:  # not loaded through this store (e.g. a host finalizing)
-            workflow_id, parent_id = WorkflowRun.objects.filter(pk=run_id).values_list("workflow_id",
-                                                                                    "parent_run_id").get()
+            workflow_id, parent_id = (
+                WorkflowRun.objects.filter(pk=run_id).values_list("workflow_id", "parent_run_id").get()
+            )
             self._workflow[run_id], self._parent[run_id] = str(workflow_id), parent_id
         if self._parent.get(run_id):
             rows.flush()  # the parent is woken below: from here on, write straight through
         with rows.transaction_unless_batching():
             # One statement; a finished run never changes again (e.g. cancelled while a node ran).
-            updated = _update_run(run_id, fields, started_at=now if keep_started else None,
-                                  count_nodes=status in TERMINAL)
+            updated = _update_run(
+                run_id, fields, started_at=now if keep_started else None, count_nodes=status in TERMINAL
+            )
             if updated == 0:
                 return
             # Collected for later (updated is None): the event is stored if the update was.
-            events.record(run_id, self._workflow[run_id], [{"type": "run.status", "run_id": run_id, "status": status}],
-                          only_if=None if updated else _changed_to(run_id, status, now if status in TERMINAL else None))
+            events.record(
+                run_id,
+                self._workflow[run_id],
+                [{"type": "run.status", "run_id": run_id, "status": status}],
+                only_if=None if updated else _changed_to(run_id, status, now if status in TERMINAL else None),
+            )
             if status in TERMINAL and self._parent.get(run_id):
                 from .services import child_finished
 
-                child_finished(child=WorkflowRun.objects.get(pk=run_id), status=status, output=output, error=error)
+                child_finished(
+                    child=WorkflowRun.objects.get(pk=run_id), status=status, output=output, error=error
+                )
 
     def append_logs(self, run_id: str, entries: list[LogEntry]) -> None:
         if not entries:
             return
         secrets = self._secrets.get(run_id, [])
         now = timezone.now()
-        rows.insert(ExecutionLog, LOG_COLUMNS, [
-            (run_id, e.timestamp or now, e.level, e.node_id or "", e.iteration,
-             for_storage(str(e.message), secrets, limit=1 << 30)[:10_000], for_storage(e.data, secrets, limit=20_000))
-            for e in entries
-        ])
+        rows.insert(
+            ExecutionLog,
+            LOG_COLUMNS,
+            [
+                (
+                    run_id,
+                    e.timestamp or now,
+                    e.level,
+                    e.node_id or "",
+                    e.iteration,
+                    for_storage(str(e.message), secrets, limit=1 << 30)[:10_000],
+                    for_storage(e.data, secrets, limit=20_000),
+                )
+                for e in entries
+            ],
+        )
 
     def cancel_requested(self, run_id: str) -> bool:
         return WorkflowRun.objects.filter(pk=run_id, cancel_requested=True).exists()

@@ -1,5 +1,6 @@
 """Django-Q tasks, and running a run in the current process. Idempotent and retry-safe: a
 run is advanced only by whoever holds its lease, and a finished run is never advanced again."""
+
 from __future__ import annotations
 
 import logging
@@ -53,6 +54,7 @@ def _advance_leased(run_id: str, owner: str) -> RunOutcome:
 
 
 # -- in-process execution -------------------------------------------------------------------
+
 
 class InlineRunner:
     """Runs that a web request waits for (`respond: on_completion`, execute with `wait`)

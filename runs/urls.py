@@ -1,4 +1,5 @@
 """Public trigger pages outside the API: hosted forms at `/forms/<token>`."""
+
 from django.urls import path
 
 from . import forms

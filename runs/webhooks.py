@@ -3,6 +3,7 @@
 Every 2xx answer means the run is already durably stored (the run row commits before the
 response is written). Auth is the trigger's own: none, a shared header token, or an
 HMAC-SHA256 signature of the raw body; both compared in constant time."""
+
 from __future__ import annotations
 
 import hashlib
@@ -98,10 +99,18 @@ def receive_webhook(request, token: str):
     owner = leases.new_owner() if on_completion and inline.reserve() else ""
     try:
         with write_lock():
-            run = services.start_run(workflow=workflow, input=payload, mode="live", trigger_node=node["id"],
-                                     trigger_type="trigger.webhook", version=version,
-                                     idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
-                                     enforce_daily_limit=True, enqueue=not owner, lease_owner=owner)
+            run = services.start_run(
+                workflow=workflow,
+                input=payload,
+                mode="live",
+                trigger_node=node["id"],
+                trigger_type="trigger.webhook",
+                version=version,
+                idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+                enforce_daily_limit=True,
+                enqueue=not owner,
+                lease_owner=owner,
+            )
     except services.RunRefused as exc:
         if owner:
             inline.cancel_reservation()
@@ -136,6 +145,10 @@ def receive_webhook(request, token: str):
         if status == 200:
             return JsonResponse(finished.output, status=200, safe=False)
         detail = selectors.run_summary(finished)
-        return _error(status, "RUN_FAILED", f"The run ended {finished.status}.",
-                      {"run_id": detail["id"], "error": detail["error"]})
+        return _error(
+            status,
+            "RUN_FAILED",
+            f"The run ended {finished.status}.",
+            {"run_id": detail["id"], "error": detail["error"]},
+        )
     return JsonResponse({"run_id": str(run.pk)}, status=202)

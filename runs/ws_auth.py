@@ -1,4 +1,5 @@
 """Websocket auth: the browser session, or `?token=<DRF token>` for API clients."""
+
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack

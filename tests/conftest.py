@@ -1,4 +1,5 @@
 """Shared fixtures: users with tokens, API clients, and a sample workflow document."""
+
 import copy
 
 import pytest
@@ -11,17 +12,28 @@ SAMPLE = {
     "settings": {"timeout_s": 300, "max_runs_per_day": None},
     "nodes": [
         {"id": "start", "type": "trigger.manual", "name": "Start", "config": {}, "position": [0, 0]},
-        {"id": "check", "type": "logic.if",
-         "config": {"condition": {"left": "{{ input.amount }}", "op": "gt", "right": "{{ variables.threshold }}"}},
-         "retry": {"max_attempts": 1}, "timeout_ms": 30000, "on_error": "fail"},
+        {
+            "id": "check",
+            "type": "logic.if",
+            "config": {
+                "condition": {"left": "{{ input.amount }}", "op": "gt", "right": "{{ variables.threshold }}"}
+            },
+            "retry": {"max_attempts": 1},
+            "timeout_ms": 30000,
+            "on_error": "fail",
+        },
         {"id": "big", "type": "data.transform", "config": {"set": {"tier": "gold"}}},
         {"id": "small", "type": "data.transform", "config": {"set": {"tier": "basic"}}},
     ],
     "edges": [
         {"source": "start", "target": "check"},
         {"source": "check", "source_handle": "true", "target": "big"},
-        {"source": "check", "source_handle": "false", "target": "small",
-         "mapping": {"amount": "{{ source.amount }}"}},
+        {
+            "source": "check",
+            "source_handle": "false",
+            "target": "small",
+            "mapping": {"amount": "{{ source.amount }}"},
+        },
     ],
 }
 
@@ -65,6 +77,7 @@ def api(alice):
 @pytest.fixture
 def bob_api(bob):
     return client_for(bob)
+
 
 @pytest.fixture
 def inline_queue(transactional_db, settings):

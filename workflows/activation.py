@@ -1,4 +1,5 @@
 """What a workflow needs before it can be activated (SPEC §6 /validate, /activate)."""
+
 from __future__ import annotations
 
 import secrets
@@ -52,20 +53,38 @@ def _reference_issues(workflow: Workflow, node: dict) -> list[ValidationIssue]:
     issues = []
     if node.get("type") == "flow.subworkflow":
         target = str(config.get("workflow") or "")
-        if "{{" not in target and not Workflow.objects.filter(workspace=workflow.workspace, pk=_uuid(target)).exists():
-            issues.append(ValidationIssue(node=node["id"], field="config.workflow",
-                                          message=f"No workflow {target!r} in this workspace."))
+        if (
+            "{{" not in target
+            and not Workflow.objects.filter(workspace=workflow.workspace, pk=_uuid(target)).exists()
+        ):
+            issues.append(
+                ValidationIssue(
+                    node=node["id"],
+                    field="config.workflow",
+                    message=f"No workflow {target!r} in this workspace.",
+                )
+            )
     if node.get("type") == "connector.run":
         ref = str(config.get("connector") or "")
         qs = Connector.objects.filter(workspace=workflow.workspace)
         if "{{" not in ref and not (qs.filter(name=ref).exists() or qs.filter(pk=_uuid(ref)).exists()):
-            issues.append(ValidationIssue(node=node["id"], field="config.connector",
-                                          message=f"No connector {ref!r} in this workspace."))
+            issues.append(
+                ValidationIssue(
+                    node=node["id"],
+                    field="config.connector",
+                    message=f"No connector {ref!r} in this workspace.",
+                )
+            )
     names = set(Credential.objects.filter(workspace=workflow.workspace).values_list("name", flat=True))
     for name in sorted(credential_refs(config)):
         if name not in names:
-            issues.append(ValidationIssue(node=node["id"], field="config",
-                                          message=f"Credential {name!r} does not exist in this workspace."))
+            issues.append(
+                ValidationIssue(
+                    node=node["id"],
+                    field="config",
+                    message=f"Credential {name!r} does not exist in this workspace.",
+                )
+            )
     return issues
 
 
@@ -103,7 +122,8 @@ def activate_workflow(*, workflow: Workflow) -> Workflow:
     version = workflow.versions.order_by("-number").first()
     for node in _endpoint_nodes(version.document):
         TriggerEndpoint.objects.get_or_create(
-            workflow=workflow, node_id=node["id"], defaults={"token": new_token(node["type"])})
+            workflow=workflow, node_id=node["id"], defaults={"token": new_token(node["type"])}
+        )
     # One django-q2 schedule per schedule node, pinned to this version (replacing any earlier).
     register_schedules(workflow=workflow, version=version)
     workflow.status = WorkflowStatus.ACTIVE

@@ -1,4 +1,5 @@
 """Workflow API (SPEC §6): CRUD in the interchange format, import/export, validate, node types."""
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
@@ -45,7 +46,9 @@ def target_workspace(*, user, workspace_id) -> Workspace:
     if workspace_id:
         role = selectors.role_in(user=user, workspace_id=workspace_id)
         if role is None:
-            raise ApiError("VALIDATION_ERROR", "Unknown workspace.", details={"workspace": ["Unknown workspace."]})
+            raise ApiError(
+                "VALIDATION_ERROR", "Unknown workspace.", details={"workspace": ["Unknown workspace."]}
+            )
         if role not in WRITE_ROLES:
             raise ApiError("PERMISSION_DENIED", "Your role in this workspace is read-only.", status_code=403)
         return Workspace.objects.get(pk=workspace_id)
@@ -57,8 +60,11 @@ def target_workspace(*, user, workspace_id) -> Workspace:
 
 def require_object(data):
     if not isinstance(data, dict):
-        raise ApiError("VALIDATION_ERROR", "The request body must be a JSON object.",
-                       details={"non_field_errors": ["Expected a JSON object."]})
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "The request body must be a JSON object.",
+            details={"non_field_errors": ["Expected a JSON object."]},
+        )
     return data
 
 
@@ -106,7 +112,9 @@ class WorkflowViewSet(viewsets.ViewSet):
 
     def partial_update(self, request, pk=None):
         workflow = self.get_object(pk)
-        workflow = services.patch_workflow(user=request.user, workflow=workflow, changes=require_object(request.data))
+        workflow = services.patch_workflow(
+            user=request.user, workflow=workflow, changes=require_object(request.data)
+        )
         return Response(workflow_representation(workflow, request))
 
     def destroy(self, request, pk=None):
@@ -147,15 +155,21 @@ class NodeTypesView(APIView):
     """The palette: every registered node type with its schemas and handles."""
 
     def get(self, request):
-        return Response({"count": len(registry.all()), "results": [t.palette_entry() for t in registry.all()]})
+        return Response(
+            {"count": len(registry.all()), "results": [t.palette_entry() for t in registry.all()]}
+        )
 
 
 class WorkspaceViewSet(viewsets.ViewSet):
     def list(self, request):
         services.ensure_personal_workspace(user=request.user)
         rows = [
-            {"id": str(m.workspace_id), "name": m.workspace.name, "role": m.role,
-             "is_personal": m.workspace.is_personal}
+            {
+                "id": str(m.workspace_id),
+                "name": m.workspace.name,
+                "role": m.role,
+                "is_personal": m.workspace.is_personal,
+            }
             for m in request.user.memberships.select_related("workspace").order_by("workspace__name")
         ]
         return Response({"count": len(rows), "next": None, "previous": None, "results": rows})

@@ -1,4 +1,5 @@
 """Server-rendered pages: the home dashboard and a workflow's page."""
+
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Max, Q
 from django.shortcuts import get_object_or_404, render
@@ -12,8 +13,12 @@ RECENT_RUNS = 25
 USAGE_WARNING = 0.8  # share of max_runs_per_day from which the usage meter warns
 
 TRIGGER_LABELS = {
-    "trigger.webhook": "Webhook", "trigger.form": "Hosted form", "trigger.schedule": "Schedule",
-    "trigger.email": "Email", "trigger.chat": "Chat", "trigger.payment": "Payment",
+    "trigger.webhook": "Webhook",
+    "trigger.form": "Hosted form",
+    "trigger.schedule": "Schedule",
+    "trigger.email": "Email",
+    "trigger.chat": "Chat",
+    "trigger.payment": "Payment",
 }
 
 
@@ -49,8 +54,12 @@ def usage_view(workflow) -> dict:
     usage = daily_usage(workflow)
     limit = usage["max_runs_per_day"]
     share = usage["runs_today"] / limit if limit else 0
-    return {**usage, "percent": min(100, round(share * 100)), "warning": bool(limit) and share >= USAGE_WARNING,
-            "full": bool(limit) and usage["runs_today"] >= limit}
+    return {
+        **usage,
+        "percent": min(100, round(share * 100)),
+        "warning": bool(limit) and share >= USAGE_WARNING,
+        "full": bool(limit) and usage["runs_today"] >= limit,
+    }
 
 
 @ensure_csrf_cookie
@@ -60,7 +69,9 @@ def workflow_detail(request, pk):
     runs = workflow.runs.order_by("-created_at")
     live_runs = list(runs.filter(mode="live")[:RECENT_RUNS])
     test_runs = list(runs.filter(mode="test")[:RECENT_RUNS])
-    triggers = [{**t, "label": TRIGGER_LABELS.get(t["type"], t["type"])} for t in active_triggers(workflow, request)]
+    triggers = [
+        {**t, "label": TRIGGER_LABELS.get(t["type"], t["type"])} for t in active_triggers(workflow, request)
+    ]
     return render(
         request,
         "workflows/detail.html",
@@ -73,6 +84,7 @@ def workflow_detail(request, pk):
             "indicator": indicator(workflow, live_runs[0] if live_runs else None),
             "usage": usage_view(workflow),
             "triggers": triggers,
-            "can_write": selectors.role_in(user=request.user, workspace_id=workflow.workspace_id) in WRITE_ROLES,
+            "can_write": selectors.role_in(user=request.user, workspace_id=workflow.workspace_id)
+            in WRITE_ROLES,
         },
     )

@@ -1,4 +1,5 @@
 """Role rules shared by every workspace-owned API object."""
+
 from rest_framework import permissions
 
 from .models import WRITE_ROLES

@@ -26,6 +26,7 @@ seconds, croniter's order `min hour dom mon dow sec`) fires on time. Claims are 
 several schedulers: rows are taken with `select_for_update` (SQLite transactions are
 IMMEDIATE), and anything that slips through dedupes on the slot's idempotency key.
 """
+
 from __future__ import annotations
 
 import logging
@@ -119,8 +120,9 @@ def spec_of(node: dict, variables: dict | None = None) -> CronSpec:
             raise ValueError(tz)
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleInvalid("config.timezone", f"unknown time zone {tz!r} (use an IANA name such as "
-                                                 f"Europe/Berlin)") from None
+        raise ScheduleInvalid(
+            "config.timezone", f"unknown time zone {tz!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
     spec = CronSpec(cron=" ".join(values["cron"].split()), timezone=tz)
     try:
         spec.next_after(timezone.now())
@@ -142,11 +144,19 @@ def schedule_name(workflow_id, node_id: str) -> str:
 def _arm(*, workflow: Workflow, version: WorkflowVersion, node_id: str, slot: datetime):
     from django_q.models import Schedule
 
-    kwargs = {"workflow_id": str(workflow.pk), "node_id": node_id, "version_id": version.pk,
-              "slot": slot.isoformat()}
+    kwargs = {
+        "workflow_id": str(workflow.pk),
+        "node_id": node_id,
+        "version_id": version.pk,
+        "slot": slot.isoformat(),
+    }
     return Schedule.objects.create(
-        name=schedule_name(workflow.pk, node_id), func=FIRE_TASK, kwargs=repr(kwargs),
-        schedule_type=Schedule.ONCE, repeats=-1, next_run=slot,
+        name=schedule_name(workflow.pk, node_id),
+        func=FIRE_TASK,
+        kwargs=repr(kwargs),
+        schedule_type=Schedule.ONCE,
+        repeats=-1,
+        next_run=slot,
     )
 
 
@@ -161,7 +171,9 @@ def register_schedules(*, workflow: Workflow, version: WorkflowVersion, now: dat
     its next slot. Call inside the activation transaction (raises ScheduleInvalid)."""
     now = now or timezone.now()
     variables = version.document.get("variables") or {}
-    armed = [(node["id"], spec_of(node, variables).next_after(now)) for node in schedule_nodes(version.document)]
+    armed = [
+        (node["id"], spec_of(node, variables).next_after(now)) for node in schedule_nodes(version.document)
+    ]
     unregister_schedules(workflow=workflow)
     return [_arm(workflow=workflow, version=version, node_id=node_id, slot=slot) for node_id, slot in armed]
 
@@ -180,12 +192,23 @@ def fire_schedule(*, workflow_id: str, node_id: str, version_id: int, slot: str)
 
     when = datetime.fromisoformat(slot)
     with transaction.atomic():
-        workflow = (Workflow.objects.select_for_update(of=("self",)).select_related("active_version")
-                    .filter(pk=workflow_id).first())
-        if (workflow is None or workflow.status != WorkflowStatus.ACTIVE
-                or workflow.active_version_id != int(version_id)):
-            logger.info("schedule %s:%s slot %s dropped: the workflow is no longer active on that version",
-                        workflow_id, node_id, slot)
+        workflow = (
+            Workflow.objects.select_for_update(of=("self",))
+            .select_related("active_version")
+            .filter(pk=workflow_id)
+            .first()
+        )
+        if (
+            workflow is None
+            or workflow.status != WorkflowStatus.ACTIVE
+            or workflow.active_version_id != int(version_id)
+        ):
+            logger.info(
+                "schedule %s:%s slot %s dropped: the workflow is no longer active on that version",
+                workflow_id,
+                node_id,
+                slot,
+            )
             return None
         version = workflow.active_version
         node = next((n for n in schedule_nodes(version.document) if n["id"] == node_id), None)
@@ -195,18 +218,31 @@ def fire_schedule(*, workflow_id: str, node_id: str, version_id: int, slot: str)
         _rearm(workflow=workflow, version=version, node_id=node_id, spec=spec, fired=when)
         scheduled_at = when.astimezone(spec.zone).isoformat()
         try:
-            run = start_run(workflow=workflow, input={"scheduled_at": scheduled_at}, mode="live",
-                            trigger_node=node_id, trigger_type=NODE_TYPE, version=version,
-                            idempotency_key=f"schedule:{node_id}:{when.astimezone(ZoneInfo('UTC')).isoformat()}",
-                            enforce_daily_limit=True)
+            run = start_run(
+                workflow=workflow,
+                input={"scheduled_at": scheduled_at},
+                mode="live",
+                trigger_node=node_id,
+                trigger_type=NODE_TYPE,
+                version=version,
+                idempotency_key=f"schedule:{node_id}:{when.astimezone(ZoneInfo('UTC')).isoformat()}",
+                enforce_daily_limit=True,
+            )
         except RunRefused as exc:
-            logger.warning("schedule %s of workflow %s: slot %s refused: %s", node_id, workflow_id,
-                           scheduled_at, exc.message)
+            logger.warning(
+                "schedule %s of workflow %s: slot %s refused: %s",
+                node_id,
+                workflow_id,
+                scheduled_at,
+                exc.message,
+            )
             return None
     return str(run.pk)
 
 
-def _rearm(*, workflow: Workflow, version: WorkflowVersion, node_id: str, spec: CronSpec, fired: datetime) -> None:
+def _rearm(
+    *, workflow: Workflow, version: WorkflowVersion, node_id: str, spec: CronSpec, fired: datetime
+) -> None:
     """Arm the slot after max(fired slot, now) unless a later slot is already armed (a
     duplicate delivery of this slot, or a re-activation, got there first). Rows for this or
     earlier slots are spent: the scheduler deletes the one it fired, and any other is dropped
@@ -217,7 +253,9 @@ def _rearm(*, workflow: Workflow, version: WorkflowVersion, node_id: str, spec: 
     rows.filter(next_run__lte=fired).delete()
     if rows.filter(next_run__gt=fired).exists():
         return
-    _arm(workflow=workflow, version=version, node_id=node_id, slot=spec.next_after(max(fired, timezone.now())))
+    _arm(
+        workflow=workflow, version=version, node_id=node_id, slot=spec.next_after(max(fired, timezone.now()))
+    )
 
 
 def ensure_schedules(now: datetime | None = None) -> int:
@@ -274,4 +312,3 @@ def run_due_schedules() -> None:
     """Hand every due schedule to the queue once (a fresh broker connection; for tests and
     one-off calls)."""
     DueScheduleRunner()()
-

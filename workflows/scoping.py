@@ -3,6 +3,7 @@
 Models that belong to a workspace use `WorkspaceScopedQuerySet` as their manager; the
 `workspace_path` class attribute says how to reach the workspace (default `workspace`).
 """
+
 from django.db import models
 
 

@@ -1,4 +1,5 @@
 """Reads for workspaces and workflows, always scoped to the caller's workspaces."""
+
 from __future__ import annotations
 
 from .models import Membership, Workflow, WorkflowVersion, Workspace
@@ -11,7 +12,9 @@ def workspaces_for(*, user):
 
 
 def role_in(*, user, workspace_id) -> str | None:
-    return Membership.objects.filter(user=user, workspace_id=workspace_id).values_list("role", flat=True).first()
+    return (
+        Membership.objects.filter(user=user, workspace_id=workspace_id).values_list("role", flat=True).first()
+    )
 
 
 def workflows_for(*, user):
@@ -26,6 +29,13 @@ def document_of(workflow: Workflow) -> dict:
     """The workflow's current document (the latest immutable version)."""
     version = latest_version(workflow)
     if version is None:
-        return {"schema": SCHEMA, "name": workflow.name, "description": workflow.description,
-                "variables": workflow.variables, "settings": workflow.settings, "nodes": [], "edges": []}
+        return {
+            "schema": SCHEMA,
+            "name": workflow.name,
+            "description": workflow.description,
+            "variables": workflow.variables,
+            "settings": workflow.settings,
+            "nodes": [],
+            "edges": [],
+        }
     return version.document

@@ -1,4 +1,5 @@
 """Writes for workspaces and workflows. Keyword-only, transactional, validated first."""
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -13,7 +14,9 @@ DOCUMENT_FIELDS = ("name", "description", "variables", "settings", "nodes", "edg
 @transaction.atomic
 def ensure_personal_workspace(*, user) -> Workspace:
     """The user's personal workspace, created on first use when they belong to none."""
-    membership = Membership.objects.filter(user=user).select_related("workspace").order_by("created_at").first()
+    membership = (
+        Membership.objects.filter(user=user).select_related("workspace").order_by("created_at").first()
+    )
     if membership:
         return membership.workspace
     label = user.get_full_name() or user.get_username()
@@ -24,7 +27,9 @@ def ensure_personal_workspace(*, user) -> Workspace:
 
 @transaction.atomic
 def add_member(*, workspace: Workspace, user, role: str = Role.EDITOR) -> Membership:
-    membership, _ = Membership.objects.update_or_create(workspace=workspace, user=user, defaults={"role": role})
+    membership, _ = Membership.objects.update_or_create(
+        workspace=workspace, user=user, defaults={"role": role}
+    )
     return membership
 
 
@@ -73,7 +78,9 @@ def _save_document(*, workflow: Workflow, doc: dict, user) -> Workflow:
     if latest is None or latest.document != doc:
         workflow.version += 1
         workflow.save()
-        WorkflowVersion.objects.create(workflow=workflow, number=workflow.version, document=doc, created_by=user)
+        WorkflowVersion.objects.create(
+            workflow=workflow, number=workflow.version, document=doc, created_by=user
+        )
         _write_rows(workflow, doc)
     else:
         workflow.save()

@@ -1,4 +1,5 @@
 """The `triggers` field of a workflow: each active trigger's URL, address or next run times."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -32,8 +33,12 @@ def active_triggers(workflow: Workflow, request=None) -> list[dict]:
         token = tokens.get(node["id"])
         if token is None:
             continue
-        entry = {"node_id": node["id"], "type": node["type"], "url": endpoint_url(node["type"], token, base),
-                 "next_runs": []}
+        entry = {
+            "node_id": node["id"],
+            "type": node["type"],
+            "url": endpoint_url(node["type"], token, base),
+            "next_runs": [],
+        }
         if node["type"] == "trigger.email":
             entry["address"] = email_address(token)
         found.append(entry)
@@ -55,7 +60,9 @@ def _schedule_entry(node: dict, variables: dict) -> dict:
         spec = schedules.spec_of(node, variables)
     except schedules.ScheduleInvalid:
         return entry
-    entry.update(next_runs=[slot.isoformat() for slot in spec.upcoming()], cron=spec.cron, timezone=spec.timezone)
+    entry.update(
+        next_runs=[slot.isoformat() for slot in spec.upcoming()], cron=spec.cron, timezone=spec.timezone
+    )
     return entry
 
 

@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connectors', '0002_execution_triggered_by'),
-        ('runs', '0003_idempotency_key_unique'),
+        ("connectors", "0002_execution_triggered_by"),
+        ("runs", "0003_idempotency_key_unique"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='credentialaccess',
-            index=models.Index(fields=['credential', '-accessed_at'], name='credaccess_newest'),
+            model_name="credentialaccess",
+            index=models.Index(fields=["credential", "-accessed_at"], name="credaccess_newest"),
         ),
     ]

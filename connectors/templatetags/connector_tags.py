@@ -1,4 +1,5 @@
 """Small display filters for the connector and credential pages."""
+
 from __future__ import annotations
 
 import json

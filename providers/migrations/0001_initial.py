@@ -8,33 +8,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workflows', '0001_initial'),
+        ("workflows", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProviderConnection',
+            name="ProviderConnection",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('provider', models.CharField(choices=[('n8n', 'n8n'), ('make', 'Make'), ('zapier', 'Zapier')], max_length=10)),
-                ('base_url', models.URLField(blank=True, default='')),
-                ('encrypted_credentials', encrypted_model_fields.fields.EncryptedTextField(default='{}')),
-                ('settings', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('untested', 'Untested'), ('ok', 'Connected'), ('error', 'Error')], default='untested', max_length=10)),
-                ('status_message', models.TextField(blank=True, default='')),
-                ('last_tested_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='provider_connections', to='workflows.workspace')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[("n8n", "n8n"), ("make", "Make"), ("zapier", "Zapier")], max_length=10
+                    ),
+                ),
+                ("base_url", models.URLField(blank=True, default="")),
+                ("encrypted_credentials", encrypted_model_fields.fields.EncryptedTextField(default="{}")),
+                ("settings", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("untested", "Untested"), ("ok", "Connected"), ("error", "Error")],
+                        default="untested",
+                        max_length=10,
+                    ),
+                ),
+                ("status_message", models.TextField(blank=True, default="")),
+                ("last_tested_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="provider_connections",
+                        to="workflows.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'name'), name='uniq_provider_connection_name')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "name"), name="uniq_provider_connection_name"
+                    )
+                ],
             },
         ),
     ]

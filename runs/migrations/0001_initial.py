@@ -9,140 +9,284 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workflows', '0001_initial'),
+        ("workflows", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkflowRun',
+            name="WorkflowRun",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('waiting', 'Waiting'), ('completed', 'Completed'), ('partial', 'Partial'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='pending', max_length=10)),
-                ('mode', models.CharField(choices=[('test', 'Test'), ('live', 'Live')], default='live', max_length=4)),
-                ('trigger_type', models.CharField(default='trigger.manual', max_length=100)),
-                ('trigger_node', models.CharField(blank=True, default='', max_length=63)),
-                ('input', models.JSONField(blank=True, null=True)),
-                ('output', models.JSONField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('total_nodes', models.PositiveIntegerField(default=0)),
-                ('successful_nodes', models.PositiveIntegerField(default=0)),
-                ('failed_nodes', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('resume_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_owner', models.CharField(blank=True, default='', max_length=100)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('idempotency_key', models.CharField(blank=True, default='', max_length=200)),
-                ('parent_node_id', models.CharField(blank=True, default='', max_length=63)),
-                ('parent_iteration', models.IntegerField(blank=True, null=True)),
-                ('parent_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='runs.workflowrun')),
-                ('retry_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='retries', to='runs.workflowrun')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='workflows.workflowversion')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='workflows.workflow')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='workflows.workspace')),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("waiting", "Waiting"),
+                            ("completed", "Completed"),
+                            ("partial", "Partial"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("test", "Test"), ("live", "Live")], default="live", max_length=4
+                    ),
+                ),
+                ("trigger_type", models.CharField(default="trigger.manual", max_length=100)),
+                ("trigger_node", models.CharField(blank=True, default="", max_length=63)),
+                ("input", models.JSONField(blank=True, null=True)),
+                ("output", models.JSONField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("total_nodes", models.PositiveIntegerField(default=0)),
+                ("successful_nodes", models.PositiveIntegerField(default=0)),
+                ("failed_nodes", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("resume_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_owner", models.CharField(blank=True, default="", max_length=100)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("idempotency_key", models.CharField(blank=True, default="", max_length=200)),
+                ("parent_node_id", models.CharField(blank=True, default="", max_length=63)),
+                ("parent_iteration", models.IntegerField(blank=True, null=True)),
+                (
+                    "parent_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="children",
+                        to="runs.workflowrun",
+                    ),
+                ),
+                (
+                    "retry_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="retries",
+                        to="runs.workflowrun",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="workflows.workflowversion",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="workflows.workflow",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="workflows.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='NodeExecution',
+            name="NodeExecution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.CharField(max_length=63)),
-                ('node_type', models.CharField(blank=True, default='', max_length=100)),
-                ('iteration', models.IntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('waiting', 'Waiting'), ('retrying', 'Retrying'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('input', models.JSONField(blank=True, null=True)),
-                ('output', models.JSONField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('handles', models.JSONField(blank=True, null=True)),
-                ('wait', models.JSONField(blank=True, null=True)),
-                ('warnings', models.JSONField(blank=True, default=list)),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('resume_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='node_executions', to='runs.workflowrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("node_id", models.CharField(max_length=63)),
+                ("node_type", models.CharField(blank=True, default="", max_length=100)),
+                ("iteration", models.IntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("waiting", "Waiting"),
+                            ("retrying", "Retrying"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("input", models.JSONField(blank=True, null=True)),
+                ("output", models.JSONField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("handles", models.JSONField(blank=True, null=True)),
+                ("wait", models.JSONField(blank=True, null=True)),
+                ("warnings", models.JSONField(blank=True, default=list)),
+                ("order", models.PositiveIntegerField(default=0)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("resume_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="node_executions",
+                        to="runs.workflowrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'order', 'iteration'],
+                "ordering": ["run", "order", "iteration"],
             },
         ),
         migrations.CreateModel(
-            name='ExecutionLog',
+            name="ExecutionLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('timestamp', models.DateTimeField()),
-                ('level', models.CharField(choices=[('debug', 'Debug'), ('info', 'Info'), ('warning', 'Warning'), ('error', 'Error')], default='info', max_length=7)),
-                ('node_id', models.CharField(blank=True, default='', max_length=63)),
-                ('iteration', models.IntegerField(blank=True, null=True)),
-                ('message', models.TextField()),
-                ('data', models.JSONField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='logs', to='runs.workflowrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("timestamp", models.DateTimeField()),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("debug", "Debug"),
+                            ("info", "Info"),
+                            ("warning", "Warning"),
+                            ("error", "Error"),
+                        ],
+                        default="info",
+                        max_length=7,
+                    ),
+                ),
+                ("node_id", models.CharField(blank=True, default="", max_length=63)),
+                ("iteration", models.IntegerField(blank=True, null=True)),
+                ("message", models.TextField()),
+                ("data", models.JSONField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="logs",
+                        to="runs.workflowrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'id'],
+                "ordering": ["run", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CorrelationToken',
+            name="CorrelationToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=64, unique=True)),
-                ('kind', models.CharField(choices=[('callback', 'Callback'), ('child', 'Child run')], default='callback', max_length=10)),
-                ('node_id', models.CharField(max_length=63)),
-                ('iteration', models.IntegerField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('payload', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='correlation_tokens', to='runs.workflowrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=64, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("callback", "Callback"), ("child", "Child run")],
+                        default="callback",
+                        max_length=10,
+                    ),
+                ),
+                ("node_id", models.CharField(max_length=63)),
+                ("iteration", models.IntegerField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                ("payload", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="correlation_tokens",
+                        to="runs.workflowrun",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='workflowrun',
-            index=models.Index(fields=['workflow', '-created_at'], name='run_workflow_recent'),
+            model_name="workflowrun",
+            index=models.Index(fields=["workflow", "-created_at"], name="run_workflow_recent"),
         ),
         migrations.AddIndex(
-            model_name='workflowrun',
-            index=models.Index(fields=['workflow', 'status', '-created_at'], name='run_workflow_status'),
+            model_name="workflowrun",
+            index=models.Index(fields=["workflow", "status", "-created_at"], name="run_workflow_status"),
         ),
         migrations.AddIndex(
-            model_name='workflowrun',
-            index=models.Index(fields=['workflow', 'started_at'], name='run_workflow_started'),
+            model_name="workflowrun",
+            index=models.Index(fields=["workflow", "started_at"], name="run_workflow_started"),
         ),
         migrations.AddIndex(
-            model_name='workflowrun',
-            index=models.Index(fields=['status', 'resume_at'], name='run_due'),
+            model_name="workflowrun",
+            index=models.Index(fields=["status", "resume_at"], name="run_due"),
         ),
         migrations.AddIndex(
-            model_name='workflowrun',
-            index=models.Index(fields=['status', 'lease_expires_at'], name='run_lease'),
+            model_name="workflowrun",
+            index=models.Index(fields=["status", "lease_expires_at"], name="run_lease"),
         ),
         migrations.AddIndex(
-            model_name='workflowrun',
-            index=models.Index(fields=['workflow', 'idempotency_key'], name='run_idempotency'),
+            model_name="workflowrun",
+            index=models.Index(fields=["workflow", "idempotency_key"], name="run_idempotency"),
         ),
         migrations.AddIndex(
-            model_name='nodeexecution',
-            index=models.Index(fields=['run', 'node_id'], name='nodeexec_run_node'),
+            model_name="nodeexecution",
+            index=models.Index(fields=["run", "node_id"], name="nodeexec_run_node"),
         ),
         migrations.AddConstraint(
-            model_name='nodeexecution',
-            constraint=models.UniqueConstraint(models.F('run'), models.F('node_id'), django.db.models.functions.comparison.Coalesce('iteration', -1), name='uniq_node_execution'),
+            model_name="nodeexecution",
+            constraint=models.UniqueConstraint(
+                models.F("run"),
+                models.F("node_id"),
+                django.db.models.functions.comparison.Coalesce("iteration", -1),
+                name="uniq_node_execution",
+            ),
         ),
         migrations.AddIndex(
-            model_name='executionlog',
-            index=models.Index(fields=['run', 'level'], name='log_run_level'),
+            model_name="executionlog",
+            index=models.Index(fields=["run", "level"], name="log_run_level"),
         ),
     ]

@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('runs', '0002_run_events'),
-        ('workflows', '0002_trigger_endpoints'),
+        ("runs", "0002_run_events"),
+        ("workflows", "0002_trigger_endpoints"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='workflowrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key', ''), _negated=True), fields=('workflow', 'idempotency_key'), name='uniq_run_idempotency_key'),
+            model_name="workflowrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key", ""), _negated=True),
+                fields=("workflow", "idempotency_key"),
+                name="uniq_run_idempotency_key",
+            ),
         ),
     ]

@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('runs', '0003_idempotency_key_unique'),
-        ('workflows', '0002_trigger_endpoints'),
+        ("runs", "0003_idempotency_key_unique"),
+        ("workflows", "0002_trigger_endpoints"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='workflowrun',
-            name='version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='runs', to='workflows.workflowversion'),
+            model_name="workflowrun",
+            name="version",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.RESTRICT,
+                related_name="runs",
+                to="workflows.workflowversion",
+            ),
         ),
     ]

@@ -1,4 +1,5 @@
 """A real threaded HTTP API on 127.0.0.1 that records what connectors send it."""
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,14 @@ class ApiServer:
             def _serve(self):
                 parts = urllib.parse.urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                seen = Seen(self.command, parts.path, urllib.parse.parse_qs(parts.query),
-                            {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
-                            time.monotonic())
+                seen = Seen(
+                    self.command,
+                    parts.path,
+                    urllib.parse.parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                    time.monotonic(),
+                )
                 with server._lock:
                     server.seen.append(seen)
                 route = server.routes.get((self.command, parts.path), (404, {"error": "no route"}))
@@ -78,7 +84,9 @@ class ApiServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def url(self, path: str) -> str:

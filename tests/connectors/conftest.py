@@ -1,4 +1,5 @@
 """Fixtures for connector tests: a real HTTP API on 127.0.0.1 and the outbound policy."""
+
 import pytest
 
 from .api_server import ApiServer

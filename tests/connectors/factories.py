@@ -1,4 +1,5 @@
 """Factories and canned replies for connector tests."""
+
 from __future__ import annotations
 
 from .api_server import Reply, Seen
@@ -6,8 +7,12 @@ from .api_server import Reply, Seen
 
 def echo(seen: Seen) -> Reply:
     """Reply with everything the request carried."""
-    return 200, {"method": seen.method, "query": seen.query, "headers": seen.headers,
-                 "body": seen.body.decode("utf-8", "replace")}
+    return 200, {
+        "method": seen.method,
+        "query": seen.query,
+        "headers": seen.headers,
+        "body": seen.body.decode("utf-8", "replace"),
+    }
 
 
 FAST_RETRY = {"max_attempts": 3, "delays_ms": [50, 100]}

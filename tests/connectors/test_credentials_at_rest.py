@@ -1,4 +1,5 @@
 """Credential values are encrypted at rest and never shown in the admin."""
+
 import pytest
 from django.db import connection
 
@@ -14,7 +15,10 @@ def test_credential_values_are_encrypted_in_the_database():
     cred.data = {"token": "sk_live_plaintext_value"}
     cred.save()
     with connection.cursor() as cur:
-        cur.execute("SELECT encrypted_data FROM connectors_credential WHERE id = %s", [cred.pk.hex if connection.vendor == "sqlite" else cred.pk])
+        cur.execute(
+            "SELECT encrypted_data FROM connectors_credential WHERE id = %s",
+            [cred.pk.hex if connection.vendor == "sqlite" else cred.pk],
+        )
         raw = cur.fetchone()[0]
     assert "sk_live_plaintext_value" not in raw and raw
     assert Credential.objects.get(pk=cred.pk).data == {"token": "sk_live_plaintext_value"}

@@ -1,5 +1,6 @@
 """The step executor against a real HTTP server on 127.0.0.1: auth, bodies, chains,
 retries, timeouts, error categories, continue_on_error, combine_outputs, masking."""
+
 from __future__ import annotations
 
 import base64
@@ -28,33 +29,52 @@ def test_no_auth_sends_no_authorization_header(api_server):
 
 def test_bearer_auth_sends_the_resolved_credential(api_server):
     api_server.route("GET", "/me", echo)
-    outcome = run({"url": api_server.url("/me"), "auth": {"type": "bearer", "token": "{{ workspace.api_token }}"}},
-                  workspace={"api_token": "tok-bearer-123"})
+    outcome = run(
+        {"url": api_server.url("/me"), "auth": {"type": "bearer", "token": "{{ workspace.api_token }}"}},
+        workspace={"api_token": "tok-bearer-123"},
+    )
     assert outcome.succeeded
     assert api_server.requests_to("/me")[0].headers["authorization"] == "Bearer tok-bearer-123"
 
 
 def test_api_key_auth_in_a_header(api_server):
     api_server.route("GET", "/me", echo)
-    run({"url": api_server.url("/me"),
-         "auth": {"type": "api_key", "in": "header", "name": "X-Api-Key", "value": "{{ workspace.key }}"}},
-        workspace={"key": "k-header-456"})
+    run(
+        {
+            "url": api_server.url("/me"),
+            "auth": {"type": "api_key", "in": "header", "name": "X-Api-Key", "value": "{{ workspace.key }}"},
+        },
+        workspace={"key": "k-header-456"},
+    )
     assert api_server.requests_to("/me")[0].headers["x-api-key"] == "k-header-456"
 
 
 def test_api_key_auth_in_the_query(api_server):
     api_server.route("GET", "/me", echo)
-    run({"url": api_server.url("/me"), "queryParams": {"q": "x"},
-         "auth": {"type": "api_key", "in": "query", "name": "api_key", "value": "{{ workspace.key }}"}},
-        workspace={"key": "k-query-789"})
+    run(
+        {
+            "url": api_server.url("/me"),
+            "queryParams": {"q": "x"},
+            "auth": {"type": "api_key", "in": "query", "name": "api_key", "value": "{{ workspace.key }}"},
+        },
+        workspace={"key": "k-query-789"},
+    )
     assert api_server.requests_to("/me")[0].query == {"q": ["x"], "api_key": ["k-query-789"]}
 
 
 def test_basic_auth_with_a_multi_field_credential(api_server):
     api_server.route("GET", "/me", echo)
-    run({"url": api_server.url("/me"),
-         "auth": {"type": "basic", "username": "{{ workspace.crm.username }}", "password": "{{ workspace.crm.password }}"}},
-        workspace={"crm": {"username": "ada", "password": "pw-basic-000"}})
+    run(
+        {
+            "url": api_server.url("/me"),
+            "auth": {
+                "type": "basic",
+                "username": "{{ workspace.crm.username }}",
+                "password": "{{ workspace.crm.password }}",
+            },
+        },
+        workspace={"crm": {"username": "ada", "password": "pw-basic-000"}},
+    )
     sent = api_server.requests_to("/me")[0].headers["authorization"]
     assert base64.b64decode(sent.split(" ", 1)[1]).decode() == "ada:pw-basic-000"
 
@@ -64,16 +84,30 @@ def test_basic_auth_with_a_multi_field_credential(api_server):
 
 def test_json_body_is_rendered_and_sent_as_json(api_server):
     api_server.route("POST", "/items", echo)
-    run({"method": "POST", "url": api_server.url("/items"), "bodyType": "json",
-         "body": {"phone": "{{ input.phone }}", "n": "{{ input.n }}"}}, input={"phone": "+1555", "n": 3})
+    run(
+        {
+            "method": "POST",
+            "url": api_server.url("/items"),
+            "bodyType": "json",
+            "body": {"phone": "{{ input.phone }}", "n": "{{ input.n }}"},
+        },
+        input={"phone": "+1555", "n": 3},
+    )
     seen = api_server.requests_to("/items")[0]
     assert seen.headers["content-type"] == "application/json" and seen.json() == {"phone": "+1555", "n": 3}
 
 
 def test_form_body_is_url_encoded(api_server):
     api_server.route("POST", "/form", echo)
-    run({"method": "POST", "url": api_server.url("/form"), "bodyType": "form", "body": {"a": "1 2", "b": "{{ input.b }}"}},
-        input={"b": "x&y"})
+    run(
+        {
+            "method": "POST",
+            "url": api_server.url("/form"),
+            "bodyType": "form",
+            "body": {"a": "1 2", "b": "{{ input.b }}"},
+        },
+        input={"b": "x&y"},
+    )
     seen = api_server.requests_to("/form")[0]
     assert seen.headers["content-type"] == "application/x-www-form-urlencoded"
     assert seen.body == b"a=1+2&b=x%26y"
@@ -81,16 +115,25 @@ def test_form_body_is_url_encoded(api_server):
 
 def test_xml_body_is_sent_verbatim(api_server):
     api_server.route("POST", "/xml", echo)
-    run({"method": "POST", "url": api_server.url("/xml"), "bodyType": "xml", "body": "<a>{{ input.v }}</a>"},
-        input={"v": "7"})
+    run(
+        {"method": "POST", "url": api_server.url("/xml"), "bodyType": "xml", "body": "<a>{{ input.v }}</a>"},
+        input={"v": "7"},
+    )
     seen = api_server.requests_to("/xml")[0]
     assert seen.headers["content-type"] == "application/xml" and seen.body == b"<a>7</a>"
 
 
 def test_raw_body_is_sent_as_text_and_a_content_type_header_wins(api_server):
     api_server.route("PUT", "/raw", echo)
-    run({"method": "PUT", "url": api_server.url("/raw"), "bodyType": "raw", "body": "hello",
-         "headers": {"Content-Type": "text/csv"}})
+    run(
+        {
+            "method": "PUT",
+            "url": api_server.url("/raw"),
+            "bodyType": "raw",
+            "body": "hello",
+            "headers": {"Content-Type": "text/csv"},
+        }
+    )
     seen = api_server.requests_to("/raw")[0]
     assert seen.headers["content-type"] == "text/csv" and seen.body == b"hello"
 
@@ -102,33 +145,47 @@ def test_three_step_chain_passes_data_between_steps(api_server):
     api_server.route("GET", "/users", (200, [{"id": 41, "email": "a@x"}, {"id": 42}]))
     api_server.route("GET", "/users/41", (200, {"user": {"id": 41, "team": "blue"}}))
     api_server.route("PATCH", "/users/41", echo)
-    config = {"steps": [
-        {"name": "find", "url": api_server.url("/users"), "queryParams": {"email": "{{ input.email }}"}},
-        {"name": "details", "url": api_server.url("/users/{{ steps.find[0].id }}")},
-        {"name": "update", "method": "PATCH", "url": api_server.url("/users/{{ steps.find[0].id }}"),
-         "body": {"phone": "{{ input.phone }}", "team": "{{ steps.details.user.team }}"}},
-    ]}
+    config = {
+        "steps": [
+            {"name": "find", "url": api_server.url("/users"), "queryParams": {"email": "{{ input.email }}"}},
+            {"name": "details", "url": api_server.url("/users/{{ steps.find[0].id }}")},
+            {
+                "name": "update",
+                "method": "PATCH",
+                "url": api_server.url("/users/{{ steps.find[0].id }}"),
+                "body": {"phone": "{{ input.phone }}", "team": "{{ steps.details.user.team }}"},
+            },
+        ]
+    }
     outcome = run(config, input={"email": "a@x", "phone": "+1"})
     assert outcome.succeeded, outcome.error
     assert json.loads(outcome.output["body"]) == {"phone": "+1", "team": "blue"}  # the last step's output
     assert api_server.requests_to("/users")[0].query == {"email": ["a@x"]}
     assert [s["name"] for s in outcome.steps] == ["find", "details", "update"]
-    assert all(s["attempts"] == 1 and s["error"] is None and s["response"]["status"] == 200 for s in outcome.steps)
+    assert all(
+        s["attempts"] == 1 and s["error"] is None and s["response"]["status"] == 200 for s in outcome.steps
+    )
     assert outcome.steps[2]["request"]["method"] == "PATCH"
 
 
 def test_combine_outputs_returns_every_step_by_name(api_server):
     api_server.route("GET", "/a", (200, {"v": 1}))
     api_server.route("GET", "/b", (200, {"v": 2}))
-    outcome = run({"combine_outputs": True, "steps": [{"name": "a", "url": api_server.url("/a")},
-                                                      {"name": "b", "url": api_server.url("/b")}]})
+    outcome = run(
+        {
+            "combine_outputs": True,
+            "steps": [{"name": "a", "url": api_server.url("/a")}, {"name": "b", "url": api_server.url("/b")}],
+        }
+    )
     assert outcome.output == {"a": {"v": 1}, "b": {"v": 2}}
 
 
 def test_a_failed_step_stops_the_chain(api_server):
     api_server.route("GET", "/a", (404, {"error": "nope"}))
     api_server.route("GET", "/b", (200, {}))
-    outcome = run({"steps": [{"name": "a", "url": api_server.url("/a")}, {"name": "b", "url": api_server.url("/b")}]})
+    outcome = run(
+        {"steps": [{"name": "a", "url": api_server.url("/a")}, {"name": "b", "url": api_server.url("/b")}]}
+    )
     assert outcome.error.category == "HTTP_ERROR" and "step 'a'" in outcome.error.message
     assert outcome.error.details["step"] == "a" and outcome.error.details["status"] == 404
     assert api_server.requests_to("/b") == [] and len(outcome.steps) == 1
@@ -137,11 +194,18 @@ def test_a_failed_step_stops_the_chain(api_server):
 def test_continue_on_error_records_the_error_and_runs_the_next_step(api_server):
     api_server.route("GET", "/a", (500, "boom"))
     api_server.route("POST", "/b", echo)
-    config = {"retry": {"max_attempts": 1}, "steps": [
-        {"name": "a", "url": api_server.url("/a"), "continue_on_error": True},
-        {"name": "b", "method": "POST", "url": api_server.url("/b"),
-         "body": {"previous": "{{ steps.a.error.category }}"}},
-    ]}
+    config = {
+        "retry": {"max_attempts": 1},
+        "steps": [
+            {"name": "a", "url": api_server.url("/a"), "continue_on_error": True},
+            {
+                "name": "b",
+                "method": "POST",
+                "url": api_server.url("/b"),
+                "body": {"previous": "{{ steps.a.error.category }}"},
+            },
+        ],
+    }
     outcome = run(config)
     assert outcome.succeeded
     assert outcome.steps[0]["error"]["category"] == "HTTP_ERROR"
@@ -150,12 +214,18 @@ def test_continue_on_error_records_the_error_and_runs_the_next_step(api_server):
 
 def test_connector_wide_continue_on_error_with_combined_outputs(api_server):
     api_server.route("GET", "/b", (200, {"ok": True}))
-    config = {"continue_on_error": True, "combine_outputs": True, "steps": [
-        {"name": "a", "url": "{{ input.missing }}"},
-        {"name": "b", "url": api_server.url("/b")},
-    ]}
+    config = {
+        "continue_on_error": True,
+        "combine_outputs": True,
+        "steps": [
+            {"name": "a", "url": "{{ input.missing }}"},
+            {"name": "b", "url": api_server.url("/b")},
+        ],
+    }
     outcome = run(config)
-    assert outcome.output["a"]["error"]["category"] == "TEMPLATE_ERROR" and outcome.output["b"] == {"ok": True}
+    assert outcome.output["a"]["error"]["category"] == "TEMPLATE_ERROR" and outcome.output["b"] == {
+        "ok": True
+    }
 
 
 # ------------------------------------------------------------------------ retries, timing
@@ -203,8 +273,13 @@ def test_client_errors_are_not_retried(api_server):
 
 
 def test_status_categories(api_server):
-    for status, category in ((401, "AUTHENTICATION_ERROR"), (403, "AUTHENTICATION_ERROR"),
-                             (429, "RATE_LIMIT_ERROR"), (503, "SERVICE_UNAVAILABLE"), (418, "HTTP_ERROR")):
+    for status, category in (
+        (401, "AUTHENTICATION_ERROR"),
+        (403, "AUTHENTICATION_ERROR"),
+        (429, "RATE_LIMIT_ERROR"),
+        (503, "SERVICE_UNAVAILABLE"),
+        (418, "HTTP_ERROR"),
+    ):
         api_server.route("GET", f"/s{status}", (status, "x"))
         outcome = run({"url": api_server.url(f"/s{status}"), "retry": {"max_attempts": 1}})
         assert outcome.error.category == category, status
@@ -219,16 +294,20 @@ def test_a_slow_step_times_out_per_step(api_server):
 
 def test_the_connector_timeout_applies_when_the_step_sets_none(api_server):
     api_server.route("GET", "/slow", lambda seen: (time.sleep(1.0), (200, {}))[1])
-    outcome = run({"url": api_server.url("/slow"), "retry": {"max_attempts": 1}},
-                  limits=ExecutionLimits(allow_private=True, step_timeout_ms=150))
+    outcome = run(
+        {"url": api_server.url("/slow"), "retry": {"max_attempts": 1}},
+        limits=ExecutionLimits(allow_private=True, step_timeout_ms=150),
+    )
     assert outcome.error.category == "TIMEOUT_ERROR"
 
 
 def test_the_overall_cap_stops_retrying(api_server):
     api_server.route("GET", "/down", (503, "down"))
     started = time.monotonic()
-    outcome = run({"url": api_server.url("/down"), "retry": {"max_attempts": 10, "delays_ms": [300]}},
-                  limits=ExecutionLimits(allow_private=True, overall_timeout_s=0.5))
+    outcome = run(
+        {"url": api_server.url("/down"), "retry": {"max_attempts": 10, "delays_ms": [300]}},
+        limits=ExecutionLimits(allow_private=True, overall_timeout_s=0.5),
+    )
     assert outcome.error is not None and time.monotonic() - started < 1.5
     assert outcome.steps[0]["attempts"] < 10
 
@@ -262,10 +341,16 @@ def test_a_missing_input_field_is_a_template_error_naming_the_path(api_server):
 def test_step_records_mask_secrets_everywhere(api_server):
     api_server.route("POST", "/echo", echo)
     secret = "sk-very-secret-4242"
-    outcome = run({"method": "POST", "url": api_server.url("/echo"),
-                   "auth": {"type": "bearer", "token": "{{ workspace.token }}"},
-                   "queryParams": {"sig": "{{ workspace.token }}"}, "body": {"copy": "{{ workspace.token }}"}},
-                  workspace={"token": secret})
+    outcome = run(
+        {
+            "method": "POST",
+            "url": api_server.url("/echo"),
+            "auth": {"type": "bearer", "token": "{{ workspace.token }}"},
+            "queryParams": {"sig": "{{ workspace.token }}"},
+            "body": {"copy": "{{ workspace.token }}"},
+        },
+        workspace={"token": secret},
+    )
     assert outcome.succeeded and secret in api_server.requests_to("/echo")[0].body.decode()
     stored = json.dumps({"output": outcome.output, "steps": outcome.steps})
     assert secret not in stored and "***" in stored

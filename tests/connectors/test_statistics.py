@@ -1,4 +1,5 @@
 """Connector statistics stay exact when many executions finish at the same time."""
+
 from __future__ import annotations
 
 import threading
@@ -48,4 +49,6 @@ def test_statistics_are_exact_under_20_parallel_executions(transactional_db, api
     assert connector.failed_executions == failures
     assert connector.total_duration_ms == sum(e.execution_time_ms for e in executions)
     assert connector.last_executed_at is not None
-    assert sorted(e.status for e in executions) == ["completed"] * (PARALLEL - failures) + ["failed"] * failures
+    assert (
+        sorted(e.status for e in executions) == ["completed"] * (PARALLEL - failures) + ["failed"] * failures
+    )

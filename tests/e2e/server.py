@@ -2,6 +2,7 @@
 
 The harness lives in `bench/_harness.py` (the benchmarks use it too); this module re-exports it.
 """
+
 from __future__ import annotations
 
 import sys

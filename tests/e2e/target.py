@@ -1,4 +1,5 @@
 """A real HTTP target on 127.0.0.1 that counts hits per path and can be slow."""
+
 import json
 import threading
 import time

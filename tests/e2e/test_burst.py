@@ -1,5 +1,6 @@
 """A concurrent burst against a real `serve`: every accepted request becomes a stored run
 and every run completes (nothing lost, no 500s, no stuck workers)."""
+
 import json
 import threading
 import urllib.error
@@ -23,8 +24,12 @@ def burst(url: str, body_of, headers: dict) -> list[tuple[int, int, object]]:
                 if not todo:
                     return
                 i = todo.pop()
-            req = urllib.request.Request(url, method="POST", data=json.dumps(body_of(i)).encode(),
-                                         headers={"Content-Type": "application/json", **headers})
+            req = urllib.request.Request(
+                url,
+                method="POST",
+                data=json.dumps(body_of(i)).encode(),
+                headers={"Content-Type": "application/json", **headers},
+            )
             try:
                 with urllib.request.urlopen(req, timeout=60) as resp:
                     answer = (i, resp.status, json.loads(resp.read()))
@@ -45,17 +50,24 @@ def wait_all_completed(server, wid) -> None:
     def all_done():
         _, body = server.call("GET", f"/api/v1/workflows/{wid}/runs?status=completed")
         return body["count"] == BURST
+
     server.wait_for(all_done, timeout_s=120, interval_s=0.5)
 
 
 def test_concurrent_burst_loses_nothing(server):
     wid = server.create_workflow(
-        [{"id": "start", "type": "trigger.manual"},
-         {"id": "a", "type": "data.transform", "config": {"set": {"a": "{{ input.i + 1 }}"}}},
-         {"id": "b", "type": "data.transform", "config": {"set": {"b": "{{ input.a * 2 }}"}}}],
-        [{"source": "start", "target": "a"}, {"source": "a", "target": "b"}])
-    answers = burst(f"{server.base}/api/v1/workflows/{wid}/execute", lambda i: {"input": {"i": i}},
-                    {"Authorization": f"Token {server.token}"})
+        [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "a", "type": "data.transform", "config": {"set": {"a": "{{ input.i + 1 }}"}}},
+            {"id": "b", "type": "data.transform", "config": {"set": {"b": "{{ input.a * 2 }}"}}},
+        ],
+        [{"source": "start", "target": "a"}, {"source": "a", "target": "b"}],
+    )
+    answers = burst(
+        f"{server.base}/api/v1/workflows/{wid}/execute",
+        lambda i: {"input": {"i": i}},
+        {"Authorization": f"Token {server.token}"},
+    )
     codes = [code for _, code, _ in answers]
     assert codes.count(202) == BURST, {c: codes.count(c) for c in set(codes)}
     wait_all_completed(server, wid)
@@ -69,10 +81,17 @@ def test_webhook_burst_every_2xx_is_a_stored_run(server, respond):
     runs go to the queue; either way every 2xx answer is a stored run that completes, and
     on_completion answers carry each request's own output."""
     wid = server.create_workflow(
-        [{"id": "hook", "type": "trigger.webhook", "config": {"respond": respond}},
-         {"id": "a", "type": "data.transform", "config": {"set": {"a": "{{ input.body.i + 1 }}"}, "keep_input": False}},
-         {"id": "b", "type": "data.transform", "config": {"set": {"b": "{{ input.a * 2 }}"}}}],
-        [{"source": "hook", "target": "a"}, {"source": "a", "target": "b"}])
+        [
+            {"id": "hook", "type": "trigger.webhook", "config": {"respond": respond}},
+            {
+                "id": "a",
+                "type": "data.transform",
+                "config": {"set": {"a": "{{ input.body.i + 1 }}"}, "keep_input": False},
+            },
+            {"id": "b", "type": "data.transform", "config": {"set": {"b": "{{ input.a * 2 }}"}}},
+        ],
+        [{"source": "hook", "target": "a"}, {"source": "a", "target": "b"}],
+    )
     code, body = server.call("POST", f"/api/v1/workflows/{wid}/activate", {})
     assert code == 200, body
     answers = burst(body["triggers"][0]["url"], lambda i: {"i": i}, {})

@@ -1,5 +1,6 @@
 """Durability against real processes: a worker killed with SIGKILL mid-run, every process
 restarted while a run waits, and `serve` stopping with no orphans."""
+
 import os
 import signal
 import time
@@ -34,21 +35,40 @@ def fast_lease_server(tmp_path):
 def test_worker_killed_mid_run_is_resumed_without_rerunning_succeeded_nodes(fast_lease_server, target):
     srv = fast_lease_server
     target.slow_first["/slow"] = 6
-    wid = srv.create_workflow([
-        START,
-        {"id": "first", "type": "http.request", "config": {"url": f"{target.url}/first"}},
-        {"id": "slow", "type": "http.request", "config": {"url": f"{target.url}/slow", "timeout_ms": 20000}},
-        {"id": "done", "type": "data.transform", "config": {"set": {"finished": True}}},
-    ], [{"source": "start", "target": "first"}, {"source": "first", "target": "slow"},
-        {"source": "slow", "target": "done"}])
+    wid = srv.create_workflow(
+        [
+            START,
+            {"id": "first", "type": "http.request", "config": {"url": f"{target.url}/first"}},
+            {
+                "id": "slow",
+                "type": "http.request",
+                "config": {"url": f"{target.url}/slow", "timeout_ms": 20000},
+            },
+            {"id": "done", "type": "data.transform", "config": {"set": {"finished": True}}},
+        ],
+        [
+            {"source": "start", "target": "first"},
+            {"source": "first", "target": "slow"},
+            {"source": "slow", "target": "done"},
+        ],
+    )
     run_id = srv.execute(wid)
     srv.wait_for(lambda: target.hits.get("/slow"))
-    owner = srv.wait_for(lambda: (srv.sql("SELECT lease_owner FROM runs_workflowrun WHERE id = ?",
-                                          (run_id if srv.pg_db else run_id.replace("-", ""),)) or [("",)])[0][0])
+    owner = srv.wait_for(
+        lambda: (
+            srv.sql(
+                "SELECT lease_owner FROM runs_workflowrun WHERE id = ?",
+                (run_id if srv.pg_db else run_id.replace("-", ""),),
+            )
+            or [("",)]
+        )[0][0]
+    )
     worker_pid = int(owner.split(":")[1])
     os.kill(worker_pid, signal.SIGKILL)
 
-    run = srv.wait_for(lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=60)
+    run = srv.wait_for(
+        lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=60
+    )
     nodes = {n["node_id"]: n for n in run["nodes"]}
     assert run["status"] == "completed", run
     assert nodes["done"]["output"]["finished"] is True
@@ -59,17 +79,22 @@ def test_worker_killed_mid_run_is_resumed_without_rerunning_succeeded_nodes(fast
 
 def test_waiting_run_survives_a_restart_of_every_process(fast_lease_server):
     srv = fast_lease_server
-    wid = srv.create_workflow([
-        START,
-        {"id": "pause", "type": "logic.wait", "config": {"duration_s": 3}},
-        {"id": "after", "type": "data.transform", "config": {"set": {"woke": True}}},
-    ], [{"source": "start", "target": "pause"}, {"source": "pause", "target": "after"}])
+    wid = srv.create_workflow(
+        [
+            START,
+            {"id": "pause", "type": "logic.wait", "config": {"duration_s": 3}},
+            {"id": "after", "type": "data.transform", "config": {"set": {"woke": True}}},
+        ],
+        [{"source": "start", "target": "pause"}, {"source": "pause", "target": "after"}],
+    )
     run_id = srv.execute(wid, {"k": 1})
     srv.wait_for(lambda: srv.run(run_id)["status"] == "waiting")
     srv.stop()  # web, workers and timekeeper all gone while the run waits
     time.sleep(4)
     srv.start()
-    run = srv.wait_for(lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=30)
+    run = srv.wait_for(
+        lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=30
+    )
     assert run["status"] == "completed", run
     assert run["output"] == {"k": 1, "woke": True}
     assert run["duration_ms"] >= 2900
@@ -77,11 +102,18 @@ def test_waiting_run_survives_a_restart_of_every_process(fast_lease_server):
 
 def test_cancel_stops_a_running_run(server, target):
     target.slow_first["/hang"] = 8
-    wid = server.create_workflow([
-        START,
-        {"id": "call", "type": "http.request", "config": {"url": f"{target.url}/hang", "timeout_ms": 20000}},
-        {"id": "after", "type": "data.transform", "config": {"set": {"x": 1}}},
-    ], [{"source": "start", "target": "call"}, {"source": "call", "target": "after"}])
+    wid = server.create_workflow(
+        [
+            START,
+            {
+                "id": "call",
+                "type": "http.request",
+                "config": {"url": f"{target.url}/hang", "timeout_ms": 20000},
+            },
+            {"id": "after", "type": "data.transform", "config": {"set": {"x": 1}}},
+        ],
+        [{"source": "start", "target": "call"}, {"source": "call", "target": "after"}],
+    )
     run_id = server.execute(wid)
     server.wait_for(lambda: target.hits.get("/hang"))
     started = time.monotonic()
@@ -139,8 +171,11 @@ def test_serve_and_worker_cluster_killed_outright_leave_no_orphans(tmp_path):
     srv.start()
     try:
         pgid = os.getpgid(srv.proc.pid)
-        cluster = next(p for p in _children(srv.proc.pid)
-                       if b"--worker-cluster" in open(f"/proc/{p}/cmdline", "rb").read())
+        cluster = next(
+            p
+            for p in _children(srv.proc.pid)
+            if b"--worker-cluster" in open(f"/proc/{p}/cmdline", "rb").read()
+        )
         # the cluster's sentinel, and what it forks: monitor, pusher, 2 workers
         srv.wait_for(lambda: _children(cluster) and sum(len(_children(p)) for p in _children(cluster)) >= 4)
         os.kill(cluster, signal.SIGKILL)
@@ -165,19 +200,33 @@ def test_web_process_killed_while_executing_an_on_completion_run_loses_nothing(f
 
     srv = fast_lease_server
     target.slow_first["/slow"] = 6
-    wid = srv.create_workflow([
-        {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
-        {"id": "first", "type": "http.request", "config": {"url": f"{target.url}/first"}},
-        {"id": "slow", "type": "http.request", "config": {"url": f"{target.url}/slow", "timeout_ms": 20000}},
-        {"id": "done", "type": "data.transform", "config": {"set": {"finished": True}}},
-    ], [{"source": "hook", "target": "first"}, {"source": "first", "target": "slow"},
-        {"source": "slow", "target": "done"}])
+    wid = srv.create_workflow(
+        [
+            {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
+            {"id": "first", "type": "http.request", "config": {"url": f"{target.url}/first"}},
+            {
+                "id": "slow",
+                "type": "http.request",
+                "config": {"url": f"{target.url}/slow", "timeout_ms": 20000},
+            },
+            {"id": "done", "type": "data.transform", "config": {"set": {"finished": True}}},
+        ],
+        [
+            {"source": "hook", "target": "first"},
+            {"source": "first", "target": "slow"},
+            {"source": "slow", "target": "done"},
+        ],
+    )
     code, body = srv.call("POST", f"/api/v1/workflows/{wid}/activate", {})
     assert code == 200, body
 
     def send():
-        req = urllib.request.Request(body["triggers"][0]["url"], data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            body["triggers"][0]["url"],
+            data=b"{}",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         try:
             urllib.request.urlopen(req, timeout=30).read()
         except OSError:
@@ -185,16 +234,25 @@ def test_web_process_killed_while_executing_an_on_completion_run_loses_nothing(f
 
     threading.Thread(target=send, daemon=True).start()
     srv.wait_for(lambda: target.hits.get("/slow"))
-    run_id, owner = srv.wait_for(lambda: srv.sql("SELECT id, lease_owner FROM runs_workflowrun WHERE workflow_id = ?",
-                                                 (wid if srv.pg_db else wid.replace("-", ""),)))[0]
+    run_id, owner = srv.wait_for(
+        lambda: srv.sql(
+            "SELECT id, lease_owner FROM runs_workflowrun WHERE workflow_id = ?",
+            (wid if srv.pg_db else wid.replace("-", ""),),
+        )
+    )[0]
     web_pid = int(owner.split(":")[1])
     assert b"daphne" in open(f"/proc/{web_pid}/cmdline", "rb").read()  # executed by the web process
     os.kill(web_pid, signal.SIGKILL)
     srv.proc.wait(timeout=30)  # serve notices and stops the rest
     srv.start()
-    run_id = str(run_id) if srv.pg_db else "-".join((run_id[:8], run_id[8:12], run_id[12:16], run_id[16:20],
-                                                     run_id[20:]))
-    run = srv.wait_for(lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=60)
+    run_id = (
+        str(run_id)
+        if srv.pg_db
+        else "-".join((run_id[:8], run_id[8:12], run_id[12:16], run_id[16:20], run_id[20:]))
+    )
+    run = srv.wait_for(
+        lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=60
+    )
     nodes = {n["node_id"]: n for n in run["nodes"]}
     assert run["status"] == "completed", run
     assert nodes["done"]["output"]["finished"] is True

@@ -1,4 +1,5 @@
 """A schedule trigger firing by itself inside a real `serve` (timekeeper + workers)."""
+
 from datetime import datetime
 
 import pytest
@@ -8,10 +9,21 @@ pytestmark = pytest.mark.slow
 
 def test_a_seconds_schedule_fires_repeatedly_and_its_runs_complete(server):
     wid = server.create_workflow(
-        [{"id": "clock", "type": "trigger.schedule", "config": {"cron": "* * * * * */2", "timezone": "Asia/Kolkata"}},
-         {"id": "stamp", "type": "data.transform",
-          "config": {"set": {"fired_for": "{{ input.scheduled_at }}"}, "keep_input": False}}],
-        [{"source": "clock", "target": "stamp"}], name="every two seconds")
+        [
+            {
+                "id": "clock",
+                "type": "trigger.schedule",
+                "config": {"cron": "* * * * * */2", "timezone": "Asia/Kolkata"},
+            },
+            {
+                "id": "stamp",
+                "type": "data.transform",
+                "config": {"set": {"fired_for": "{{ input.scheduled_at }}"}, "keep_input": False},
+            },
+        ],
+        [{"source": "clock", "target": "stamp"}],
+        name="every two seconds",
+    )
     code, body = server.call("POST", f"/api/v1/workflows/{wid}/activate", {})
     assert code == 200, body
     [trigger] = body["triggers"]
@@ -27,8 +39,10 @@ def test_a_seconds_schedule_fires_repeatedly_and_its_runs_complete(server):
 
     slots = sorted(datetime.fromisoformat(r["input"]["scheduled_at"]) for r in runs)
     assert len(set(slots)) == len(slots)  # one run per slot
-    assert all(s.second % 2 == 0 and s.microsecond == 0 and s.utcoffset().total_seconds() == 5.5 * 3600
-               for s in slots)
+    assert all(
+        s.second % 2 == 0 and s.microsecond == 0 and s.utcoffset().total_seconds() == 5.5 * 3600
+        for s in slots
+    )
     for r in runs:
         assert r["mode"] == "live" and r["trigger_type"] == "trigger.schedule"
         assert r["output"] == {"fired_for": r["input"]["scheduled_at"]}

@@ -1,4 +1,5 @@
 """Webhooks from outside the process, against a real `serve`."""
+
 import json
 import urllib.error
 import urllib.request
@@ -9,8 +10,12 @@ pytestmark = pytest.mark.slow
 
 
 def send(url, body: dict, headers=None):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, json.loads(resp.read())
@@ -21,10 +26,16 @@ def send(url, body: dict, headers=None):
 @pytest.mark.parametrize("respond", ["immediately", "on_completion"])
 def test_webhook_runs_the_active_workflow(server, respond):
     wid = server.create_workflow(
-        [{"id": "hook", "type": "trigger.webhook", "config": {"respond": respond}},
-         {"id": "double", "type": "data.transform", "config": {"set": {"twice": "{{ input.body.n * 2 }}"},
-                                                                "keep_input": False}}],
-        [{"source": "hook", "target": "double"}])
+        [
+            {"id": "hook", "type": "trigger.webhook", "config": {"respond": respond}},
+            {
+                "id": "double",
+                "type": "data.transform",
+                "config": {"set": {"twice": "{{ input.body.n * 2 }}"}, "keep_input": False},
+            },
+        ],
+        [{"source": "hook", "target": "double"}],
+    )
     code, body = server.call("POST", f"/api/v1/workflows/{wid}/activate", {})
     assert code == 200, body
     url = body["triggers"][0]["url"]
@@ -52,11 +63,18 @@ def raw_send(url, data: bytes, headers=None, method="POST"):
 
 def activate_hook(server, config: dict, *, settings=None, extra_nodes=(), extra_edges=()) -> tuple[str, str]:
     wid = server.create_workflow(
-        [{"id": "hook", "type": "trigger.webhook", "config": config},
-         {"id": "echo", "type": "data.transform", "config": {"set": {"got": "{{ input.body }}"}, "keep_input": False}},
-         *extra_nodes],
+        [
+            {"id": "hook", "type": "trigger.webhook", "config": config},
+            {
+                "id": "echo",
+                "type": "data.transform",
+                "config": {"set": {"got": "{{ input.body }}"}, "keep_input": False},
+            },
+            *extra_nodes,
+        ],
         [{"source": "hook", "target": "echo"}, *extra_edges],
-        **({"settings": settings} if settings else {}))
+        **({"settings": settings} if settings else {}),
+    )
     code, body = server.call("POST", f"/api/v1/workflows/{wid}/activate", {})
     assert code == 200, body
     return wid, body["triggers"][0]["url"]
@@ -120,9 +138,11 @@ def test_deactivated_and_unknown_webhooks_are_404_over_http(server):
 
 def test_on_completion_falls_back_to_202_when_the_run_takes_longer(server):
     wid, url = activate_hook(
-        server, {"respond": "on_completion", "respond_timeout_s": 0.5},
+        server,
+        {"respond": "on_completion", "respond_timeout_s": 0.5},
         extra_nodes=[{"id": "slow", "type": "logic.wait", "config": {"duration_s": 2}}],
-        extra_edges=[{"source": "echo", "target": "slow"}])
+        extra_edges=[{"source": "echo", "target": "slow"}],
+    )
     code, body = send(url, {"a": 1})
     assert code == 202 and body["run_id"]
     run = server.wait_for(lambda: (r := server.run(body["run_id"]))["status"] == "completed" and r)
@@ -135,11 +155,22 @@ def test_hosted_form_over_http(server):
     import requests
 
     wid = server.create_workflow(
-        [{"id": "signup", "type": "trigger.form", "config": {"title": "Sign up", "fields": [
-            {"name": "email", "label": "Email", "type": "email", "required": True},
-            {"name": "seats", "label": "Seats", "type": "number"}]}},
-         {"id": "keep", "type": "data.transform", "config": {}}],
-        [{"source": "signup", "target": "keep"}])
+        [
+            {
+                "id": "signup",
+                "type": "trigger.form",
+                "config": {
+                    "title": "Sign up",
+                    "fields": [
+                        {"name": "email", "label": "Email", "type": "email", "required": True},
+                        {"name": "seats", "label": "Seats", "type": "number"},
+                    ],
+                },
+            },
+            {"id": "keep", "type": "data.transform", "config": {}},
+        ],
+        [{"source": "signup", "target": "keep"}],
+    )
     code, body = server.call("POST", f"/api/v1/workflows/{wid}/activate", {})
     assert code == 200, body
     url = next(t["url"] for t in body["triggers"] if t["type"] == "trigger.form")
@@ -150,11 +181,17 @@ def test_hosted_form_over_http(server):
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     extra = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
     # Inputs are named f-<field name>.
-    assert requests.post(url, data={**extra, "f-email": "ada@example.com"}, timeout=30).status_code == 403  # no CSRF
+    assert (
+        requests.post(url, data={**extra, "f-email": "ada@example.com"}, timeout=30).status_code == 403
+    )  # no CSRF
     bad = browser.post(url, data={**extra, "csrfmiddlewaretoken": token, "f-email": "nope"}, timeout=30)
     assert bad.status_code == 400 and "valid email" in bad.text and run_count(server, wid) == 0
-    good = browser.post(url, data={**extra, "csrfmiddlewaretoken": token, "f-email": "ada@example.com", "f-seats": "3"},
-                        headers={"Referer": url}, timeout=30)
+    good = browser.post(
+        url,
+        data={**extra, "csrfmiddlewaretoken": token, "f-email": "ada@example.com", "f-seats": "3"},
+        headers={"Referer": url},
+        timeout=30,
+    )
     assert good.status_code == 200 and good.url.rstrip("/").endswith("thanks")
     runs = server.call("GET", f"/api/v1/workflows/{wid}/runs")[1]["results"]
     assert len(runs) == 1 and runs[0]["mode"] == "live"

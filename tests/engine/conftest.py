@@ -1,4 +1,5 @@
 """Fixtures for the pure engine tests (no Django): a test registry and an in-memory engine."""
+
 from __future__ import annotations
 
 import pytest

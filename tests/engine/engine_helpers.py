@@ -1,5 +1,6 @@
 """Builders and a harness for engine tests: documents in a line, runs against the in-memory
 store, and a registry with small fake node types that make one rule visible each."""
+
 from __future__ import annotations
 
 import threading
@@ -43,8 +44,11 @@ def start() -> dict[str, Any]:
 
 
 def transform(node_id: str, set_: dict | None = None, **config: Any) -> dict[str, Any]:
-    extra = {k: config.pop(k) for k in list(config) if k in ("on_error", "on_timeout", "retry", "timeout_ms",
-                                                             "default_output")}
+    extra = {
+        k: config.pop(k)
+        for k in list(config)
+        if k in ("on_error", "on_timeout", "retry", "timeout_ms", "default_output")
+    }
     return node(node_id, "data.transform", {"set": set_ or {}, **config}, **extra)
 
 
@@ -57,8 +61,15 @@ class FakeServices(Services):
         self.callbacks: list[dict[str, Any]] = []
 
     def start_child_run(self, *, parent_run_id, parent_node_id, workflow_id, input, wait):
-        self.children.append({"parent_run_id": parent_run_id, "parent_node_id": parent_node_id,
-                              "workflow_id": workflow_id, "input": input, "wait": wait})
+        self.children.append(
+            {
+                "parent_run_id": parent_run_id,
+                "parent_node_id": parent_node_id,
+                "workflow_id": workflow_id,
+                "input": input,
+                "wait": wait,
+            }
+        )
         return f"child-{len(self.children)}"
 
     def create_callback(self, *, run_id, node_id, iteration, expires_in_s):
@@ -141,8 +152,12 @@ def make_test_registry(calls: Calls) -> NodeRegistry:
     def fail_n_times(ctx: NodeContext) -> NodeResult:
         n = calls.count(ctx.node_id)
         if n <= ctx.config.get("n", 1):
-            raise NodeError(ctx.config.get("category", ErrorCategory.SERVICE_UNAVAILABLE), f"failure #{n}",
-                            {"call": n}, retry_after_s=ctx.config.get("retry_after_s"))
+            raise NodeError(
+                ctx.config.get("category", ErrorCategory.SERVICE_UNAVAILABLE),
+                f"failure #{n}",
+                {"call": n},
+                retry_after_s=ctx.config.get("retry_after_s"),
+            )
         return NodeResult(output={"calls": n})
 
     @node_type("test.sleep", label="Sleep", category="test", target=reg, config_schema=loose)
@@ -175,7 +190,13 @@ def make_test_registry(calls: Calls) -> NodeRegistry:
             calls.contexts.append(ctx)
         for line in ctx.config.get("log") or ():
             ctx.log("info", line)
-        return NodeResult(output={"input": ctx.input, "config": ctx.config,
-                                  "iteration": ctx.iteration, "attempt": ctx.attempt})
+        return NodeResult(
+            output={
+                "input": ctx.input,
+                "config": ctx.config,
+                "iteration": ctx.iteration,
+                "attempt": ctx.attempt,
+            }
+        )
 
     return reg

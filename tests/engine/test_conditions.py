@@ -1,4 +1,5 @@
 """Conditions (SPEC §3): template strings, structured comparisons, combinators, validation."""
+
 from __future__ import annotations
 
 import pytest
@@ -126,7 +127,14 @@ def test_right_side_templates_are_rendered(scope):
 
 @pytest.mark.parametrize(
     ("op", "right", "expected"),
-    [("gt", 4, True), ("gt", 5, False), ("gte", 5, True), ("lt", 6, True), ("lt", 5, False), ("lte", 5, True)],
+    [
+        ("gt", 4, True),
+        ("gt", 5, False),
+        ("gte", 5, True),
+        ("lt", 6, True),
+        ("lt", 5, False),
+        ("lte", 5, True),
+    ],
 )
 def test_ordering_operators_on_numbers(scope, op, right, expected):
     assert evaluate_condition(cond("{{ input.n }}", op, right), scope) is expected
@@ -324,7 +332,14 @@ def test_mixed_template_strings_and_structured_conditions_nest(scope):
 
 
 def test_malformed_condition_at_run_time_is_a_template_error(scope):
-    for bad in ({"all": "x"}, {"op": "bogus", "left": 1, "right": 2}, {"left": 1}, 5, None, {"op": "eq", "right": 1}):
+    for bad in (
+        {"all": "x"},
+        {"op": "bogus", "left": 1, "right": 2},
+        {"left": 1},
+        5,
+        None,
+        {"op": "eq", "right": 1},
+    ):
         with pytest.raises(TemplateError):
             evaluate_condition(bad, scope)
 

@@ -4,6 +4,7 @@ The JSON files are copies of `../shared/conformance/cases/` (so a fresh clone ha
 the checks mirror the conformance runner's: subset matching, booleans are not numbers.
 Case 16's 2 s wait is shortened to keep the suite fast (its minimum duration with it).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,11 @@ def subset(expected, actual, where):
             return [f"{where}: expected an object, got {actual!r:.120}"]
         out = []
         for key, value in expected.items():
-            out += [f"{where}.{key}: missing"] if key not in actual else subset(value, actual[key], f"{where}.{key}")
+            out += (
+                [f"{where}.{key}: missing"]
+                if key not in actual
+                else subset(value, actual[key], f"{where}.{key}")
+            )
         return out
     same = expected == actual
     if isinstance(expected, bool) or isinstance(actual, bool):

@@ -1,4 +1,5 @@
 """The interchange document: defaults, round-trip and every validation rule (SPEC §2)."""
+
 from __future__ import annotations
 
 import copy
@@ -18,17 +19,28 @@ SPEC_EXAMPLE = {
     "settings": {"timeout_s": 300, "max_runs_per_day": None},
     "nodes": [
         {"id": "start", "type": "trigger.manual", "name": "Start", "config": {}, "position": [0, 0]},
-        {"id": "check", "type": "logic.if",
-         "config": {"condition": {"left": "{{ input.amount }}", "op": "gt", "right": "{{ variables.threshold }}"}},
-         "retry": {"max_attempts": 1}, "timeout_ms": 30000, "on_error": "fail"},
+        {
+            "id": "check",
+            "type": "logic.if",
+            "config": {
+                "condition": {"left": "{{ input.amount }}", "op": "gt", "right": "{{ variables.threshold }}"}
+            },
+            "retry": {"max_attempts": 1},
+            "timeout_ms": 30000,
+            "on_error": "fail",
+        },
         {"id": "big", "type": "data.transform", "config": {"set": {"tier": "gold"}}},
         {"id": "small", "type": "data.transform", "config": {"set": {"tier": "basic"}}},
     ],
     "edges": [
         {"source": "start", "target": "check"},
         {"source": "check", "source_handle": "true", "target": "big"},
-        {"source": "check", "source_handle": "false", "target": "small",
-         "mapping": {"amount": "{{ source.amount }}"}},
+        {
+            "source": "check",
+            "source_handle": "false",
+            "target": "small",
+            "mapping": {"amount": "{{ source.amount }}"},
+        },
     ],
 }
 
@@ -43,18 +55,41 @@ def has(issues, **want):
 
 # -- normalize --------------------------------------------------------------------------------
 def test_normalize_fills_every_default():
-    doc = normalize({"schema": "switchyard.workflow/1", "nodes": [{"id": "a", "type": "trigger.manual"}],
-                     "edges": [{"source": "a", "target": "a"}]})
+    doc = normalize(
+        {
+            "schema": "switchyard.workflow/1",
+            "nodes": [{"id": "a", "type": "trigger.manual"}],
+            "edges": [{"source": "a", "target": "a"}],
+        }
+    )
     assert doc["name"] == "" and doc["description"] == "" and doc["variables"] == {}
     assert doc["settings"] == {"timeout_s": 300, "max_runs_per_day": None}
     assert doc["nodes"][0] == {
-        "id": "a", "type": "trigger.manual", "name": "", "description": "", "config": {}, "position": [0, 0],
-        "retry": {"max_attempts": 1, "backoff": "exponential", "initial_delay_ms": 1000, "max_delay_ms": 60000,
-                  "jitter": True},
-        "timeout_ms": None, "on_error": "fail", "on_timeout": "fail", "default_output": None,
+        "id": "a",
+        "type": "trigger.manual",
+        "name": "",
+        "description": "",
+        "config": {},
+        "position": [0, 0],
+        "retry": {
+            "max_attempts": 1,
+            "backoff": "exponential",
+            "initial_delay_ms": 1000,
+            "max_delay_ms": 60000,
+            "jitter": True,
+        },
+        "timeout_ms": None,
+        "on_error": "fail",
+        "on_timeout": "fail",
+        "default_output": None,
     }
-    assert doc["edges"][0] == {"source": "a", "target": "a", "source_handle": "main", "target_handle": "main",
-                               "mapping": {}}
+    assert doc["edges"][0] == {
+        "source": "a",
+        "target": "a",
+        "source_handle": "main",
+        "target_handle": "main",
+        "mapping": {},
+    }
 
 
 def test_normalize_is_idempotent_and_keeps_given_values():
@@ -68,11 +103,22 @@ def test_normalize_is_idempotent_and_keeps_given_values():
 
 
 def test_normalize_merges_partial_settings_and_retry():
-    doc = normalize({"schema": "switchyard.workflow/1", "settings": {"timeout_s": 10},
-                     "nodes": [{"id": "a", "type": "x", "retry": {"max_attempts": 3, "jitter": False}}], "edges": []})
+    doc = normalize(
+        {
+            "schema": "switchyard.workflow/1",
+            "settings": {"timeout_s": 10},
+            "nodes": [{"id": "a", "type": "x", "retry": {"max_attempts": 3, "jitter": False}}],
+            "edges": [],
+        }
+    )
     assert doc["settings"] == {"timeout_s": 10, "max_runs_per_day": None}
-    assert doc["nodes"][0]["retry"] == {"max_attempts": 3, "backoff": "exponential", "initial_delay_ms": 1000,
-                                        "max_delay_ms": 60000, "jitter": False}
+    assert doc["nodes"][0]["retry"] == {
+        "max_attempts": 3,
+        "backoff": "exponential",
+        "initial_delay_ms": 1000,
+        "max_delay_ms": 60000,
+        "jitter": False,
+    }
 
 
 def test_normalize_does_not_touch_its_input_and_drops_unknown_keys():
@@ -116,9 +162,15 @@ def test_settings_are_checked(registry):
 
 
 def test_every_issue_is_reported_not_only_the_first(registry):
-    doc = workflow([start(), node("Bad", "data.transform"), node("ghost_type", "no.such"),
-                    transform("t", {"x": "{{ input. }}"})],
-                   [edge("start", "nowhere"), edge("start", "t", mapping={"m": "{{ ) }}"})])
+    doc = workflow(
+        [
+            start(),
+            node("Bad", "data.transform"),
+            node("ghost_type", "no.such"),
+            transform("t", {"x": "{{ input. }}"}),
+        ],
+        [edge("start", "nowhere"), edge("start", "t", mapping={"m": "{{ ) }}"})],
+    )
     issues = issues_of(doc, registry)
     assert has(issues, node="Bad", field="id")
     assert has(issues, node="ghost_type", field="type")
@@ -141,13 +193,21 @@ def test_node_ids_must_be_unique(registry):
 
 
 def test_unknown_type_is_reported_on_field_type(registry):
-    assert has(issues_of(workflow([start(), node("a", "no.such.type")], []), registry), node="a", field="type")
+    assert has(
+        issues_of(workflow([start(), node("a", "no.such.type")], []), registry), node="a", field="type"
+    )
 
 
 def test_config_is_checked_against_the_type_schema_with_dotted_fields(registry):
-    doc = workflow([start(), node("t", "data.transform", {"set": [], "keep_input": "yes", "bogus": 1}),
-                    node("i", "logic.if", {}),
-                    node("w", "trigger.webhook", {"auth": {"type": "header"}})], [])
+    doc = workflow(
+        [
+            start(),
+            node("t", "data.transform", {"set": [], "keep_input": "yes", "bogus": 1}),
+            node("i", "logic.if", {}),
+            node("w", "trigger.webhook", {"auth": {"type": "header"}}),
+        ],
+        [],
+    )
     issues = issues_of(doc, registry)
     assert has(issues, node="t", field="config.set")
     assert has(issues, node="t", field="config.keep_input")
@@ -157,9 +217,18 @@ def test_config_is_checked_against_the_type_schema_with_dotted_fields(registry):
 
 
 def test_type_specific_checks_are_prefixed_with_config(registry):
-    doc = workflow([start(), node("sw", "logic.switch", {"cases": [{"handle": "a", "condition": True},
-                                                                   {"handle": "a", "condition": True}]}),
-                    node("sch", "trigger.schedule", {"cron": "61 * * *", "timezone": "Mars/Base"})], [])
+    doc = workflow(
+        [
+            start(),
+            node(
+                "sw",
+                "logic.switch",
+                {"cases": [{"handle": "a", "condition": True}, {"handle": "a", "condition": True}]},
+            ),
+            node("sch", "trigger.schedule", {"cron": "61 * * *", "timezone": "Mars/Base"}),
+        ],
+        [],
+    )
     issues = issues_of(doc, registry)
     assert has(issues, node="sw", field="config.cases.1.handle")
     assert has(issues, node="sch", field="config.cron")
@@ -167,34 +236,62 @@ def test_type_specific_checks_are_prefixed_with_config(registry):
 
 
 def test_template_syntax_errors_in_config_name_the_path(registry):
-    doc = workflow([start(), transform("t", {"customer.name": "{{ input.name | }}", "ok": "{{ input.x }}"})], [])
+    doc = workflow(
+        [start(), transform("t", {"customer.name": "{{ input.name | }}", "ok": "{{ input.x }}"})], []
+    )
     issues = issues_of(doc, registry)
     assert has(issues, node="t", field="config.set.customer.name")
     assert not has(issues, field="config.set.ok")
 
 
 def test_conditions_are_checked_structurally(registry):
-    doc = workflow([start(), node("i", "logic.if", {"condition": {"left": "{{ input.a }}", "op": "bigger",
-                                                                  "right": 1}}),
-                    node("f", "logic.filter", {"items": "{{ input.xs }}", "condition": {"all": "nope"}})], [])
+    doc = workflow(
+        [
+            start(),
+            node("i", "logic.if", {"condition": {"left": "{{ input.a }}", "op": "bigger", "right": 1}}),
+            node("f", "logic.filter", {"items": "{{ input.xs }}", "condition": {"all": "nope"}}),
+        ],
+        [],
+    )
     issues = issues_of(doc, registry)
     assert has(issues, node="i", field="config.condition.op")
     assert has(issues, node="f", field="config.condition.all")
 
 
 def test_retry_and_error_policies_are_checked(registry):
-    doc = workflow([start(), node("a", "data.transform", retry={"max_attempts": 0, "backoff": "random",
-                                                                 "jitter": "yes", "tries": 3},
-                                  timeout_ms=-5, on_error="ignore", on_timeout="retry")], [])
+    doc = workflow(
+        [
+            start(),
+            node(
+                "a",
+                "data.transform",
+                retry={"max_attempts": 0, "backoff": "random", "jitter": "yes", "tries": 3},
+                timeout_ms=-5,
+                on_error="ignore",
+                on_timeout="retry",
+            ),
+        ],
+        [],
+    )
     issues = issues_of(doc, registry)
-    for field in ("retry.max_attempts", "retry.backoff", "retry.jitter", "retry.tries", "timeout_ms",
-                  "on_error", "on_timeout"):
+    for field in (
+        "retry.max_attempts",
+        "retry.backoff",
+        "retry.jitter",
+        "retry.tries",
+        "timeout_ms",
+        "on_error",
+        "on_timeout",
+    ):
         assert has(issues, node="a", field=field), field
 
 
 def test_position_must_be_two_numbers(registry):
-    assert has(issues_of(workflow([start(), node("a", "data.transform", position=[1])], []), registry),
-               node="a", field="position")
+    assert has(
+        issues_of(workflow([start(), node("a", "data.transform", position=[1])], []), registry),
+        node="a",
+        field="position",
+    )
 
 
 # -- validate: edges ----------------------------------------------------------------------------
@@ -206,11 +303,27 @@ def test_dangling_edge_is_reported_with_edge_index_and_field(registry):
 
 
 def test_source_handle_must_be_one_the_source_type_emits(registry):
-    doc = workflow([start(), node("i", "logic.if", {"condition": True}), transform("a"), transform("b"),
-                    node("sw", "logic.switch", {"cases": [{"handle": "vip", "condition": True}],
-                                                "default_handle": "rest"}), transform("c")],
-                   [edge("start", "i"), edge("i", "a", "yes"), edge("i", "b", "error"), edge("start", "sw"),
-                    edge("sw", "c", "rest")])
+    doc = workflow(
+        [
+            start(),
+            node("i", "logic.if", {"condition": True}),
+            transform("a"),
+            transform("b"),
+            node(
+                "sw",
+                "logic.switch",
+                {"cases": [{"handle": "vip", "condition": True}], "default_handle": "rest"},
+            ),
+            transform("c"),
+        ],
+        [
+            edge("start", "i"),
+            edge("i", "a", "yes"),
+            edge("i", "b", "error"),
+            edge("start", "sw"),
+            edge("sw", "c", "rest"),
+        ],
+    )
     issues = issues_of(doc, registry)
     assert has(issues, edge=1, field="source_handle")
     assert "true, false, error" in next(i for i in issues if i["edge"] == 1)["message"]
@@ -228,8 +341,10 @@ def test_edges_into_a_trigger_are_refused(registry):
 
 
 def test_cycle_is_reported_once_per_node_on_it_not_downstream(registry):
-    doc = workflow([start(), transform("a"), transform("b"), transform("c")],
-                   [edge("start", "a"), edge("a", "b"), edge("b", "a"), edge("b", "c")])
+    doc = workflow(
+        [start(), transform("a"), transform("b"), transform("c")],
+        [edge("start", "a"), edge("a", "b"), edge("b", "a"), edge("b", "c")],
+    )
     issues = [i for i in issues_of(doc, registry) if i["field"] == "edges"]
     assert sorted(i["node"] for i in issues) == ["a", "b"]
 
@@ -241,23 +356,41 @@ def test_self_edge_is_a_cycle(registry):
 
 # -- validate: loops ----------------------------------------------------------------------------
 def test_loop_body_cannot_be_entered_from_outside(registry):
-    doc = workflow([start(), node("loop", "logic.loop", {"items": "{{ input.xs }}"}), transform("body"),
-                    transform("outside")],
-                   [edge("start", "loop"), edge("loop", "body", "each"), edge("start", "outside"),
-                    edge("outside", "body")])
+    doc = workflow(
+        [
+            start(),
+            node("loop", "logic.loop", {"items": "{{ input.xs }}"}),
+            transform("body"),
+            transform("outside"),
+        ],
+        [
+            edge("start", "loop"),
+            edge("loop", "body", "each"),
+            edge("start", "outside"),
+            edge("outside", "body"),
+        ],
+    )
     assert has(issues_of(doc, registry), edge=3, field="source")
 
 
 def test_nested_loops_are_refused(registry):
-    doc = workflow([start(), node("outer", "logic.loop", {"items": "{{ input.xs }}"}),
-                    node("inner", "logic.loop", {"items": "{{ item }}"}), transform("body")],
-                   [edge("start", "outer"), edge("outer", "inner", "each"), edge("inner", "body", "each")])
+    doc = workflow(
+        [
+            start(),
+            node("outer", "logic.loop", {"items": "{{ input.xs }}"}),
+            node("inner", "logic.loop", {"items": "{{ item }}"}),
+            transform("body"),
+        ],
+        [edge("start", "outer"), edge("outer", "inner", "each"), edge("inner", "body", "each")],
+    )
     assert has(issues_of(doc, registry), node="inner", field="type")
 
 
 def test_loop_done_edge_into_its_own_body_is_refused(registry):
-    doc = workflow([start(), node("loop", "logic.loop", {"items": []}), transform("body")],
-                   [edge("start", "loop"), edge("loop", "body", "each"), edge("loop", "body", "done")])
+    doc = workflow(
+        [start(), node("loop", "logic.loop", {"items": []}), transform("body")],
+        [edge("start", "loop"), edge("loop", "body", "each"), edge("loop", "body", "done")],
+    )
     assert has(issues_of(doc, registry), edge=2, field="source")
 
 

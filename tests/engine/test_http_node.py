@@ -1,4 +1,5 @@
 """The http.request node against a real threaded HTTP server on 127.0.0.1 (no patching)."""
+
 from __future__ import annotations
 
 import base64
@@ -66,14 +67,21 @@ class Target(BaseHTTPRequestHandler):
         parts = [p for p in url.path.split("/") if p]
         head, arg = (parts + ["", ""])[:2]
         if head == "echo":
-            body = {"method": self.command, "path": url.path, "query": query,
-                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                    "text": raw.decode("utf-8", "replace")}
+            body = {
+                "method": self.command,
+                "path": url.path,
+                "query": query,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "text": raw.decode("utf-8", "replace"),
+            }
             return self._send(200, json.dumps(body).encode())
         if head == "status":
             extra = [("Retry-After", query["retry_after"][0])] if "retry_after" in query else []
-            return self._send(int(arg), json.dumps({"status": int(arg), "echo": query.get("say", [""])[0]}).encode(),
-                              headers=extra)
+            return self._send(
+                int(arg),
+                json.dumps({"status": int(arg), "echo": query.get("say", [""])[0]}).encode(),
+                headers=extra,
+            )
         if head == "slow":
             time.sleep(int(arg) / 1000)
             return self._send(200, b'{"slept": true}')
@@ -101,13 +109,17 @@ class Target(BaseHTTPRequestHandler):
         if head == "big":
             return self._send(200, b"a" * int(arg), "text/plain", length=query.get("cl") != ["0"])
         if head == "gzip":
-            return self._send(200, gzip.compress(b"a" * int(arg)), "text/plain", headers=[("Content-Encoding", "gzip")])
+            return self._send(
+                200, gzip.compress(b"a" * int(arg)), "text/plain", headers=[("Content-Encoding", "gzip")]
+            )
         if head in ("flaky", "job"):  # /flaky/<k>/<key>: 503 k times; /job/<k>/<key>: pending k times
             calls = HITS.count(url.path)
             if head == "flaky":
                 return self._send(503 if calls <= int(arg) else 200, json.dumps({"calls": calls}).encode())
             state = "pending" if calls <= int(arg) else query.get("end", ["done"])[0]
-            return self._send(200, json.dumps({"state": state, "done": state == "done", "calls": calls}).encode())
+            return self._send(
+                200, json.dumps({"state": state, "done": state == "done", "calls": calls}).encode()
+            )
         if head == "redirect":
             return self._send(302, b"", None, headers=[("Location", "/echo?redirected=1")])
         return self._send(404, b'{"error": "no such path"}')
@@ -134,9 +146,17 @@ class SmallResponses(PrivateOK):
 
 
 def make_ctx(config, *, services=None, deadline=None, scope=None) -> NodeContext:
-    return NodeContext(run_id="r1", workflow_id="w1", node_id="call",
-                       node={"id": "call", "type": "http.request", "config": config}, config=config,
-                       input={}, scope=scope or {}, services=services or PrivateOK(), deadline=deadline)
+    return NodeContext(
+        run_id="r1",
+        workflow_id="w1",
+        node_id="call",
+        node={"id": "call", "type": "http.request", "config": config},
+        config=config,
+        input={},
+        scope=scope or {},
+        services=services or PrivateOK(),
+        deadline=deadline,
+    )
 
 
 def call(config, **kwargs):
@@ -154,9 +174,17 @@ def fails(config, category, **kwargs) -> NodeError:
 
 
 def test_conformance_12_bearer_query_headers_json_body(target):
-    out = call({"method": "POST", "url": f"{target}/echo", "query": {"q": "shoes"},
-                "headers": {"X-Trace": "t-7"}, "auth": {"type": "bearer", "token": "s3cret"},
-                "body": {"n": 7, "tags": ["a", "b"]}, "body_type": "json"})
+    out = call(
+        {
+            "method": "POST",
+            "url": f"{target}/echo",
+            "query": {"q": "shoes"},
+            "headers": {"X-Trace": "t-7"},
+            "auth": {"type": "bearer", "token": "s3cret"},
+            "body": {"n": 7, "tags": ["a", "b"]},
+            "body_type": "json",
+        }
+    )
     assert out["status"] == 200
     body = out["body"]
     assert body["method"] == "POST" and body["query"] == {"q": ["shoes"]}
@@ -184,18 +212,28 @@ def test_no_auth_sends_no_authorization(target):
 
 
 def test_basic_auth(target):
-    out = call({"url": f"{target}/echo", "auth": {"type": "basic", "username": "ada", "password": "pässword"}})
+    out = call(
+        {"url": f"{target}/echo", "auth": {"type": "basic", "username": "ada", "password": "pässword"}}
+    )
     header = out["body"]["headers"]["authorization"]
     assert header.startswith("Basic ")
     assert base64.b64decode(header[6:]).decode() == "ada:pässword"
 
 
 def test_api_key_in_header_and_in_query(target):
-    out = call({"url": f"{target}/echo", "auth": {"type": "api_key", "in": "header", "name": "X-Api-Key",
-                                                  "value": "k-123"}})
+    out = call(
+        {
+            "url": f"{target}/echo",
+            "auth": {"type": "api_key", "in": "header", "name": "X-Api-Key", "value": "k-123"},
+        }
+    )
     assert out["body"]["headers"]["x-api-key"] == "k-123"
-    out = call({"url": f"{target}/echo?a=1", "auth": {"type": "api_key", "in": "query", "name": "key",
-                                                      "value": "k-456"}})
+    out = call(
+        {
+            "url": f"{target}/echo?a=1",
+            "auth": {"type": "api_key", "in": "query", "name": "key", "value": "k-456"},
+        }
+    )
     assert out["body"]["query"] == {"a": ["1"], "key": ["k-456"]}
 
 
@@ -204,14 +242,22 @@ def test_query_merges_with_the_url_query(target):
     assert out["body"]["query"] == {"a": ["1"], "b": ["2"], "c": ["1", "x"], "flag": ["true"]}
 
 
-@pytest.mark.parametrize(("body_type", "body", "ctype", "text"), [
-    ("json", {"a": [1, None]}, "application/json", '{"a":[1,null]}'),
-    ("json", '{"already": "json"}', "application/json", '{"already": "json"}'),
-    ("json", "plain words", "application/json", '"plain words"'),
-    ("form", {"a": "1 2", "b": [1, 2], "c": True}, "application/x-www-form-urlencoded", "a=1+2&b=1&b=2&c=true"),
-    ("xml", "<a>é</a>", "application/xml", "<a>é</a>"),
-    ("raw", "just text", "text/plain", "just text"),
-])
+@pytest.mark.parametrize(
+    ("body_type", "body", "ctype", "text"),
+    [
+        ("json", {"a": [1, None]}, "application/json", '{"a":[1,null]}'),
+        ("json", '{"already": "json"}', "application/json", '{"already": "json"}'),
+        ("json", "plain words", "application/json", '"plain words"'),
+        (
+            "form",
+            {"a": "1 2", "b": [1, 2], "c": True},
+            "application/x-www-form-urlencoded",
+            "a=1+2&b=1&b=2&c=true",
+        ),
+        ("xml", "<a>é</a>", "application/xml", "<a>é</a>"),
+        ("raw", "just text", "text/plain", "just text"),
+    ],
+)
 def test_body_types(target, body_type, body, ctype, text):
     out = call({"method": "POST", "url": f"{target}/echo", "body": body, "body_type": body_type})
     assert out["body"]["headers"]["content-type"] == ctype
@@ -219,8 +265,14 @@ def test_body_types(target, body_type, body, ctype, text):
 
 
 def test_content_type_header_wins_case_insensitively(target):
-    out = call({"method": "PUT", "url": f"{target}/echo", "headers": {"content-TYPE": "application/vnd.x+json"},
-                "body": {"a": 1}})
+    out = call(
+        {
+            "method": "PUT",
+            "url": f"{target}/echo",
+            "headers": {"content-TYPE": "application/vnd.x+json"},
+            "body": {"a": 1},
+        }
+    )
     assert out["body"]["headers"]["content-type"] == "application/vnd.x+json"
     assert out["body"]["text"] == '{"a":1}'
 
@@ -257,16 +309,19 @@ def test_unparseable_json_is_a_parse_error(target):
 # ---------------------------------------------------------------------- status → category
 
 
-@pytest.mark.parametrize(("status", "category", "retryable"), [
-    (401, ErrorCategory.AUTHENTICATION_ERROR, False),
-    (403, ErrorCategory.AUTHENTICATION_ERROR, False),
-    (429, ErrorCategory.RATE_LIMIT_ERROR, True),
-    (503, ErrorCategory.SERVICE_UNAVAILABLE, True),
-    (404, ErrorCategory.HTTP_ERROR, False),
-    (400, ErrorCategory.HTTP_ERROR, False),
-    (500, ErrorCategory.HTTP_ERROR, True),
-    (502, ErrorCategory.HTTP_ERROR, True),
-])
+@pytest.mark.parametrize(
+    ("status", "category", "retryable"),
+    [
+        (401, ErrorCategory.AUTHENTICATION_ERROR, False),
+        (403, ErrorCategory.AUTHENTICATION_ERROR, False),
+        (429, ErrorCategory.RATE_LIMIT_ERROR, True),
+        (503, ErrorCategory.SERVICE_UNAVAILABLE, True),
+        (404, ErrorCategory.HTTP_ERROR, False),
+        (400, ErrorCategory.HTTP_ERROR, False),
+        (500, ErrorCategory.HTTP_ERROR, True),
+        (502, ErrorCategory.HTTP_ERROR, True),
+    ],
+)
 def test_status_categories(target, status, category, retryable):
     error = fails({"url": f"{target}/status/{status}"}, category)
     assert error.retryable is retryable
@@ -281,15 +336,23 @@ def test_fail_on_status_false_returns_the_response(target):
 
 
 def test_retry_after_seconds_on_429_and_503(target):
-    assert fails({"url": f"{target}/status/429?retry_after=7"}, ErrorCategory.RATE_LIMIT_ERROR).retry_after_s == 7
-    assert fails({"url": f"{target}/status/503?retry_after=2"}, ErrorCategory.SERVICE_UNAVAILABLE).retry_after_s == 2
+    assert (
+        fails({"url": f"{target}/status/429?retry_after=7"}, ErrorCategory.RATE_LIMIT_ERROR).retry_after_s
+        == 7
+    )
+    assert (
+        fails({"url": f"{target}/status/503?retry_after=2"}, ErrorCategory.SERVICE_UNAVAILABLE).retry_after_s
+        == 2
+    )
     assert fails({"url": f"{target}/status/429"}, ErrorCategory.RATE_LIMIT_ERROR).retry_after_s is None
 
 
 def test_retry_after_http_date(target):
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    error = fails({"url": f"{target}/status/503?" + urllib.parse.urlencode({"retry_after": when})},
-                  ErrorCategory.SERVICE_UNAVAILABLE)
+    error = fails(
+        {"url": f"{target}/status/503?" + urllib.parse.urlencode({"retry_after": when})},
+        ErrorCategory.SERVICE_UNAVAILABLE,
+    )
     assert 25 <= error.retry_after_s <= 30
 
 
@@ -298,7 +361,11 @@ def test_parse_retry_after():
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Mon, 01 Jan 2024 00:01:00 GMT", now) == 60
     assert parse_retry_after("Sun, 31 Dec 2023 23:00:00 GMT", now) == 0  # in the past
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None and parse_retry_after("-1") is None
+    assert (
+        parse_retry_after("soon") is None
+        and parse_retry_after(None) is None
+        and parse_retry_after("-1") is None
+    )
 
 
 # ----------------------------------------------------------------------- time and size
@@ -313,8 +380,11 @@ def test_config_timeout_is_a_timeout_error(target):
 
 def test_attempt_deadline_bounds_the_request(target):
     started = time.monotonic()
-    fails({"url": f"{target}/slow/3000", "timeout_ms": 10000}, ErrorCategory.TIMEOUT_ERROR,
-          deadline=time.monotonic() + 0.3)
+    fails(
+        {"url": f"{target}/slow/3000", "timeout_ms": 10000},
+        ErrorCategory.TIMEOUT_ERROR,
+        deadline=time.monotonic() + 0.3,
+    )
     assert time.monotonic() - started < 1.5
 
 
@@ -332,8 +402,9 @@ def test_no_time_left_fails_at_once(target):
 def test_response_size_is_capped(target, declared):
     small = call({"url": f"{target}/big/1000?cl={declared}"}, services=SmallResponses())
     assert len(small["body"]) == 1000
-    error = fails({"url": f"{target}/big/5000?cl={declared}"}, ErrorCategory.HTTP_ERROR,
-                  services=SmallResponses())
+    error = fails(
+        {"url": f"{target}/big/5000?cl={declared}"}, ErrorCategory.HTTP_ERROR, services=SmallResponses()
+    )
     assert "1000-byte limit" in error.message and not error.retryable
 
 
@@ -356,15 +427,18 @@ def test_connection_refused_is_a_retryable_connection_error(target):
     assert error.retryable and "refused" in error.message.lower()
 
 
-@pytest.mark.parametrize("config", [
-    {"url": "ftp://example.com/file"},
-    {"url": "http://x/", "method": "FETCH"},
-    {"url": "http://x/", "auth": {"type": "bearer"}},
-    {"url": "http://x/", "auth": {"type": "oauth"}},
-    {"url": "http://x/", "body": [1], "body_type": "form"},
-    {"url": "http://x/", "body": {"a": 1}, "body_type": "xml"},
-    {"url": "http://x/", "timeout_ms": "soon"},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"url": "ftp://example.com/file"},
+        {"url": "http://x/", "method": "FETCH"},
+        {"url": "http://x/", "auth": {"type": "bearer"}},
+        {"url": "http://x/", "auth": {"type": "oauth"}},
+        {"url": "http://x/", "body": [1], "body_type": "form"},
+        {"url": "http://x/", "body": {"a": 1}, "body_type": "xml"},
+        {"url": "http://x/", "timeout_ms": "soon"},
+    ],
+)
 def test_malformed_rendered_config_is_a_validation_error(config):
     fails(config, ErrorCategory.VALIDATION_ERROR)
 
@@ -379,9 +453,14 @@ def test_cancelled_before_sending(target):
 
 
 def test_credentials_are_masked_in_logs_and_errors(target):
-    ctx = make_ctx({"url": f"{target}/status/500?say=tok-SECRET-1", "auth": {"type": "bearer", "token": "tok-SECRET-1"},
-                    "headers": {"X-Other": "ws-SECRET-2"}},
-                   scope={"workspace": {"cred": {"key": "ws-SECRET-2"}}})
+    ctx = make_ctx(
+        {
+            "url": f"{target}/status/500?say=tok-SECRET-1",
+            "auth": {"type": "bearer", "token": "tok-SECRET-1"},
+            "headers": {"X-Other": "ws-SECRET-2"},
+        },
+        scope={"workspace": {"cred": {"key": "ws-SECRET-2"}}},
+    )
     with pytest.raises(NodeError) as info:
         http_request(ctx)
     text = json.dumps([ctx.logs, info.value.as_dict()])
@@ -389,7 +468,9 @@ def test_credentials_are_masked_in_logs_and_errors(target):
 
 
 def test_basic_auth_header_is_masked_in_logs(target):
-    ctx = make_ctx({"url": f"{target}/echo", "auth": {"type": "basic", "username": "u", "password": "pw-SECRET"}})
+    ctx = make_ctx(
+        {"url": f"{target}/echo", "auth": {"type": "basic", "username": "u", "password": "pw-SECRET"}}
+    )
     out = http_request(ctx).output
     assert out["body"]["headers"]["authorization"].startswith("Basic ")  # the output is not masked
     logged = json.dumps(ctx.logs)
@@ -405,16 +486,25 @@ def test_registered_in_the_registry():
 
 
 def test_schema_and_validate_config():
-    conformance_12 = {"method": "POST", "url": "{{ trigger.target }}/echo", "query": {"q": "{{ input.term }}"},
-                      "headers": {"X-Trace": "t-{{ input.n }}"}, "auth": {"type": "bearer", "token": "{{ variables.token }}"},
-                      "body": {"n": "{{ input.n }}", "tags": ["a", "b"]}, "body_type": "json"}
+    conformance_12 = {
+        "method": "POST",
+        "url": "{{ trigger.target }}/echo",
+        "query": {"q": "{{ input.term }}"},
+        "headers": {"X-Trace": "t-{{ input.n }}"},
+        "auth": {"type": "bearer", "token": "{{ variables.token }}"},
+        "body": {"n": "{{ input.n }}", "tags": ["a", "b"]},
+        "body_type": "json",
+    }
     assert schema_issues(CONFIG_SCHEMA, conformance_12) == []
     assert list(validate_http_config(conformance_12)) == []
     assert schema_issues(CONFIG_SCHEMA, {"url": "http://x", "timeout_ms": "{{ variables.t }}"}) == []
     assert schema_issues(CONFIG_SCHEMA, {"url": "http://x", "method": "FETCH"}) != []
     assert schema_issues(CONFIG_SCHEMA, {"method": "GET"}) != []
-    issues = dict(validate_http_config({"url": "example.com", "auth": {"type": "api_key", "name": "k"},
-                                        "body": 5, "body_type": "xml"}))
+    issues = dict(
+        validate_http_config(
+            {"url": "example.com", "auth": {"type": "api_key", "name": "k"}, "body": 5, "body_type": "xml"}
+        )
+    )
     assert set(issues) == {"url", "auth.value", "body"}
 
 
@@ -430,8 +520,11 @@ def poll_ctx(config, wait_data=None) -> NodeContext:
 
 def test_poll_parks_on_a_timer_until_the_condition_holds(target):
     key = uuid.uuid4().hex
-    config = {"url": f"{target}/job/1/{key}", "interval_s": 2,
-              "success_condition": {"left": "{{ response.body.state }}", "op": "eq", "right": "done"}}
+    config = {
+        "url": f"{target}/job/1/{key}",
+        "interval_s": 2,
+        "success_condition": {"left": "{{ response.body.state }}", "op": "eq", "right": "done"},
+    }
     first = poll_node(poll_ctx(config))
     assert isinstance(first, Wait) and first.kind == "timer" and first.data["polls"] == 1
     assert 1 < (first.until - datetime.now(UTC)).total_seconds() <= 2
@@ -440,23 +533,40 @@ def test_poll_parks_on_a_timer_until_the_condition_holds(target):
 
 
 def test_poll_failure_condition_and_exhaustion(target):
-    config = {"url": f"{target}/job/0/{uuid.uuid4().hex}?end=failed", "success_condition": "{{ response.body.done }}",
-              "failure_condition": {"left": "{{ response.body.state }}", "op": "eq", "right": "failed"}}
+    config = {
+        "url": f"{target}/job/0/{uuid.uuid4().hex}?end=failed",
+        "success_condition": "{{ response.body.done }}",
+        "failure_condition": {"left": "{{ response.body.state }}", "op": "eq", "right": "failed"},
+    }
     with pytest.raises(NodeError) as info:
         poll_node(poll_ctx(config))
     assert info.value.category == ErrorCategory.INTEGRATION_ERROR and not info.value.retryable
-    config = {"url": f"{target}/job/9/{uuid.uuid4().hex}", "max_attempts": 3, "success_condition": "$.body.done"}
+    config = {
+        "url": f"{target}/job/9/{uuid.uuid4().hex}",
+        "max_attempts": 3,
+        "success_condition": "$.body.done",
+    }
     with pytest.raises(NodeError) as info:
         poll_node(poll_ctx(config, wait_data={"polls": 2}))
     assert info.value.category == ErrorCategory.TIMEOUT_ERROR and info.value.details["polls"] == 3
 
 
 def test_poll_config_validation():
-    good = {"url": "{{ input.url }}", "success_condition": "$.body[?(@.s == 'x')]",
-            "failure_condition": {"left": "{{ response.status }}", "op": "gte", "right": 500}}
+    good = {
+        "url": "{{ input.url }}",
+        "success_condition": "$.body[?(@.s == 'x')]",
+        "failure_condition": {"left": "{{ response.status }}", "op": "gte", "right": 500},
+    }
     assert schema_issues(POLL_SCHEMA, good) == [] and list(validate_poll_config(good)) == []
-    bad = dict(validate_poll_config({"url": "http://x", "success_condition": "$.[[",
-                                     "failure_condition": {"left": 1, "op": "nope", "right": 2}}))
+    bad = dict(
+        validate_poll_config(
+            {
+                "url": "http://x",
+                "success_condition": "$.[[",
+                "failure_condition": {"left": 1, "op": "nope", "right": 2},
+            }
+        )
+    )
     assert set(bad) >= {"success_condition"} and any(k.startswith("failure_condition") for k in bad)
 
 
@@ -464,9 +574,12 @@ def test_poll_config_validation():
 
 
 def run_flow(target, node, *, trigger=None, extra_nodes=(), extra_edges=()):
-    doc = {"schema": "switchyard.workflow/1", "name": "t",
-           "nodes": [{"id": "start", "type": "trigger.manual"}, node, *extra_nodes],
-           "edges": [{"source": "start", "target": node["id"]}, *extra_edges]}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "t",
+        "nodes": [{"id": "start", "type": "trigger.manual"}, node, *extra_nodes],
+        "edges": [{"source": "start", "target": node["id"]}, *extra_edges],
+    }
     store = InMemoryStore()
     run_id = store.create_run(doc, {"target": target, **(trigger or {})})
     Scheduler(store, services=PrivateOK()).advance(run_id)
@@ -474,56 +587,107 @@ def run_flow(target, node, *, trigger=None, extra_nodes=(), extra_edges=()):
 
 
 def test_scheduler_conformance_12(target):
-    store, run_id = run_flow(target, {"id": "post", "type": "http.request", "config": {
-        "method": "POST", "url": "{{ trigger.target }}/echo", "query": {"q": "{{ input.term }}"},
-        "headers": {"X-Trace": "t-{{ input.n }}"}, "auth": {"type": "bearer", "token": "s3cret"},
-        "body": {"n": "{{ input.n }}", "tags": ["a", "b"]}, "body_type": "json"}}, trigger={"term": "shoes", "n": 7})
+    store, run_id = run_flow(
+        target,
+        {
+            "id": "post",
+            "type": "http.request",
+            "config": {
+                "method": "POST",
+                "url": "{{ trigger.target }}/echo",
+                "query": {"q": "{{ input.term }}"},
+                "headers": {"X-Trace": "t-{{ input.n }}"},
+                "auth": {"type": "bearer", "token": "s3cret"},
+                "body": {"n": "{{ input.n }}", "tags": ["a", "b"]},
+                "body_type": "json",
+            },
+        },
+        trigger={"term": "shoes", "n": 7},
+    )
     assert store.run(run_id).status == "completed"
     body = store.state(run_id, "post").output["body"]
-    assert body["headers"]["authorization"] == "Bearer s3cret" and json.loads(body["text"]) == {"n": 7, "tags": ["a", "b"]}
+    assert body["headers"]["authorization"] == "Bearer s3cret" and json.loads(body["text"]) == {
+        "n": 7,
+        "tags": ["a", "b"],
+    }
 
 
 def test_scheduler_retries_503_then_succeeds(target):
-    store, run_id = run_flow(target, {"id": "call", "type": "http.request",
-                                      "config": {"url": "{{ trigger.target }}/flaky/2/" + uuid.uuid4().hex},
-                                      "retry": {"max_attempts": 3, "backoff": "fixed", "initial_delay_ms": 50,
-                                                "jitter": False}})
+    store, run_id = run_flow(
+        target,
+        {
+            "id": "call",
+            "type": "http.request",
+            "config": {"url": "{{ trigger.target }}/flaky/2/" + uuid.uuid4().hex},
+            "retry": {"max_attempts": 3, "backoff": "fixed", "initial_delay_ms": 50, "jitter": False},
+        },
+    )
     state = store.state(run_id, "call")
-    assert store.run(run_id).status == "completed" and state.attempts == 3 and state.output["body"]["calls"] == 3
+    assert (
+        store.run(run_id).status == "completed" and state.attempts == 3 and state.output["body"]["calls"] == 3
+    )
 
 
 def test_scheduler_node_timeout_and_default_output(target):
-    node = {"id": "slow", "type": "http.request", "config": {"url": "{{ trigger.target }}/slow/3000"},
-            "timeout_ms": 300}
+    node = {
+        "id": "slow",
+        "type": "http.request",
+        "config": {"url": "{{ trigger.target }}/slow/3000"},
+        "timeout_ms": 300,
+    }
     started = time.monotonic()
     store, run_id = run_flow(target, node)
     assert time.monotonic() - started < 2
     assert store.run(run_id).status == "failed"
     assert store.state(run_id, "slow").error["category"] == "TIMEOUT_ERROR"
-    store, run_id = run_flow(target, {**node, "on_timeout": "default", "default_output": {"body": {"fallback": True}}})
+    store, run_id = run_flow(
+        target, {**node, "on_timeout": "default", "default_output": {"body": {"fallback": True}}}
+    )
     assert store.run(run_id).status == "completed"
 
 
 def test_scheduler_skip_and_route_on_http_errors(target):
-    store, run_id = run_flow(target, {"id": "call", "type": "http.request",
-                                      "config": {"url": "{{ trigger.target }}/status/500"}, "on_error": "skip"},
-                             extra_nodes=[{"id": "next", "type": "data.transform", "config": {"set": {"done": True}}}],
-                             extra_edges=[{"source": "call", "target": "next"}])
+    store, run_id = run_flow(
+        target,
+        {
+            "id": "call",
+            "type": "http.request",
+            "config": {"url": "{{ trigger.target }}/status/500"},
+            "on_error": "skip",
+        },
+        extra_nodes=[{"id": "next", "type": "data.transform", "config": {"set": {"done": True}}}],
+        extra_edges=[{"source": "call", "target": "next"}],
+    )
     assert store.run(run_id).status == "partial"
     assert store.state(run_id, "next").output["error"]["category"] == "HTTP_ERROR"
 
 
 def test_scheduler_poll_until_done(target):
     key = uuid.uuid4().hex
-    store, run_id = run_flow(target, {"id": "poll", "type": "flow.poll", "config": {
-        "url": "{{ trigger.target }}/job/2/" + key, "interval_s": 0.05, "success_condition": "$.body.done"}})
+    store, run_id = run_flow(
+        target,
+        {
+            "id": "poll",
+            "type": "flow.poll",
+            "config": {
+                "url": "{{ trigger.target }}/job/2/" + key,
+                "interval_s": 0.05,
+                "success_condition": "$.body.done",
+            },
+        },
+    )
     assert store.run(run_id).status == "completed"
     assert store.state(run_id, "poll").output["body"] == {"state": "done", "done": True, "calls": 3}
 
 
 def test_credentials_typed_into_headers_and_query_are_masked_in_logs(target):
-    ctx = make_ctx({"url": f"{target}/echo?access_token=tok-in-url", "headers": {"Authorization": "Bearer hdr-tok"},
-                    "query": {"api_key": "qry-key"}})
+    ctx = make_ctx(
+        {
+            "url": f"{target}/echo?access_token=tok-in-url",
+            "headers": {"Authorization": "Bearer hdr-tok"},
+            "query": {"api_key": "qry-key"},
+        }
+    )
     http_request(ctx)
     logged = json.dumps(ctx.logs)
     assert "tok-in-url" not in logged and "hdr-tok" not in logged and "qry-key" not in logged

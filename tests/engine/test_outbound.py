@@ -1,4 +1,5 @@
 """Outbound safety: the address policy, TLS name checks through the guarded adapter, masking."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,24 +52,45 @@ def port():
 
 
 def node_ctx(url: str, services: Services | None = None) -> NodeContext:
-    return NodeContext(run_id="r", workflow_id="w", node_id="n", node={"id": "n", "config": {}},
-                       config={"url": url}, input={}, scope={}, services=services or Services())
+    return NodeContext(
+        run_id="r",
+        workflow_id="w",
+        node_id="n",
+        node={"id": "n", "config": {}},
+        config={"url": url},
+        input={},
+        scope={},
+        services=services or Services(),
+    )
 
 
 # ----------------------------------------------------------------------- address policy
 
 
-@pytest.mark.parametrize(("address", "reason"), [
-    ("127.0.0.1", "loopback"), ("127.9.9.9", "loopback"), ("::1", "loopback"),
-    ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"), ("fc00::1", "private"),
-    ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
-    ("224.0.0.1", "multicast"), ("ff02::1", "multicast"),
-    ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-    ("240.0.0.1", "reserved"), ("100.64.0.1", "non-public"),
-    ("::ffff:127.0.0.1", "loopback"), ("::ffff:10.0.0.1", "private"),  # IPv4-mapped
-    ("2002:7f00:1::", "loopback"),  # 6to4 around 127.0.0.1
-    ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 around 169.254.169.254
-])
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.9.9.9", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("fc00::1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "non-public"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("::ffff:10.0.0.1", "private"),  # IPv4-mapped
+        ("2002:7f00:1::", "loopback"),  # 6to4 around 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 around 169.254.169.254
+    ],
+)
 def test_forbidden_addresses(address, reason):
     assert outbound.address_problem(ipaddress.ip_address(address)) == f"{reason} address"
 
@@ -78,14 +100,17 @@ def test_public_addresses(address):
     assert outbound.address_problem(ipaddress.ip_address(address)) is None
 
 
-@pytest.mark.parametrize(("host", "shown"), [
-    ("127.0.0.1", "127.0.0.1 (loopback address)"),
-    ("10.0.0.1", "10.0.0.1 (private address)"),
-    ("169.254.169.254", "169.254.169.254 (link-local address)"),
-    ("[::1]", "::1 (loopback address)"),
-    ("[::ffff:127.0.0.1]", "::ffff:127.0.0.1 (loopback address)"),
-    ("localhost", "localhost ("),
-])
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        ("127.0.0.1", "127.0.0.1 (loopback address)"),
+        ("10.0.0.1", "10.0.0.1 (private address)"),
+        ("169.254.169.254", "169.254.169.254 (link-local address)"),
+        ("[::1]", "::1 (loopback address)"),
+        ("[::ffff:127.0.0.1]", "::ffff:127.0.0.1 (loopback address)"),
+        ("localhost", "localhost ("),
+    ],
+)
 def test_default_policy_refuses_private_targets(port, host, shown):
     before = len(HITS)
     with pytest.raises(NodeError) as info:
@@ -114,9 +139,16 @@ def test_allowed_when_the_host_says_so(port):
 
 def test_unresolvable_name_is_a_connection_error():
     with pytest.raises(NodeError) as info:
-        outbound.fetch(outbound.session_for(allow_private=False), "GET", "http://no-such-host.invalid/",
-                       timeout_s=5, max_bytes=1000)
-    assert info.value.category == ErrorCategory.CONNECTION_ERROR and "no-such-host.invalid" in info.value.message
+        outbound.fetch(
+            outbound.session_for(allow_private=False),
+            "GET",
+            "http://no-such-host.invalid/",
+            timeout_s=5,
+            max_bytes=1000,
+        )
+    assert (
+        info.value.category == ErrorCategory.CONNECTION_ERROR and "no-such-host.invalid" in info.value.message
+    )
 
 
 def test_sessions_are_per_policy_and_keep_no_cookies(port):
@@ -156,17 +188,25 @@ def tls_files(tmp_path_factory):
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = dt.datetime.now(dt.UTC)
-        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                .sign(key, hashes.SHA256()))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
         folder = tmp_path_factory.mktemp(name)
         (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                           serialization.PrivateFormat.PKCS8,
-                                                           serialization.NoEncryption()))
+        (folder / "key.pem").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         return str(folder / "cert.pem"), str(folder / "key.pem")
 
     return {"localhost": make("localhost"), "other.test": make("other.test")}
@@ -188,8 +228,14 @@ def test_tls_verifies_the_url_host_name_while_connecting_to_the_checked_address(
         assert got.status == 200 and got.content == b'{"hello": "world"}'
         # The certificate names "localhost", not the address we connect to.
         with pytest.raises(NodeError) as info:
-            outbound.fetch(session, "GET", f"https://127.0.0.1:{server.server_address[1]}/", timeout_s=5,
-                           max_bytes=1000, verify=cert)
+            outbound.fetch(
+                session,
+                "GET",
+                f"https://127.0.0.1:{server.server_address[1]}/",
+                timeout_s=5,
+                max_bytes=1000,
+                verify=cert,
+            )
         assert info.value.category == ErrorCategory.CONNECTION_ERROR
     finally:
         server.shutdown()
@@ -201,9 +247,14 @@ def test_tls_rejects_a_certificate_for_another_name(tls_files):
     server = tls_server((cert, key))
     try:
         with pytest.raises(NodeError) as info:
-            outbound.fetch(outbound.session_for(allow_private=True), "GET",
-                           f"https://localhost:{server.server_address[1]}/", timeout_s=5, max_bytes=1000,
-                           verify=cert)
+            outbound.fetch(
+                outbound.session_for(allow_private=True),
+                "GET",
+                f"https://localhost:{server.server_address[1]}/",
+                timeout_s=5,
+                max_bytes=1000,
+                verify=cert,
+            )
         assert info.value.category == ErrorCategory.CONNECTION_ERROR
         assert "certificate" in info.value.message.lower() or "hostname" in info.value.message.lower()
     finally:
@@ -215,9 +266,18 @@ def test_tls_rejects_a_certificate_for_another_name(tls_files):
 
 
 def test_mask_secrets_recursively():
-    value = {"a": "token=abc123 and abc123", "b": ["x-abc123", {"c": "pw: hunter2"}], "n": 5, "t": ("abc123",)}
+    value = {
+        "a": "token=abc123 and abc123",
+        "b": ["x-abc123", {"c": "pw: hunter2"}],
+        "n": 5,
+        "t": ("abc123",),
+    }
     assert outbound.mask_secrets(value, ["abc123", "hunter2"]) == {
-        "a": "token=*** and ***", "b": ["x-***", {"c": "pw: ***"}], "n": 5, "t": ("***",)}
+        "a": "token=*** and ***",
+        "b": ["x-***", {"c": "pw: ***"}],
+        "n": 5,
+        "t": ("***",),
+    }
 
 
 def test_mask_secrets_ignores_short_and_empty_secrets_and_prefers_longest():

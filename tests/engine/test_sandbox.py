@@ -1,4 +1,5 @@
 """The data.code node and its sandbox: real child processes, no patching."""
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,15 @@ def make_ctx(code: str, input_value=None, *, timeout_ms=None, services=None, dea
     if timeout_ms is not None:
         config["timeout_ms"] = timeout_ms
     return NodeContext(
-        run_id="r1", workflow_id="w1", node_id="calc",
+        run_id="r1",
+        workflow_id="w1",
+        node_id="calc",
         node={"id": "calc", "type": "data.code", "config": config},
-        config=dict(config), input=input_value, scope={"input": input_value},
-        services=services or FastLimits(), deadline=deadline,
+        config=dict(config),
+        input=input_value,
+        scope={"input": input_value},
+        services=services or FastLimits(),
+        deadline=deadline,
     )
 
 
@@ -116,22 +122,34 @@ def test_code_is_taken_raw_not_template_rendered():
 # ----------------------------------------------------------------------------- the policy
 
 
-@pytest.mark.parametrize("code", ["import os", "import subprocess", "import socket",
-                                  "from os import path", "import json.decoder", "import sys as s"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import os",
+        "import subprocess",
+        "import socket",
+        "from os import path",
+        "import json.decoder",
+        "import sys as s",
+    ],
+)
 def test_forbidden_imports(code):
     error = fails(code + "\nresult = 1")
     assert "not allowed" in error.message
 
 
-@pytest.mark.parametrize("code", [
-    "result = ().__class__.__bases__",
-    "result = [].__class__.__mro__[1].__subclasses__()",
-    "result = __builtins__",
-    "result = __import__('os')",
-    "f = lambda: 1\nresult = f.__globals__",
-    "match input:\n    case dict(__class__=c):\n        result = 1\n",
-    "def f(_secret):\n    return 1\nresult = 1",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "result = ().__class__.__bases__",
+        "result = [].__class__.__mro__[1].__subclasses__()",
+        "result = __builtins__",
+        "result = __import__('os')",
+        "f = lambda: 1\nresult = f.__globals__",
+        "match input:\n    case dict(__class__=c):\n        result = 1\n",
+        "def f(_secret):\n    return 1\nresult = 1",
+    ],
+)
 def test_underscore_escapes_are_refused_before_running(code):
     started = time.monotonic()
     error = fails(code, input_value={})
@@ -139,10 +157,13 @@ def test_underscore_escapes_are_refused_before_running(code):
     assert time.monotonic() - started < 0.5  # refused by the AST check, no process started
 
 
-@pytest.mark.parametrize("code", [
-    "g = (x for x in [1])\nresult = g.gi_frame.f_back.f_globals",
-    "try:\n    1/0\nexcept Exception as e:\n    result = e.tb_frame",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "g = (x for x in [1])\nresult = g.gi_frame.f_back.f_globals",
+        "try:\n    1/0\nexcept Exception as e:\n    result = e.tb_frame",
+    ],
+)
 def test_frame_introspection_is_refused(code):
     assert "is not allowed" in fails(code).message
 
@@ -157,9 +178,14 @@ def test_forbidden_builtins(name):
     assert f"builtin {name!r} is not allowed" in error.message
 
 
-@pytest.mark.parametrize("code", ["import json\nresult = str(json.codecs)",
-                                  "import datetime\nresult = str(datetime.sys)",
-                                  "import re\nresult = str(re.functools)"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import json\nresult = str(json.codecs)",
+        "import datetime\nresult = str(datetime.sys)",
+        "import re\nresult = str(re.functools)",
+    ],
+)
 def test_allowed_modules_expose_no_submodules(code):
     assert "has no attribute" in fails(code).message
 
@@ -182,7 +208,9 @@ def test_os_level_limits_hold_even_if_the_policy_were_bypassed():
     )
     proc = subprocess.run(
         [sys.executable, "-I", "-S", "-B", sandbox.__file__, "2", "256"],
-        input=json.dumps({"code": escape, "input": None}).encode(), capture_output=True, timeout=10,
+        input=json.dumps({"code": escape, "input": None}).encode(),
+        capture_output=True,
+        timeout=10,
     )
     reply = json.loads(proc.stdout)
     assert reply["ok"] and reply["result"] == [24, 24]  # EMFILE twice
@@ -248,7 +276,9 @@ def test_cpu_limit_below_timeout_is_a_timeout_too():
 
 def test_attempt_deadline_caps_the_timeout():
     started = time.monotonic()
-    fails("while True:\n    pass", ErrorCategory.TIMEOUT_ERROR, timeout_ms=5000, deadline=time.monotonic() + 0.3)
+    fails(
+        "while True:\n    pass", ErrorCategory.TIMEOUT_ERROR, timeout_ms=5000, deadline=time.monotonic() + 0.3
+    )
     assert time.monotonic() - started < 1.5
 
 
@@ -290,9 +320,12 @@ def run_flow(node, trigger):
     from workflows.engine.memory import InMemoryStore
     from workflows.engine.scheduler import Scheduler
 
-    doc = {"schema": "switchyard.workflow/1", "name": "t",
-           "nodes": [{"id": "start", "type": "trigger.manual"}, node],
-           "edges": [{"source": "start", "target": node["id"]}]}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "t",
+        "nodes": [{"id": "start", "type": "trigger.manual"}, node],
+        "edges": [{"source": "start", "target": node["id"]}],
+    }
     store = InMemoryStore()
     run_id = store.create_run(doc, trigger)
     Scheduler(store, services=FastLimits()).advance(run_id)
@@ -307,8 +340,10 @@ def test_scheduler_conformance_17():
 
 def test_scheduler_node_timeout_stops_a_loop():
     started = time.monotonic()
-    status, state = run_flow({"id": "spin", "type": "data.code", "config": {"code": "while True:\n    pass"},
-                              "timeout_ms": 400}, {})
+    status, state = run_flow(
+        {"id": "spin", "type": "data.code", "config": {"code": "while True:\n    pass"}, "timeout_ms": 400},
+        {},
+    )
     assert status == "failed" and state.error["category"] == "TIMEOUT_ERROR"
     assert time.monotonic() - started < 2
     time.sleep(0.2)  # the executor thread notices the deadline/cancel and reaps its child
@@ -316,8 +351,9 @@ def test_scheduler_node_timeout_stops_a_loop():
 
 
 def test_scheduler_f_string_braces_are_not_templates():
-    status, state = run_flow({"id": "calc", "type": "data.code",
-                              "config": {"code": "result = f\"{{{input['a']}}}\""}}, {"a": 1})
+    status, state = run_flow(
+        {"id": "calc", "type": "data.code", "config": {"code": "result = f\"{{{input['a']}}}\""}}, {"a": 1}
+    )
     assert status == "completed" and state.output == "{1}"
 
 
@@ -325,10 +361,15 @@ def test_document_validation_reports_code_syntax_only():
     from workflows.engine.document import validate
 
     def doc(code):
-        return {"schema": "switchyard.workflow/1", "name": "t",
-                "nodes": [{"id": "start", "type": "trigger.manual"},
-                          {"id": "calc", "type": "data.code", "config": {"code": code}}],
-                "edges": [{"source": "start", "target": "calc"}]}
+        return {
+            "schema": "switchyard.workflow/1",
+            "name": "t",
+            "nodes": [
+                {"id": "start", "type": "trigger.manual"},
+                {"id": "calc", "type": "data.code", "config": {"code": code}},
+            ],
+            "edges": [{"source": "start", "target": "calc"}],
+        }
 
     issues = validate(doc("x = 1\nif x\n"))
     assert [(i.node, i.field) for i in issues] == [("calc", "config.code")] and "line 2" in issues[0].message

@@ -1,4 +1,5 @@
 """Templates (SPEC §3): rendering, native values, missing paths, the sandbox, syntax checks."""
+
 from __future__ import annotations
 
 import subprocess
@@ -479,7 +480,12 @@ def test_complex_results_are_refused(scope):
 
 
 def test_render_never_leaks_non_template_errors(scope):
-    for expression in ("{{ input.tags + 1 }}", "{{ input.qty[0] }}", "{{ input.name | join }}", "{{ {[1]: 2} }}"):
+    for expression in (
+        "{{ input.tags + 1 }}",
+        "{{ input.qty[0] }}",
+        "{{ input.name | join }}",
+        "{{ {[1]: 2} }}",
+    ):
         with pytest.raises(TemplateError):
             render(expression, scope)
 

@@ -1,4 +1,5 @@
 """The timekeeper's jobs: resume due waiting runs, reap expired leases, prune old runs."""
+
 from datetime import timedelta
 
 import pytest
@@ -15,8 +16,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def workflow(alice):
     ws = Workspace.objects.create(name="w")
-    return wf_services.create_workflow(user=alice, workspace=ws, document={
-        "schema": "switchyard.workflow/1", "nodes": [{"id": "start", "type": "trigger.manual"}], "edges": []})
+    return wf_services.create_workflow(
+        user=alice,
+        workspace=ws,
+        document={
+            "schema": "switchyard.workflow/1",
+            "nodes": [{"id": "start", "type": "trigger.manual"}],
+            "edges": [],
+        },
+    )
 
 
 @pytest.fixture
@@ -29,9 +37,13 @@ def queued(monkeypatch):
 
 def test_due_waiting_runs_are_queued_once(workflow, queued):
     run = services.start_run(workflow=workflow, enqueue=False)
-    WorkflowRun.objects.filter(pk=run.pk).update(status="waiting", resume_at=timezone.now() - timedelta(seconds=1))
+    WorkflowRun.objects.filter(pk=run.pk).update(
+        status="waiting", resume_at=timezone.now() - timedelta(seconds=1)
+    )
     later = services.start_run(workflow=workflow, enqueue=False)
-    WorkflowRun.objects.filter(pk=later.pk).update(status="waiting", resume_at=timezone.now() + timedelta(hours=1))
+    WorkflowRun.objects.filter(pk=later.pk).update(
+        status="waiting", resume_at=timezone.now() + timedelta(hours=1)
+    )
     assert services.resume_due_runs() == 1
     assert services.resume_due_runs() == 0  # claimed: not queued twice
     assert queued == [str(run.pk)]
@@ -40,7 +52,9 @@ def test_due_waiting_runs_are_queued_once(workflow, queued):
 def test_run_whose_lease_expired_goes_back_to_the_queue(workflow, queued):
     run = services.start_run(workflow=workflow, enqueue=False)
     assert leases.acquire(str(run.pk), "dead-worker")
-    WorkflowRun.objects.filter(pk=run.pk).update(status="running", lease_expires_at=timezone.now() - timedelta(seconds=1))
+    WorkflowRun.objects.filter(pk=run.pk).update(
+        status="running", lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert services.reap_expired_leases() == 1
     assert queued == [str(run.pk)]
     assert leases.acquire(str(run.pk), "new-worker")  # the lease is free for the next worker

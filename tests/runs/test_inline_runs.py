@@ -2,6 +2,7 @@
 `respond: on_completion`, and `wait_for_run` on a queued run no worker took yet. No queue
 consumer runs in these tests (no `inline_queue`): an answer proves the run was executed in
 process. The stored run, its nodes and its ordered events are as complete as a worker's."""
+
 import pytest
 from django.conf import settings as django_settings
 
@@ -13,12 +14,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def hook_workflow(api, respond="on_completion", extra=None):
-    nodes = [{"id": "hook", "type": "trigger.webhook", "config": {"method": "POST", "respond": respond}},
-             {"id": "a", "type": "data.transform", "config": {"set": {"a": "{{ input.body.n + 1 }}"},
-                                                               "keep_input": False}},
-             {"id": "b", "type": "data.transform", "config": {"set": {"b": "{{ input.a * 2 }}"}}}]
-    doc = {"schema": "switchyard.workflow/1", "name": "inline", "nodes": nodes,
-           "edges": [{"source": "hook", "target": "a"}, {"source": "a", "target": "b"}], **(extra or {})}
+    nodes = [
+        {"id": "hook", "type": "trigger.webhook", "config": {"method": "POST", "respond": respond}},
+        {
+            "id": "a",
+            "type": "data.transform",
+            "config": {"set": {"a": "{{ input.body.n + 1 }}"}, "keep_input": False},
+        },
+        {"id": "b", "type": "data.transform", "config": {"set": {"b": "{{ input.a * 2 }}"}}},
+    ]
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "inline",
+        "nodes": nodes,
+        "edges": [{"source": "hook", "target": "a"}, {"source": "a", "target": "b"}],
+        **(extra or {}),
+    }
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 201, res.content
     wid = res.json()["id"]
@@ -28,8 +39,10 @@ def hook_workflow(api, respond="on_completion", extra=None):
 
 
 def event_types(run_id):
-    return [(e["type"], e.get("node_id"), e["status"])
-            for e in RunEvent.objects.filter(run_id=run_id).order_by("id").values_list("payload", flat=True)]
+    return [
+        (e["type"], e.get("node_id"), e["status"])
+        for e in RunEvent.objects.filter(run_id=run_id).order_by("id").values_list("payload", flat=True)
+    ]
 
 
 def test_on_completion_webhook_runs_in_the_web_process_and_stores_everything(api, client):
@@ -42,20 +55,32 @@ def test_on_completion_webhook_runs_in_the_web_process_and_stores_everything(api
     assert run.lease_owner == "" and run.lease_expires_at is None
     assert (run.successful_nodes, run.failed_nodes) == (3, 0)
     nodes = {n.node_id: n for n in NodeExecution.objects.filter(run=run)}
-    assert {k: n.status for k, n in nodes.items()} == {"hook": "succeeded", "a": "succeeded", "b": "succeeded"}
+    assert {k: n.status for k, n in nodes.items()} == {
+        "hook": "succeeded",
+        "a": "succeeded",
+        "b": "succeeded",
+    }
     assert nodes["b"].input == {"a": 21} and nodes["b"].output == {"a": 21, "b": 42}
     events = event_types(run.pk)
     assert events[0] == ("run.status", None, "running") and events[-1] == ("run.status", None, "completed")
     for node in ("hook", "a", "b"):
-        assert events.index(("node.status", node, "running")) < events.index(("node.status", node, "succeeded"))
+        assert events.index(("node.status", node, "running")) < events.index(
+            ("node.status", node, "succeeded")
+        )
     assert run.logs.filter(message__startswith="run completed").exists()
 
 
 def test_a_failed_inline_run_answers_500_with_the_stored_error(api, client):
-    nodes = [{"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
-             {"id": "boom", "type": "data.transform", "config": {"set": {"x": "{{ input.body.missing.deeper }}"}}}]
-    doc = {"schema": "switchyard.workflow/1", "name": "inline fail", "nodes": nodes,
-           "edges": [{"source": "hook", "target": "boom"}]}
+    nodes = [
+        {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
+        {"id": "boom", "type": "data.transform", "config": {"set": {"x": "{{ input.body.missing.deeper }}"}}},
+    ]
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "inline fail",
+        "nodes": nodes,
+        "edges": [{"source": "hook", "target": "boom"}],
+    }
     wid = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
     path = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json").json()["triggers"][0]["url"]
     res = client.post(path.split("testserver", 1)[1], b"{}", content_type="application/json")
@@ -94,7 +119,9 @@ def test_a_finished_run_records_no_further_status_or_event(api):
     before = event_types(run.pk)
     store = OrmStore()
     with store.batch(str(run.pk)):
-        store.save_run(str(run.pk), status="failed", error={"category": "X", "message": "late", "details": {}})
+        store.save_run(
+            str(run.pk), status="failed", error={"category": "X", "message": "late", "details": {}}
+        )
     store.save_run(str(run.pk), status="running")
     run.refresh_from_db()
     assert run.status == "completed" and run.error is None

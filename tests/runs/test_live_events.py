@@ -1,4 +1,5 @@
 """Websocket streams (SPEC §7): auth, snapshot on connect, then ordered events, none lost."""
+
 import json
 
 import pytest
@@ -13,20 +14,27 @@ pytestmark = pytest.mark.usefixtures("inline_queue")
 
 
 def connect(path):
-    return WebsocketCommunicator(application, path, headers=[(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")])
+    return WebsocketCommunicator(
+        application, path, headers=[(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1")]
+    )
 
 
 def create(api, nodes, edges):
-    res = api.post("/api/v1/workflows/", {"schema": "switchyard.workflow/1", "nodes": nodes, "edges": edges},
-                   format="json")
+    res = api.post(
+        "/api/v1/workflows/",
+        {"schema": "switchyard.workflow/1", "nodes": nodes, "edges": edges},
+        format="json",
+    )
     assert res.status_code == 201, res.content
     return res.json()["id"]
 
 
 CALLBACK_FLOW = (
-    [{"id": "start", "type": "trigger.manual"},
-     {"id": "hold", "type": "flow.callback", "config": {"expires_in_s": 600}},
-     {"id": "after", "type": "data.transform", "config": {"set": {"got": "{{ input.answer }}"}}}],
+    [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "hold", "type": "flow.callback", "config": {"expires_in_s": 600}},
+        {"id": "after", "type": "data.transform", "config": {"set": {"got": "{{ input.answer }}"}}},
+    ],
     [{"source": "start", "target": "hold"}, {"source": "hold", "target": "after"}],
 )
 
@@ -57,15 +65,24 @@ def test_run_stream_sends_snapshot_then_ordered_events_until_done(api, alice, cl
         assert hold["status"] == "waiting" and hold["callback_url"]
         corr = await _callback_token(run_id)
         await _post_callback(client, corr, {"answer": 42})
-        events = await receive_until(comm, lambda m: m.get("type") == "run.status" and m["status"] == "completed")
+        events = await receive_until(
+            comm, lambda m: m.get("type") == "run.status" and m["status"] == "completed"
+        )
         await comm.disconnect()
         return events
 
     events = async_to_sync(scenario)()
     nodes = [(e["node_id"], e["status"]) for e in events if e["type"] == "node.status"]
-    assert nodes.index(("hold", "succeeded")) < nodes.index(("after", "running")) < nodes.index(("after", "succeeded"))
-    assert all({"run_id", "node_id", "status", "attempt", "duration_ms", "error"} <= set(e)
-               for e in events if e["type"] == "node.status")
+    assert (
+        nodes.index(("hold", "succeeded"))
+        < nodes.index(("after", "running"))
+        < nodes.index(("after", "succeeded"))
+    )
+    assert all(
+        {"run_id", "node_id", "status", "attempt", "duration_ms", "error"} <= set(e)
+        for e in events
+        if e["type"] == "node.status"
+    )
     # state + events == a fresh fetch
     fresh = api.get(f"/api/v1/runs/{run_id}").json()
     final = {}
@@ -85,7 +102,9 @@ def test_workflow_stream_sees_events_of_new_runs(api, alice):
         assert (await comm.connect())[0]
         assert (await comm.receive_json_from(timeout=5))["type"] == "snapshot"
         await _execute(api, wid)
-        events = await receive_until(comm, lambda m: m.get("type") == "run.status" and m["status"] == "completed")
+        events = await receive_until(
+            comm, lambda m: m.get("type") == "run.status" and m["status"] == "completed"
+        )
         await comm.disconnect()
         return events
 

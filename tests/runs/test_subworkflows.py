@@ -1,5 +1,6 @@
 """flow.subworkflow through the product: the child is a run of its own, the parent waits
 for it without holding a worker, and gets its output (or its failure)."""
+
 import pytest
 
 from runs.models import WorkflowRun
@@ -8,38 +9,62 @@ pytestmark = pytest.mark.usefixtures("inline_queue")
 
 
 def create(api, nodes, edges, name):
-    res = api.post("/api/v1/workflows/", {"schema": "switchyard.workflow/1", "name": name, "nodes": nodes,
-                                          "edges": edges}, format="json")
+    res = api.post(
+        "/api/v1/workflows/",
+        {"schema": "switchyard.workflow/1", "name": name, "nodes": nodes, "edges": edges},
+        format="json",
+    )
     assert res.status_code == 201, res.content
     return res.json()["id"]
 
 
 def child(api, code="result = {'double': input['n'] * 2}"):
-    return create(api, [{"id": "start", "type": "trigger.manual"},
-                        {"id": "work", "type": "data.code", "config": {"code": code}}],
-                  [{"source": "start", "target": "work"}], "child")
+    return create(
+        api,
+        [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "work", "type": "data.code", "config": {"code": code}},
+        ],
+        [{"source": "start", "target": "work"}],
+        "child",
+    )
 
 
 def parent(api, child_id, wait=True):
-    return create(api, [{"id": "start", "type": "trigger.manual"},
-                        {"id": "call", "type": "flow.subworkflow",
-                         "config": {"workflow": child_id, "input": {"n": "{{ input.n }}"}, "wait": wait}},
-                        {"id": "after", "type": "data.transform", "config": {"set": {"got": "{{ input.double }}"}}}],
-                  [{"source": "start", "target": "call"}, {"source": "call", "target": "after"}], "parent")
+    return create(
+        api,
+        [
+            {"id": "start", "type": "trigger.manual"},
+            {
+                "id": "call",
+                "type": "flow.subworkflow",
+                "config": {"workflow": child_id, "input": {"n": "{{ input.n }}"}, "wait": wait},
+            },
+            {"id": "after", "type": "data.transform", "config": {"set": {"got": "{{ input.double }}"}}},
+        ],
+        [{"source": "start", "target": "call"}, {"source": "call", "target": "after"}],
+        "parent",
+    )
 
 
 def test_parent_waits_for_the_child_run_and_uses_its_output(api):
     pid = parent(api, child(api))
-    run = api.post(f"/api/v1/workflows/{pid}/execute", {"input": {"n": 21}, "wait": True}, format="json").json()
+    run = api.post(
+        f"/api/v1/workflows/{pid}/execute", {"input": {"n": 21}, "wait": True}, format="json"
+    ).json()
     assert run["status"] == "completed", run
     assert run["output"]["got"] == 42
     kid = WorkflowRun.objects.get(parent_run_id=run["id"])
-    assert kid.status == "completed" and kid.trigger_type == "flow.subworkflow" and kid.output == {"double": 42}
+    assert (
+        kid.status == "completed" and kid.trigger_type == "flow.subworkflow" and kid.output == {"double": 42}
+    )
 
 
 def test_child_failure_fails_the_parent_node_with_its_category(api):
     pid = parent(api, child(api, code="result = 1 / 0"))
-    run = api.post(f"/api/v1/workflows/{pid}/execute", {"input": {"n": 1}, "wait": True}, format="json").json()
+    run = api.post(
+        f"/api/v1/workflows/{pid}/execute", {"input": {"n": 1}, "wait": True}, format="json"
+    ).json()
     assert run["status"] == "failed"
     call = next(n for n in run["nodes"] if n["node_id"] == "call")
     assert call["error"]["category"] == "CODE_ERROR"
@@ -47,6 +72,8 @@ def test_child_failure_fails_the_parent_node_with_its_category(api):
 
 def test_fire_and_forget_child_returns_its_run_id(api):
     pid = parent(api, child(api), wait=False)
-    run = api.post(f"/api/v1/workflows/{pid}/execute", {"input": {"n": 2}, "wait": True}, format="json").json()
+    run = api.post(
+        f"/api/v1/workflows/{pid}/execute", {"input": {"n": 2}, "wait": True}, format="json"
+    ).json()
     call = next(n for n in run["nodes"] if n["node_id"] == "call")
     assert WorkflowRun.objects.filter(pk=call["output"]["run_id"]).exists()

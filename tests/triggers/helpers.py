@@ -1,16 +1,25 @@
 """Shared by the trigger tests: a two-node workflow (a trigger, then a transform) and its
 activation through the API."""
+
 from __future__ import annotations
 
 
-def trigger_workflow(api, trigger: dict, transform: dict, *, settings=None, variables=None, name="flow",
-                     extra_nodes=()) -> str:
+def trigger_workflow(
+    api, trigger: dict, transform: dict, *, settings=None, variables=None, name="flow", extra_nodes=()
+) -> str:
     """Create `trigger` → `shape` (a data.transform setting `transform`, input dropped); its id."""
-    doc = {"schema": "switchyard.workflow/1", "name": name, "settings": settings or {},
-           "variables": variables or {},
-           "nodes": [trigger, {"id": "shape", "type": "data.transform",
-                               "config": {"set": transform, "keep_input": False}}, *extra_nodes],
-           "edges": [{"source": trigger["id"], "target": "shape"}]}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": name,
+        "settings": settings or {},
+        "variables": variables or {},
+        "nodes": [
+            trigger,
+            {"id": "shape", "type": "data.transform", "config": {"set": transform, "keep_input": False}},
+            *extra_nodes,
+        ],
+        "edges": [{"source": trigger["id"], "target": "shape"}],
+    }
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 201, res.content
     return res.json()["id"]

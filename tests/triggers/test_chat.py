@@ -1,4 +1,5 @@
 """trigger.chat: Telegram-compatible bot updates at /hooks/<token>: filters, secret header, idempotency."""
+
 import json
 
 import pytest
@@ -12,9 +13,13 @@ SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
 
 
 def chat_workflow(api, config=None, settings=None):
-    return trigger_workflow(api, {"id": "chat", "type": "trigger.chat", "config": config or {}},
-                            {"said": "{{ input.text }}", "who": "{{ input.sender.username }}"},
-                            settings=settings, name="bot")
+    return trigger_workflow(
+        api,
+        {"id": "chat", "type": "trigger.chat", "config": config or {}},
+        {"said": "{{ input.text }}", "who": "{{ input.sender.username }}"},
+        settings=settings,
+        name="bot",
+    )
 
 
 def activate(api, wid):
@@ -22,8 +27,13 @@ def activate(api, wid):
 
 
 def update(update_id=1, text="hello there", kind="message", user_id=42, username="ann", **extra):
-    message = {"message_id": 7, "date": 1700000000, "chat": {"id": -100 - user_id, "type": "group"},
-               "from": {"id": user_id, "is_bot": False, "first_name": "Ann", "username": username}, **extra}
+    message = {
+        "message_id": 7,
+        "date": 1700000000,
+        "chat": {"id": -100 - user_id, "type": "group"},
+        "from": {"id": user_id, "is_bot": False, "first_name": "Ann", "username": username},
+        **extra,
+    }
     if text is not None:
         message["text"] = text
     return {"update_id": update_id, kind: message}
@@ -41,11 +51,19 @@ def test_a_message_starts_a_live_run_with_the_chat_payload(api, client):
     run = WorkflowRun.objects.get(pk=res.json()["run_id"])
     assert run.mode == "live" and run.trigger_type == "trigger.chat" and run.status == "completed"
     assert run.input == {
-        "update_id": 1, "kind": "message", "text": "hello there", "chat_id": -142, "message_type": "text",
+        "update_id": 1,
+        "kind": "message",
+        "text": "hello there",
+        "chat_id": -142,
+        "message_type": "text",
         "sender": {"id": 42, "username": "ann", "name": "Ann", "is_bot": False},
-        "message": {"message_id": 7, "text": "hello there", "date": 1700000000,
-                    "chat": {"id": -142, "type": "group"},
-                    "from": {"id": 42, "is_bot": False, "first_name": "Ann", "username": "ann"}},
+        "message": {
+            "message_id": 7,
+            "text": "hello there",
+            "date": 1700000000,
+            "chat": {"id": -142, "type": "group"},
+            "from": {"id": 42, "is_bot": False, "first_name": "Ann", "username": "ann"},
+        },
     }
     assert run.output == {"said": "hello there", "who": "ann"}
 
@@ -61,8 +79,14 @@ def test_the_secret_token_header_must_match(api, client):
 
 
 def test_the_secret_token_can_be_a_workspace_credential(api, client):
-    assert api.post("/api/v1/credentials/", {"name": "bot", "kind": "custom", "data": {"token": "from-vault"}},
-                    format="json").status_code == 201
+    assert (
+        api.post(
+            "/api/v1/credentials/",
+            {"name": "bot", "kind": "custom", "data": {"token": "from-vault"}},
+            format="json",
+        ).status_code
+        == 201
+    )
     path = activate(api, chat_workflow(api, {"secret_token": "{{ workspace.bot }}"}))
     assert send(client, path, update(), **{SECRET_HEADER: "{{ workspace.bot }}"}).status_code == 401
     assert send(client, path, update(), **{SECRET_HEADER: "from-vault"}).status_code == 202
@@ -71,18 +95,23 @@ def test_the_secret_token_can_be_a_workspace_credential(api, client):
 def test_senders_filter_by_id_or_username_and_others_are_ignored_with_200(api, client):
     path = activate(api, chat_workflow(api, {"senders": [7, "@Boss"]}))
     ignored = send(client, path, update(1, user_id=42, username="ann"))
-    assert ignored.status_code == 200 and ignored.json() == {"ignored": "the sender is not in the trigger's senders"}
+    assert ignored.status_code == 200 and ignored.json() == {
+        "ignored": "the sender is not in the trigger's senders"
+    }
     assert send(client, path, update(2, user_id=7, username="x")).status_code == 202
     assert send(client, path, update(3, user_id=99, username="boss")).status_code == 202
     assert WorkflowRun.objects.count() == 2
 
 
-@pytest.mark.parametrize(("match", "text", "runs"), [
-    ("any", "Please send the INVOICE", True),
-    ("any", "invoices are words too", False),  # whole words only
-    ("all", "refund for order 12", True),
-    ("all", "refund please", False),
-])
+@pytest.mark.parametrize(
+    ("match", "text", "runs"),
+    [
+        ("any", "Please send the INVOICE", True),
+        ("any", "invoices are words too", False),  # whole words only
+        ("all", "refund for order 12", True),
+        ("all", "refund please", False),
+    ],
+)
 def test_keywords_match_whole_words_in_any_case(api, client, match, text, runs):
     keywords = ["invoice", "refund"] if match == "any" else ["refund", "order"]
     path = activate(api, chat_workflow(api, {"keywords": keywords, "match": match}))
@@ -93,7 +122,9 @@ def test_keywords_match_whole_words_in_any_case(api, client, match, text, runs):
 
 def test_message_types_and_captions(api, client):
     path = activate(api, chat_workflow(api, {"message_types": ["photo"], "keywords": ["receipt"]}))
-    assert send(client, path, update(1, text="receipt")).json() == {"ignored": "text messages are not selected"}
+    assert send(client, path, update(1, text="receipt")).json() == {
+        "ignored": "text messages are not selected"
+    }
     photo = update(2, text=None, photo=[{"file_id": "abc", "width": 90, "height": 90}], caption="my receipt")
     res = send(client, path, photo)
     assert res.status_code == 202
@@ -104,9 +135,11 @@ def test_message_types_and_captions(api, client):
 def test_edits_and_non_message_updates_are_ignored_unless_selected(api, client):
     path = activate(api, chat_workflow(api))
     assert send(client, path, update(1, kind="edited_message")).json() == {
-        "ignored": "edited_message updates are not selected"}
+        "ignored": "edited_message updates are not selected"
+    }
     assert send(client, path, {"update_id": 2, "callback_query": {"id": "1"}}).json() == {
-        "ignored": "callback_query updates are not chat messages"}
+        "ignored": "callback_query updates are not chat messages"
+    }
     assert WorkflowRun.objects.count() == 0
     path = activate(api, chat_workflow(api, {"updates": ["edited_message"]}))
     assert send(client, path, update(3, kind="edited_message")).status_code == 202
@@ -125,7 +158,9 @@ def test_malformed_updates_are_400_naming_the_problem(api, client):
     bad_json = send(client, path, b"{not json")
     assert bad_json.status_code == 400 and bad_json.json()["error"]["code"] == "VALIDATION_ERROR"
     no_id = send(client, path, {"message": {"text": "hi"}})
-    assert no_id.status_code == 400 and no_id.json()["error"]["details"] == {"update_id": ["update_id must be an integer."]}
+    assert no_id.status_code == 400 and no_id.json()["error"]["details"] == {
+        "update_id": ["update_id must be an integer."]
+    }
     assert send(client, path, [1, 2]).status_code == 400
     assert client.get(path).status_code == 405
     assert WorkflowRun.objects.count() == 0
@@ -148,13 +183,22 @@ def test_daily_limit_answers_429(api, client):
 
 
 def test_bad_chat_config_is_rejected_on_save(api):
-    doc = {"schema": "switchyard.workflow/1", "nodes": [
-        {"id": "chat", "type": "trigger.chat", "config": {"match": "most", "keywords": ["a", "A"], "colour": 1}}],
-        "edges": []}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "nodes": [
+            {
+                "id": "chat",
+                "type": "trigger.chat",
+                "config": {"match": "most", "keywords": ["a", "A"], "colour": 1},
+            }
+        ],
+        "edges": [],
+    }
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 400
     assert {e["field"] for e in res.json()["error"]["details"]["errors"]} == {"config.match", "config.colour"}
     doc["nodes"][0]["config"] = {"keywords": ["a", "A"]}
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 400 and res.json()["error"]["details"]["errors"] == [
-        {"node": "chat", "edge": None, "field": "config.keywords.1", "message": "'A' is listed twice"}]
+        {"node": "chat", "edge": None, "field": "config.keywords.1", "message": "'A' is listed twice"}
+    ]

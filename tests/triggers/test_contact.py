@@ -1,5 +1,6 @@
 """trigger.contact and /api/v1/contacts/: a contact created or updated (by any path) starts
 the workspace's matching active workflows, with what changed."""
+
 import pytest
 from django.db import transaction
 
@@ -12,8 +13,12 @@ pytestmark = pytest.mark.usefixtures("inline_queue")
 
 
 def contact_workflow(client, config=None, activate=True):
-    wid = trigger_workflow(client, {"id": "crm", "type": "trigger.contact", "config": config or {}},
-                           {"hello": "{{ input.contact.name }}", "event": "{{ input.event }}"}, name="crm")
+    wid = trigger_workflow(
+        client,
+        {"id": "crm", "type": "trigger.contact", "config": config or {}},
+        {"hello": "{{ input.contact.name }}", "event": "{{ input.event }}"},
+        name="crm",
+    )
     if activate:
         assert activate_ok(client, wid)["triggers"] == []  # no URL: events come from inside
     return wid
@@ -32,26 +37,38 @@ def create(api, **fields):
 def test_creating_a_contact_through_the_api_starts_a_run_with_the_contact(api):
     wid = contact_workflow(api)
     contact = create(api, name="Ann Lee", email="ann@example.com", tags=["lead"], data={"stage": "new"})
-    assert contact["name"] == "Ann Lee" and contact["tags"] == ["lead"] and contact["data"] == {"stage": "new"}
+    assert (
+        contact["name"] == "Ann Lee" and contact["tags"] == ["lead"] and contact["data"] == {"stage": "new"}
+    )
     [run] = runs_of(wid)
     assert run.mode == "live" and run.trigger_type == "trigger.contact" and run.status == "completed"
-    assert run.input == {"event": "created", "contact": contact, "changed": ["name", "email", "tags", "data"],
-                         "previous": {}}
+    assert run.input == {
+        "event": "created",
+        "contact": contact,
+        "changed": ["name", "email", "tags", "data"],
+        "previous": {},
+    }
     assert run.output == {"hello": "Ann Lee", "event": "created"}
 
 
 def test_an_update_lists_the_changed_fields_and_their_previous_values(api):
     contact = create(api, name="Ann", email="ann@example.com", data={"stage": "new", "score": 3})
     wid = contact_workflow(api)
-    res = api.patch(f"/api/v1/contacts/{contact['id']}", {"email": "ann@lee.example", "data": {"stage": "won"}},
-                    format="json")
+    res = api.patch(
+        f"/api/v1/contacts/{contact['id']}",
+        {"email": "ann@lee.example", "data": {"stage": "won"}},
+        format="json",
+    )
     assert res.status_code == 200, res.content
     assert res.json()["data"] == {"stage": "won", "score": 3}  # PATCH merges data
     [run] = runs_of(wid)
     assert run.input["event"] == "updated"
     assert run.input["changed"] == ["email", "data", "data.stage"]
-    assert run.input["previous"] == {"email": "ann@example.com", "data": {"stage": "new", "score": 3},
-                                     "data.stage": "new"}
+    assert run.input["previous"] == {
+        "email": "ann@example.com",
+        "data": {"stage": "new", "score": 3},
+        "data.stage": "new",
+    }
     assert run.input["contact"]["email"] == "ann@lee.example"
 
 
@@ -70,14 +87,16 @@ def test_tag_filter_matches_any_listed_tag(api):
     plain = Contact.objects.get(name="Plain")
     api.patch(f"/api/v1/contacts/{plain.pk}", {"tags": ["lead", "partner"]}, format="json")
     assert [(r.input["event"], r.input["contact"]["name"]) for r in runs_of(wid)] == [
-        ("created", "Big"), ("updated", "Plain")]
+        ("created", "Big"),
+        ("updated", "Plain"),
+    ]
 
 
 def test_changed_fields_filter_applies_to_updates(api):
     wid = contact_workflow(api, {"events": ["updated"], "fields": ["email", "data.stage"]})
     contact = create(api, name="Ann", email="a@example.com", data={"stage": "new", "notes": ""})
     path = f"/api/v1/contacts/{contact['id']}"
-    api.patch(path, {"name": "Ann Lee"}, format="json")          # not a listed field
+    api.patch(path, {"name": "Ann Lee"}, format="json")  # not a listed field
     api.patch(path, {"data": {"notes": "called"}}, format="json")  # another data key
     api.patch(path, {"data": {"stage": "qualified"}}, format="json")
     api.patch(path, {"email": "ann@example.com"}, format="json")
@@ -109,7 +128,9 @@ def test_any_save_path_counts_and_a_rolled_back_save_starts_nothing(api, alice):
     contact.tags = ["imported"]
     contact.save()
     assert [(r.input["event"], r.input["changed"]) for r in runs_of(wid)] == [
-        ("created", ["name", "phone"]), ("updated", ["tags"])]
+        ("created", ["name", "phone"]),
+        ("updated", ["tags"]),
+    ]
     with pytest.raises(RuntimeError), transaction.atomic():
         Contact.objects.create(workspace=workspace, name="Never")
         raise RuntimeError("the save is rolled back")
@@ -117,8 +138,11 @@ def test_any_save_path_counts_and_a_rolled_back_save_starts_nothing(api, alice):
 
 
 def test_bad_trigger_config_is_rejected_on_save(api):
-    doc = {"schema": "switchyard.workflow/1", "edges": [],
-           "nodes": [{"id": "crm", "type": "trigger.contact", "config": {"fields": ["colour"], "events": []}}]}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "edges": [],
+        "nodes": [{"id": "crm", "type": "trigger.contact", "config": {"fields": ["colour"], "events": []}}],
+    }
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 400
     assert {e["field"] for e in res.json()["error"]["details"]["errors"]} == {"config.events"}
@@ -128,6 +152,7 @@ def test_bad_trigger_config_is_rejected_on_save(api):
 
 
 # -- the contacts API ---------------------------------------------------------------------
+
 
 def test_contacts_api_crud_and_scoping(api, bob_api):
     contact = create(api, name="Ann", email="ann@example.com", phone="+49 1", tags=["lead", "lead", " vip "])
@@ -154,7 +179,10 @@ def test_contacts_api_rejects_bad_fields_with_json_errors(api):
     res = api.post("/api/v1/contacts/", {"name": "A", "tags": "vip"}, format="json")
     assert res.status_code == 400 and "tags" in res.json()["error"]["details"]
     res = api.post("/api/v1/contacts/", {"tags": ["x"]}, format="json")
-    assert res.status_code == 400 and res.json()["error"]["message"] == "A contact needs a name, an email or a phone."
+    assert (
+        res.status_code == 400
+        and res.json()["error"]["message"] == "A contact needs a name, an email or a phone."
+    )
     res = api.post("/api/v1/contacts/", ["not", "an", "object"], format="json")
     assert res.status_code == 400 and res.json()["error"]["code"] == "VALIDATION_ERROR"
     assert Contact.objects.count() == 0

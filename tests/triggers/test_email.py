@@ -1,5 +1,6 @@
 """trigger.email: mail sent with smtplib to the inbound SMTP server (aiosmtpd, in a thread
 of this process so it shares the test database) starts runs; bad recipients are refused."""
+
 import smtplib
 import socket
 from email.message import EmailMessage
@@ -29,9 +30,13 @@ def smtp(inline_queue, settings):
 
 
 def mail_workflow(api, config=None, settings=None):
-    return trigger_workflow(api, {"id": "inbox", "type": "trigger.email", "config": config or {}},
-                            {"subject": "{{ input.subject }}", "files": "{{ input.attachments | length }}"},
-                            settings=settings, name="inbox")
+    return trigger_workflow(
+        api,
+        {"id": "inbox", "type": "trigger.email", "config": config or {}},
+        {"subject": "{{ input.subject }}", "files": "{{ input.attachments | length }}"},
+        settings=settings,
+        name="inbox",
+    )
 
 
 def activate(api, wid) -> str:
@@ -42,7 +47,9 @@ def activate(api, wid) -> str:
     return trigger["address"]
 
 
-def message(to, subject="Order 17", sender="Ann Lee <ann@example.com>", text="Please ship it.\n", msg_id=None):
+def message(
+    to, subject="Order 17", sender="Ann Lee <ann@example.com>", text="Please ship it.\n", msg_id=None
+):
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
@@ -67,10 +74,19 @@ def test_a_plain_mail_starts_a_live_run_with_the_mail_fields(api, smtp):
     run = WorkflowRun.objects.get()
     assert run.mode == "live" and run.trigger_type == "trigger.email" and run.status == "completed"
     assert run.input == {
-        "from": "ann@example.com", "from_name": "Ann Lee", "to": [address], "cc": ["bo@example.com", "cy@example.org"],
-        "reply_to": [], "recipient": address, "envelope_from": "bounce@example.com", "subject": "Order 17",
-        "date": "2023-11-14T22:13:20+00:00", "message_id": "<Order.17@example.com>",
-        "text": "Please ship it.\n", "html": "", "attachments": [],
+        "from": "ann@example.com",
+        "from_name": "Ann Lee",
+        "to": [address],
+        "cc": ["bo@example.com", "cy@example.org"],
+        "reply_to": [],
+        "recipient": address,
+        "envelope_from": "bounce@example.com",
+        "subject": "Order 17",
+        "date": "2023-11-14T22:13:20+00:00",
+        "message_id": "<Order.17@example.com>",
+        "text": "Please ship it.\n",
+        "html": "",
+        "attachments": [],
     }
     assert run.output == {"subject": "Order 17", "files": 0}
 
@@ -79,7 +95,9 @@ def test_multipart_mail_gives_text_html_and_attachment_metadata(api, smtp):
     address = activate(api, mail_workflow(api))
     msg = message(address, subject="Invoice")
     msg.add_alternative("<p>Please <b>pay</b>.</p>", subtype="html")
-    msg.add_attachment(b"%PDF-1.4 " + b"x" * 2000, maintype="application", subtype="pdf", filename="invoice.pdf")
+    msg.add_attachment(
+        b"%PDF-1.4 " + b"x" * 2000, maintype="application", subtype="pdf", filename="invoice.pdf"
+    )
     msg.add_attachment("a,b\n1,2\n", subtype="csv", filename="lines.csv")
     send(smtp, msg)
     run = WorkflowRun.objects.get()
@@ -124,16 +142,21 @@ def test_addresses_are_case_insensitive_and_one_mail_reaches_each_trigger(api, s
     assert sorted(r.input["recipient"] for r in runs) == sorted([first, second])
 
 
-@pytest.mark.parametrize(("config", "sender", "subject", "runs"), [
-    ({"from_filter": ["ann@example.com"]}, "ANN@example.com", "x", True),
-    ({"from_filter": ["@example.org"]}, "ann@example.com", "x", False),
-    ({"from_filter": ["@example.org", "@Example.com"]}, "ann@example.com", "x", True),
-    ({"subject_contains": "invoice"}, "ann@example.com", "Your INVOICE 17", True),
-    ({"subject_contains": "invoice"}, "ann@example.com", "Hello", False),
-])
+@pytest.mark.parametrize(
+    ("config", "sender", "subject", "runs"),
+    [
+        ({"from_filter": ["ann@example.com"]}, "ANN@example.com", "x", True),
+        ({"from_filter": ["@example.org"]}, "ann@example.com", "x", False),
+        ({"from_filter": ["@example.org", "@Example.com"]}, "ann@example.com", "x", True),
+        ({"subject_contains": "invoice"}, "ann@example.com", "Your INVOICE 17", True),
+        ({"subject_contains": "invoice"}, "ann@example.com", "Hello", False),
+    ],
+)
 def test_from_and_subject_filters(api, smtp, config, sender, subject, runs):
     address = activate(api, mail_workflow(api, config))
-    assert send(smtp, message(address, subject=subject, sender=sender)) == {}  # filtered mail is still accepted
+    assert (
+        send(smtp, message(address, subject=subject, sender=sender)) == {}
+    )  # filtered mail is still accepted
     assert WorkflowRun.objects.count() == (1 if runs else 0)
 
 
@@ -164,8 +187,11 @@ def test_mail_over_the_size_limit_is_refused(api, smtp):
 
 
 def test_bad_sender_filters_are_rejected_on_save(api):
-    doc = {"schema": "switchyard.workflow/1", "edges": [],
-           "nodes": [{"id": "inbox", "type": "trigger.email", "config": {"from_filter": ["not-an-address"]}}]}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "edges": [],
+        "nodes": [{"id": "inbox", "type": "trigger.email", "config": {"from_filter": ["not-an-address"]}}],
+    }
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 400
     assert res.json()["error"]["details"]["errors"][0]["field"] == "config.from_filter.0"

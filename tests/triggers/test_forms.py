@@ -1,4 +1,5 @@
 """The hosted form trigger: the page, validation, CSRF, the run it starts, 404 and 429 pages."""
+
 import re
 
 import pytest
@@ -9,7 +10,13 @@ from runs.models import WorkflowRun
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
 FIELDS = [
-    {"name": "full_name", "label": "Full name", "type": "text", "required": True, "placeholder": "Ada Lovelace"},
+    {
+        "name": "full_name",
+        "label": "Full name",
+        "type": "text",
+        "required": True,
+        "placeholder": "Ada Lovelace",
+    },
     {"name": "email", "label": "Email", "type": "email", "required": True},
     {"name": "seats", "label": "Seats", "type": "number"},
     {"name": "plan", "label": "Plan", "type": "select", "options": ["Basic", "Pro"], "required": True},
@@ -17,16 +24,32 @@ FIELDS = [
     {"name": "notes", "type": "textarea", "help": "Anything we should know?"},
     {"name": "start", "label": "Start date", "type": "date"},
 ]
-GOOD = {"f-full_name": "Ada Lovelace", "f-email": "ada@example.com", "f-seats": "3", "f-plan": "Pro",
-        "f-newsletter": "on", "f-notes": "Hello", "f-start": "2025-06-01"}
+GOOD = {
+    "f-full_name": "Ada Lovelace",
+    "f-email": "ada@example.com",
+    "f-seats": "3",
+    "f-plan": "Pro",
+    "f-newsletter": "on",
+    "f-notes": "Hello",
+    "f-start": "2025-06-01",
+}
 
 
 def form_workflow(api, *, settings=None, **config):
-    doc = {"schema": "switchyard.workflow/1", "name": "Signup intake", "settings": settings or {},
-           "nodes": [{"id": "signup", "type": "trigger.form", "config": {"fields": FIELDS, **config}},
-                     {"id": "echo", "type": "data.transform",
-                      "config": {"set": {"who": "{{ input.fields.full_name }}"}}}],
-           "edges": [{"source": "signup", "target": "echo"}]}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "Signup intake",
+        "settings": settings or {},
+        "nodes": [
+            {"id": "signup", "type": "trigger.form", "config": {"fields": FIELDS, **config}},
+            {
+                "id": "echo",
+                "type": "data.transform",
+                "config": {"set": {"who": "{{ input.fields.full_name }}"}},
+            },
+        ],
+        "edges": [{"source": "signup", "target": "echo"}],
+    }
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 201, res.content
     wid = res.json()["id"]
@@ -51,12 +74,17 @@ def test_the_page_shows_every_configured_field_without_the_app_navigation(api):
     _, path = form_workflow(api, title="Join the beta", description="Two minutes, promise.")
     html = Client().get(path).content.decode()
     assert "<h1>Join the beta</h1>" in html and "Two minutes, promise." in html
-    for name, kind in [("full_name", "text"), ("email", "email"), ("seats", "number"), ("start", "date"),
-                       ("newsletter", "checkbox")]:
+    for name, kind in [
+        ("full_name", "text"),
+        ("email", "email"),
+        ("seats", "number"),
+        ("start", "date"),
+        ("newsletter", "checkbox"),
+    ]:
         assert re.search(rf'<input type="{kind}" name="f-{name}"', html), name
-    assert '<select name="f-plan"' in html and "<option value=\"Pro\">Pro</option>" in html
+    assert '<select name="f-plan"' in html and '<option value="Pro">Pro</option>' in html
     assert '<textarea name="f-notes"' in html and "Anything we should know?" in html
-    assert 'placeholder="Ada Lovelace"' in html and "Full name<span class=\"req\"" in html
+    assert 'placeholder="Ada Lovelace"' in html and 'Full name<span class="req"' in html
     assert "css/forms.css" in html and "Log out" not in html and "/connectors/" not in html
 
 
@@ -69,8 +97,17 @@ def test_a_valid_submission_starts_a_live_run_with_typed_values_and_thanks(api):
     assert thanks.status_code == 200 and "We will be in touch within a day." in thanks.content.decode()
     [run] = WorkflowRun.objects.filter(workflow_id=wid)
     assert run.mode == "live" and run.trigger_type == "trigger.form" and run.trigger_node == "signup"
-    assert run.input == {"fields": {"full_name": "Ada Lovelace", "email": "ada@example.com", "seats": 3,
-                                    "plan": "Pro", "newsletter": True, "notes": "Hello", "start": "2025-06-01"}}
+    assert run.input == {
+        "fields": {
+            "full_name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "seats": 3,
+            "plan": "Pro",
+            "newsletter": True,
+            "notes": "Hello",
+            "start": "2025-06-01",
+        }
+    }
     assert run.status == "completed" and run.output["who"] == "Ada Lovelace"
 
 
@@ -80,16 +117,33 @@ def test_optional_fields_left_empty_and_decimals(api):
     data = {**hidden, "f-full_name": "Bo", "f-email": "bo@example.com", "f-plan": "Basic", "f-seats": "2.5"}
     assert client.post(path, data).status_code == 302
     fields = WorkflowRun.objects.get(workflow_id=wid).input["fields"]
-    assert fields == {"full_name": "Bo", "email": "bo@example.com", "seats": 2.5, "plan": "Basic",
-                      "newsletter": False, "notes": "", "start": None}
+    assert fields == {
+        "full_name": "Bo",
+        "email": "bo@example.com",
+        "seats": 2.5,
+        "plan": "Basic",
+        "newsletter": False,
+        "notes": "",
+        "start": None,
+    }
 
 
 def test_invalid_input_re_renders_the_form_with_messages_and_the_values_given(api):
-    wid, path = form_workflow(api, fields=[*FIELDS, {"name": "agree", "label": "I agree", "type": "checkbox",
-                                                     "required": True}])
+    wid, path = form_workflow(
+        api, fields=[*FIELDS, {"name": "agree", "label": "I agree", "type": "checkbox", "required": True}]
+    )
     client, hidden = csrf_client(path)
-    res = client.post(path, {**hidden, "f-full_name": "Ada <b>", "f-email": "not-an-email", "f-seats": "many",
-                             "f-plan": "Gold", "f-start": "01/06/2025"})
+    res = client.post(
+        path,
+        {
+            **hidden,
+            "f-full_name": "Ada <b>",
+            "f-email": "not-an-email",
+            "f-seats": "many",
+            "f-plan": "Gold",
+            "f-start": "01/06/2025",
+        },
+    )
     assert res.status_code == 400
     html = res.content.decode()
     assert "Please check the 5 highlighted fields below." in html
@@ -131,7 +185,11 @@ def test_unknown_token_or_inactive_workflow_gets_a_friendly_404(api):
 
 
 def test_a_webhook_token_is_not_a_form(api):
-    doc = {"schema": "switchyard.workflow/1", "nodes": [{"id": "hook", "type": "trigger.webhook"}], "edges": []}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "nodes": [{"id": "hook", "type": "trigger.webhook"}],
+        "edges": [],
+    }
     wid = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
     url = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json").json()["triggers"][0]["url"]
     token = url.rsplit("/", 1)[1]

@@ -1,5 +1,6 @@
 """trigger.payment: Stripe-compatible signed events at /hooks/<token>: signature, timestamp
 tolerance, filters, idempotency."""
+
 import hashlib
 import hmac
 import json
@@ -16,20 +17,39 @@ SECRET = "whsec_test_5f3a9c"
 
 
 def payment_workflow(api, config=None, settings=None):
-    return trigger_workflow(api, {"id": "paid", "type": "trigger.payment",
-                                  "config": {"secret": SECRET, **(config or {})}},
-                            {"cents": "{{ input.amount }}", "cur": "{{ input.currency }}"},
-                            settings=settings, name="payments")
+    return trigger_workflow(
+        api,
+        {"id": "paid", "type": "trigger.payment", "config": {"secret": SECRET, **(config or {})}},
+        {"cents": "{{ input.amount }}", "cur": "{{ input.currency }}"},
+        settings=settings,
+        name="payments",
+    )
 
 
 def activate(api, wid):
     return hook_path(activate_ok(api, wid), "trigger.payment")
 
 
-def event(event_id="evt_1", type_="payment_intent.succeeded", amount=2500, currency="eur", status="succeeded"):
-    return {"id": event_id, "object": "event", "type": type_, "created": 1700000000, "livemode": False,
-            "data": {"object": {"id": "pi_1", "object": "payment_intent", "amount": amount, "currency": currency,
-                                "status": status, "metadata": {"order": "A-17"}}}}
+def event(
+    event_id="evt_1", type_="payment_intent.succeeded", amount=2500, currency="eur", status="succeeded"
+):
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": type_,
+        "created": 1700000000,
+        "livemode": False,
+        "data": {
+            "object": {
+                "id": "pi_1",
+                "object": "payment_intent",
+                "amount": amount,
+                "currency": currency,
+                "status": status,
+                "metadata": {"order": "A-17"},
+            }
+        },
+    }
 
 
 def signature(body: bytes, secret=SECRET, timestamp=None) -> tuple[int, str]:
@@ -53,9 +73,16 @@ def test_a_signed_event_starts_a_live_run_with_the_payment_payload(api, client):
     assert res.status_code == 202, res.content
     run = WorkflowRun.objects.get(pk=res.json()["run_id"])
     assert run.mode == "live" and run.trigger_type == "trigger.payment" and run.status == "completed"
-    assert run.input == {"id": "evt_1", "type": "payment_intent.succeeded", "created": 1700000000,
-                         "livemode": False, "amount": 2500, "currency": "eur", "status": "succeeded",
-                         "object": event()["data"]["object"]}
+    assert run.input == {
+        "id": "evt_1",
+        "type": "payment_intent.succeeded",
+        "created": 1700000000,
+        "livemode": False,
+        "amount": 2500,
+        "currency": "eur",
+        "status": "succeeded",
+        "object": event()["data"]["object"],
+    }
     assert run.output == {"cents": 2500, "cur": "eur"}
 
 
@@ -65,8 +92,11 @@ def test_a_tampered_body_is_refused(api, client):
     t, mac = signature(raw)
     res = deliver(client, path, raw.replace(b"2500", b"9900"), f"t={t},v1={mac}")
     assert res.status_code == 400
-    assert res.json()["error"] == {"code": "SIGNATURE_INVALID", "details": {},
-                                   "message": "No v1 signature matches the body and the trigger's signing secret."}
+    assert res.json()["error"] == {
+        "code": "SIGNATURE_INVALID",
+        "details": {},
+        "message": "No v1 signature matches the body and the trigger's signing secret.",
+    }
     assert WorkflowRun.objects.count() == 0
 
 
@@ -75,7 +105,9 @@ def test_a_signature_made_with_another_secret_is_refused(api, client):
     raw = json.dumps(event()).encode()
     t, mac = signature(raw, secret="whsec_someone_else")
     assert deliver(client, path, raw, f"t={t},v1={mac}").status_code == 400
-    assert deliver(client, path, raw, "").json()["error"]["message"] == "The Stripe-Signature header is missing."
+    assert (
+        deliver(client, path, raw, "").json()["error"]["message"] == "The Stripe-Signature header is missing."
+    )
     assert deliver(client, path, raw, f"v1={mac}").status_code == 400
     assert WorkflowRun.objects.count() == 0
 
@@ -107,17 +139,23 @@ def test_any_of_several_v1_signatures_may_match(api, client):
     assert deliver(client, path, raw, f"t={t},v1={old},v1={mac},v0=ignored").status_code == 202
 
 
-@pytest.mark.parametrize(("config", "sent", "reason"), [
-    ({"events": ["charge.*"]}, {}, "payment_intent.succeeded events are not selected"),
-    ({"currency": "USD"}, {}, "currency eur is not selected"),
-    ({"currency": ["usd", "gbp"]}, {"currency": "GBP"}, None),
-    ({"min_amount": 5000}, {}, "amount 2500 is below 5000"),
-    ({"max_amount": 1000}, {}, "amount 2500 is above 1000"),
-    ({"min_amount": 1000, "max_amount": 2500}, {}, None),
-    ({"status": ["succeeded"]}, {"status": "requires_payment_method"},
-     "status requires_payment_method is not selected"),
-    ({"events": ["payment_intent.succeeded", "charge.refunded"]}, {"type_": "charge.refunded"}, None),
-])
+@pytest.mark.parametrize(
+    ("config", "sent", "reason"),
+    [
+        ({"events": ["charge.*"]}, {}, "payment_intent.succeeded events are not selected"),
+        ({"currency": "USD"}, {}, "currency eur is not selected"),
+        ({"currency": ["usd", "gbp"]}, {"currency": "GBP"}, None),
+        ({"min_amount": 5000}, {}, "amount 2500 is below 5000"),
+        ({"max_amount": 1000}, {}, "amount 2500 is above 1000"),
+        ({"min_amount": 1000, "max_amount": 2500}, {}, None),
+        (
+            {"status": ["succeeded"]},
+            {"status": "requires_payment_method"},
+            "status requires_payment_method is not selected",
+        ),
+        ({"events": ["payment_intent.succeeded", "charge.refunded"]}, {"type_": "charge.refunded"}, None),
+    ],
+)
 def test_filters_on_event_type_currency_amount_and_status(api, client, config, sent, reason):
     path = activate(api, payment_workflow(api, config))
     res = deliver(client, path, event(**sent))
@@ -163,14 +201,25 @@ def test_the_signing_secret_can_be_a_workspace_credential(api, client):
 
 
 def test_activation_needs_a_signing_secret_and_sane_filters(api):
-    doc = {"schema": "switchyard.workflow/1", "nodes": [
-        {"id": "paid", "type": "trigger.payment", "config": {"min_amount": 500, "max_amount": 100}}], "edges": []}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "nodes": [
+            {"id": "paid", "type": "trigger.payment", "config": {"min_amount": 500, "max_amount": 100}}
+        ],
+        "edges": [],
+    }
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 400
     assert res.json()["error"]["details"]["errors"] == [
-        {"node": "paid", "edge": None, "field": "config.secret", "message": "'secret' is required"}]
+        {"node": "paid", "edge": None, "field": "config.secret", "message": "'secret' is required"}
+    ]
     doc["nodes"][0]["config"]["secret"] = SECRET
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.json()["error"]["details"]["errors"] == [
-        {"node": "paid", "edge": None, "field": "config.max_amount",
-         "message": "max_amount (100) is below min_amount (500)"}]
+        {
+            "node": "paid",
+            "edge": None,
+            "field": "config.max_amount",
+            "message": "max_amount (100) is below min_amount (500)",
+        }
+    ]

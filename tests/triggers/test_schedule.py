@@ -1,5 +1,6 @@
 """The schedule trigger: next-run preview, time zones and DST, registration on activation,
 the missed-run rule, per-slot idempotency and the daily limit."""
+
 import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,9 +25,17 @@ from workflows.schedules import (
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def schedule_workflow(api, cron="0 9 * * 1-5", tz="Europe/Berlin", settings=None, variables=None, name="tick"):
-    return trigger_workflow(api, {"id": "clock", "type": "trigger.schedule", "config": {"cron": cron, "timezone": tz}},
-                            {"at": "{{ input.scheduled_at }}"}, settings=settings, variables=variables, name=name)
+def schedule_workflow(
+    api, cron="0 9 * * 1-5", tz="Europe/Berlin", settings=None, variables=None, name="tick"
+):
+    return trigger_workflow(
+        api,
+        {"id": "clock", "type": "trigger.schedule", "config": {"cron": cron, "timezone": tz}},
+        {"at": "{{ input.scheduled_at }}"},
+        settings=settings,
+        variables=variables,
+        name=name,
+    )
 
 
 def activate(api, wid):
@@ -40,6 +49,7 @@ def fire_kwargs(row: Schedule) -> dict:
 
 
 # -- preview and time zones -------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_active_schedule_lists_its_next_five_runs_in_its_time_zone(api):
@@ -60,8 +70,11 @@ def test_active_schedule_lists_its_next_five_runs_in_its_time_zone(api):
 def test_daily_time_stays_at_local_wall_clock_across_spring_forward():
     spec = CronSpec("0 9 * * *", "Europe/Berlin")
     slots = spec.upcoming(3, after=datetime(2025, 3, 29, 12, tzinfo=BERLIN))
-    assert [s.isoformat() for s in slots] == ["2025-03-30T09:00:00+02:00", "2025-03-31T09:00:00+02:00",
-                                              "2025-04-01T09:00:00+02:00"]
+    assert [s.isoformat() for s in slots] == [
+        "2025-03-30T09:00:00+02:00",
+        "2025-03-31T09:00:00+02:00",
+        "2025-04-01T09:00:00+02:00",
+    ]
     before = spec.next_after(datetime(2025, 3, 28, 12, tzinfo=BERLIN))
     assert before.isoformat() == "2025-03-29T09:00:00+01:00"
     utc = ZoneInfo("UTC")
@@ -73,9 +86,14 @@ def test_fixed_time_in_the_repeated_hour_runs_once_but_intervals_run_at_each_occ
     daily = CronSpec("30 2 * * *", "Europe/Berlin").upcoming(2, after=after)
     assert [s.isoformat() for s in daily] == ["2025-10-26T02:30:00+02:00", "2025-10-27T02:30:00+01:00"]
     half_hourly = CronSpec("*/30 * * * *", "Europe/Berlin").upcoming(
-        4, after=datetime(2025, 10, 26, 1, 45, tzinfo=BERLIN))
-    assert [s.isoformat() for s in half_hourly] == ["2025-10-26T02:00:00+02:00", "2025-10-26T02:30:00+02:00",
-                                                    "2025-10-26T02:00:00+01:00", "2025-10-26T02:30:00+01:00"]
+        4, after=datetime(2025, 10, 26, 1, 45, tzinfo=BERLIN)
+    )
+    assert [s.isoformat() for s in half_hourly] == [
+        "2025-10-26T02:00:00+02:00",
+        "2025-10-26T02:30:00+02:00",
+        "2025-10-26T02:00:00+01:00",
+        "2025-10-26T02:30:00+01:00",
+    ]
 
 
 def test_new_york_schedule_is_evaluated_in_new_york_not_server_time():
@@ -83,8 +101,10 @@ def test_new_york_schedule_is_evaluated_in_new_york_not_server_time():
     [winter, summer] = spec.upcoming(2, after=datetime(2025, 3, 8, 14, tzinfo=ZoneInfo("UTC")))
     assert winter.isoformat() == "2025-03-09T08:00:00-04:00"  # DST starts 2025-03-09 02:00 local
     assert summer.isoformat() == "2025-03-10T08:00:00-04:00"
-    assert spec.next_after(datetime(2025, 3, 7, 14, tzinfo=ZoneInfo("UTC"))).isoformat() == \
-        "2025-03-08T08:00:00-05:00"
+    assert (
+        spec.next_after(datetime(2025, 3, 7, 14, tzinfo=ZoneInfo("UTC"))).isoformat()
+        == "2025-03-08T08:00:00-05:00"
+    )
 
 
 def test_optional_sixth_field_gives_seconds():
@@ -94,14 +114,20 @@ def test_optional_sixth_field_gives_seconds():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("config", "field", "fragment"), [
-    ({"cron": "0 9 * *", "timezone": "UTC"}, "config.cron", "5 fields"),
-    ({"cron": "0 9 * * * * *", "timezone": "UTC"}, "config.cron", "sixth for seconds"),
-    ({"cron": "0 9 * * *", "timezone": "Mars/Olympus"}, "config.timezone", "unknown time zone"),
-])
+@pytest.mark.parametrize(
+    ("config", "field", "fragment"),
+    [
+        ({"cron": "0 9 * *", "timezone": "UTC"}, "config.cron", "5 fields"),
+        ({"cron": "0 9 * * * * *", "timezone": "UTC"}, "config.cron", "sixth for seconds"),
+        ({"cron": "0 9 * * *", "timezone": "Mars/Olympus"}, "config.timezone", "unknown time zone"),
+    ],
+)
 def test_a_malformed_schedule_is_refused_on_save(api, config, field, fragment):
-    doc = {"schema": "switchyard.workflow/1", "edges": [],
-           "nodes": [{"id": "clock", "type": "trigger.schedule", "config": config}]}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "edges": [],
+        "nodes": [{"id": "clock", "type": "trigger.schedule", "config": config}],
+    }
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 400
     [error] = res.json()["error"]["details"]["errors"]
@@ -109,12 +135,15 @@ def test_a_malformed_schedule_is_refused_on_save(api, config, field, fragment):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("cron", "tz", "field", "fragment"), [
-    ("0 0 30 2 *", "UTC", "config.cron", "never matches"),
-    ("{{ variables.when }}", "UTC", "config.cron", "cron needs 5 fields"),
-    ("0 9 * * *", "{{ variables.zone }}", "config.timezone", "unknown time zone 'Atlantis'"),
-    ("{{ variables.missing }}", "UTC", "config.cron", "could not be rendered"),
-])
+@pytest.mark.parametrize(
+    ("cron", "tz", "field", "fragment"),
+    [
+        ("0 0 30 2 *", "UTC", "config.cron", "never matches"),
+        ("{{ variables.when }}", "UTC", "config.cron", "cron needs 5 fields"),
+        ("0 9 * * *", "{{ variables.zone }}", "config.timezone", "unknown time zone 'Atlantis'"),
+        ("{{ variables.missing }}", "UTC", "config.cron", "could not be rendered"),
+    ],
+)
 def test_a_schedule_that_cannot_fire_refuses_activation_naming_the_node(api, cron, tz, field, fragment):
     wid = schedule_workflow(api, cron, tz, variables={"when": "every day at nine", "zone": "Atlantis"})
     res = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
@@ -126,14 +155,19 @@ def test_a_schedule_that_cannot_fire_refuses_activation_naming_the_node(api, cro
 
 @pytest.mark.django_db
 def test_cron_and_time_zone_may_come_from_variables(api):
-    wid = schedule_workflow(api, "{{ variables.cron }}", "{{ variables.tz }}",
-                            variables={"cron": "15 6 * * *", "tz": "Asia/Tokyo"})
+    wid = schedule_workflow(
+        api,
+        "{{ variables.cron }}",
+        "{{ variables.tz }}",
+        variables={"cron": "15 6 * * *", "tz": "Asia/Tokyo"},
+    )
     [entry] = activate(api, wid)["triggers"]
     assert entry["cron"] == "15 6 * * *" and entry["timezone"] == "Asia/Tokyo"
     assert all(r.endswith("T06:15:00+09:00") for r in entry["next_runs"])
 
 
 # -- registration ------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_activation_registers_one_pinned_schedule_and_deactivation_removes_it(api):
@@ -168,6 +202,7 @@ def test_reactivation_replaces_the_schedule_with_the_new_version(api):
 
 # -- firing --------------------------------------------------------------------------------
 
+
 @pytest.mark.usefixtures("inline_queue")
 def test_slot_missed_long_ago_runs_once_on_start_up_then_waits_for_the_next_slot(api):
     wid = schedule_workflow(api, cron="* * * * *", tz="Europe/Berlin")
@@ -186,7 +221,9 @@ def test_slot_missed_long_ago_runs_once_on_start_up_then_waits_for_the_next_slot
     [run] = WorkflowRun.objects.filter(workflow_id=wid)
     assert run.status == "completed" and run.mode == "live" and run.trigger_type == "trigger.schedule"
     scheduled_at = datetime.fromisoformat(run.input["scheduled_at"])
-    assert scheduled_at == missed_slot and scheduled_at.utcoffset() == missed_slot.astimezone(BERLIN).utcoffset()
+    assert (
+        scheduled_at == missed_slot and scheduled_at.utcoffset() == missed_slot.astimezone(BERLIN).utcoffset()
+    )
     assert run.output == {"at": run.input["scheduled_at"]}
     [row] = registered_schedules(workflow)
     assert row.next_run > timezone.now() - timedelta(seconds=1)
@@ -238,7 +275,9 @@ def test_over_the_daily_limit_a_slot_is_refused_and_logged(api, caplog):
     with caplog.at_level(logging.WARNING, logger="switchyard.schedules"):
         assert fire_schedule(**later) is None
     assert WorkflowRun.objects.filter(workflow_id=wid).count() == 1
-    assert any("refused" in r.getMessage() and "limit of 1 runs per day" in r.getMessage() for r in caplog.records)
+    assert any(
+        "refused" in r.getMessage() and "limit of 1 runs per day" in r.getMessage() for r in caplog.records
+    )
     assert registered_schedules(workflow).count() == 1  # the schedule goes on
 
 

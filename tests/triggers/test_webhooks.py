@@ -1,4 +1,5 @@
 """Activation and the webhook trigger: URLs, auth, respond modes, idempotency, limits."""
+
 import hashlib
 import hmac
 import json
@@ -12,8 +13,14 @@ pytestmark = pytest.mark.usefixtures("inline_queue")
 
 
 def hook_workflow(api, config=None, settings=None, extra_nodes=()):
-    return trigger_workflow(api, {"id": "hook", "type": "trigger.webhook", "config": {"method": "POST", **(config or {})}},
-                            {"seen": "{{ input.body.n }}"}, settings=settings, name="hook", extra_nodes=extra_nodes)
+    return trigger_workflow(
+        api,
+        {"id": "hook", "type": "trigger.webhook", "config": {"method": "POST", **(config or {})}},
+        {"seen": "{{ input.body.n }}"},
+        settings=settings,
+        name="hook",
+        extra_nodes=extra_nodes,
+    )
 
 
 def activate(api, wid):
@@ -21,8 +28,12 @@ def activate(api, wid):
 
 
 def post(client, path, body=b'{"n": 7}', ctype="application/json", **headers):
-    return client.post(path, body, content_type=ctype, **{f"HTTP_{k.upper().replace('-', '_')}": v
-                                                          for k, v in headers.items()})
+    return client.post(
+        path,
+        body,
+        content_type=ctype,
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
+    )
 
 
 def test_activation_lists_an_unguessable_webhook_url(api):
@@ -31,8 +42,9 @@ def test_activation_lists_an_unguessable_webhook_url(api):
     token = path.rsplit("/", 1)[1]
     assert path.startswith("/hooks/") and len(token) >= 22  # ≥ 128 bits, url-safe
     triggers = api.get(f"/api/v1/workflows/{wid}").json()["triggers"]
-    assert triggers == [{"node_id": "hook", "type": "trigger.webhook", "url": f"http://testserver{path}",
-                         "next_runs": []}]
+    assert triggers == [
+        {"node_id": "hook", "type": "trigger.webhook", "url": f"http://testserver{path}", "next_runs": []}
+    ]
 
 
 def test_webhook_starts_a_stored_live_run_and_answers_202(api, client):
@@ -67,7 +79,9 @@ def test_wrong_method_is_405(api, client):
 
 
 def test_header_token_auth(api, client):
-    path = activate(api, hook_workflow(api, {"auth": {"type": "header", "name": "X-Token", "token": "s3cret"}}))
+    path = activate(
+        api, hook_workflow(api, {"auth": {"type": "header", "name": "X-Token", "token": "s3cret"}})
+    )
     assert post(client, path).status_code == 401
     assert post(client, path, **{"X-Token": "wrong"}).status_code == 401
     assert post(client, path, **{"X-Token": "s3cret"}).status_code == 202
@@ -111,8 +125,16 @@ def test_daily_limit_answers_429_with_a_clear_message(api, client):
 
 
 def test_activation_refuses_with_per_node_errors_and_stays_inactive(api):
-    wid = hook_workflow(api, extra_nodes=[{"id": "sub", "type": "flow.subworkflow",
-                                           "config": {"workflow": "00000000-0000-0000-0000-000000000000"}}])
+    wid = hook_workflow(
+        api,
+        extra_nodes=[
+            {
+                "id": "sub",
+                "type": "flow.subworkflow",
+                "config": {"workflow": "00000000-0000-0000-0000-000000000000"},
+            }
+        ],
+    )
     res = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
     assert res.status_code == 400
     errors = res.json()["error"]["details"]["errors"]
@@ -137,8 +159,19 @@ def test_other_user_cannot_activate(api, bob_api):
 
 
 def test_activation_names_missing_credentials_in_either_template_form(api):
-    wid = hook_workflow(api, extra_nodes=[{"id": "call", "type": "http.request", "config": {
-        "url": "http://example.com", "headers": {"A": "{{ workspace.alpha }}", "B": "{{ workspace['beta'] }}"}}}])
+    wid = hook_workflow(
+        api,
+        extra_nodes=[
+            {
+                "id": "call",
+                "type": "http.request",
+                "config": {
+                    "url": "http://example.com",
+                    "headers": {"A": "{{ workspace.alpha }}", "B": "{{ workspace['beta'] }}"},
+                },
+            }
+        ],
+    )
     res = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
     messages = [e["message"] for e in res.json()["error"]["details"]["errors"] if e["node"] == "call"]
     assert any("'alpha'" in m for m in messages) and any("'beta'" in m for m in messages)

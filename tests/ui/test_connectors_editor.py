@@ -1,5 +1,6 @@
 """The connector pages in a real browser: build a two-step connector against a real local
 API, press Test, read each step's request and response; reorder and validation errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,7 +30,9 @@ def test_build_two_step_connector_and_test_it(logged_in, api_server, screenshot)
     from connectors.services import create_credential
 
     create_credential(workspace=_workspace(user), name="api_token", kind="bearer", data={"token": SECRET})
-    api_server.route("GET", "/users", lambda seen: (200, {"id": 42, "email": seen.query.get("email", [""])[0]}))
+    api_server.route(
+        "GET", "/users", lambda seen: (200, {"id": 42, "email": seen.query.get("email", [""])[0]})
+    )
     api_server.route("GET", "/users/42", (200, {"id": 42, "name": "Ada Lovelace", "plan": "pro"}))
 
     page.goto(f"{base}/connectors/")

@@ -1,5 +1,6 @@
 """The credentials pages in a real browser: add one, see which fields are set, replace a
 value, delete with confirmation — and never find a value in the page."""
+
 from __future__ import annotations
 
 from connectors.models import Credential

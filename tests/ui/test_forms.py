@@ -1,14 +1,26 @@
 """A visitor fills in a hosted form in a real browser."""
+
 import pytest
 
 from runs.models import WorkflowRun
 
 FIELDS = [
-    {"name": "full_name", "label": "Full name", "type": "text", "required": True, "placeholder": "Ada Lovelace"},
+    {
+        "name": "full_name",
+        "label": "Full name",
+        "type": "text",
+        "required": True,
+        "placeholder": "Ada Lovelace",
+    },
     {"name": "email", "label": "Work email", "type": "email", "required": True},
     {"name": "team_size", "label": "Team size", "type": "number", "help": "Roughly is fine."},
-    {"name": "plan", "label": "Plan", "type": "select", "options": ["Starter", "Team", "Enterprise"],
-     "required": True},
+    {
+        "name": "plan",
+        "label": "Plan",
+        "type": "select",
+        "options": ["Starter", "Team", "Enterprise"],
+        "required": True,
+    },
     {"name": "start", "label": "Preferred start", "type": "date"},
     {"name": "message", "label": "Message", "type": "textarea"},
     {"name": "terms", "label": "I accept the terms of the beta", "type": "checkbox", "required": True},
@@ -22,13 +34,24 @@ def form_url(live_server, django_user_model):
     from workflows.triggers import active_triggers
 
     owner = django_user_model.objects.create_user("owner", password="pw-owner-1")
-    doc = {"schema": "switchyard.workflow/1", "name": "Beta signup",
-           "nodes": [{"id": "signup", "type": "trigger.form",
-                      "config": {"title": "Join the Switchyard beta", "fields": FIELDS,
-                                 "description": "Tell us a little about your team and we will set you up.",
-                                 "submit_label": "Request access",
-                                 "success_message": "Thanks! We will email you within one working day."}}],
-           "edges": []}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "Beta signup",
+        "nodes": [
+            {
+                "id": "signup",
+                "type": "trigger.form",
+                "config": {
+                    "title": "Join the Switchyard beta",
+                    "fields": FIELDS,
+                    "description": "Tell us a little about your team and we will set you up.",
+                    "submit_label": "Request access",
+                    "success_message": "Thanks! We will email you within one working day.",
+                },
+            }
+        ],
+        "edges": [],
+    }
     workflow = create_workflow(user=owner, workspace=ensure_personal_workspace(user=owner), document=doc)
     workflow = activate_workflow(workflow=workflow)
     [trigger] = active_triggers(workflow)
@@ -65,9 +88,17 @@ def test_visitor_fixes_their_mistakes_then_reaches_the_thank_you_page(page, scre
 
     [run] = WorkflowRun.objects.filter(workflow=workflow)
     assert run.mode == "live" and run.trigger_type == "trigger.form"
-    assert run.input == {"fields": {"full_name": "Ada Lovelace", "email": "ada@example.com", "team_size": 12,
-                                    "plan": "Team", "start": "2025-06-02",
-                                    "message": "We run 40 workflows a day.", "terms": True}}
+    assert run.input == {
+        "fields": {
+            "full_name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "team_size": 12,
+            "plan": "Team",
+            "start": "2025-06-02",
+            "message": "We run 40 workflows a day.",
+            "terms": True,
+        }
+    }
 
 
 def test_an_unknown_form_link_shows_a_friendly_page(page, screenshot, live_server):

@@ -1,5 +1,6 @@
 """The workflow page in a real browser: Run now (test), live/test run history, usage,
 activation with its trigger URLs and schedules, activation errors, deactivation."""
+
 import re
 
 import pytest
@@ -13,18 +14,31 @@ NODES = [
     {"id": "start", "type": "trigger.manual"},
     {"id": "hook", "type": "trigger.webhook"},
     {"id": "signup", "type": "trigger.form", "config": {"fields": [{"name": "email", "type": "email"}]}},
-    {"id": "nightly", "type": "trigger.schedule", "config": {"cron": "0 2 * * *", "timezone": "Europe/Berlin"}},
-    {"id": "double", "type": "data.transform", "name": "Double it",
-     "config": {"set": {"total": "{{ input.amount * 2 }}"}}},
+    {
+        "id": "nightly",
+        "type": "trigger.schedule",
+        "config": {"cron": "0 2 * * *", "timezone": "Europe/Berlin"},
+    },
+    {
+        "id": "double",
+        "type": "data.transform",
+        "name": "Double it",
+        "config": {"set": {"total": "{{ input.amount * 2 }}"}},
+    },
 ]
 
 
 def make_workflow(user, nodes=NODES, edges=({"source": "start", "target": "double"},), **settings):
     from workflows.services import create_workflow, ensure_personal_workspace
 
-    doc = {"schema": "switchyard.workflow/1", "name": "Invoice doubler", "description": "Doubles amounts.",
-           "settings": {"timeout_s": 300, "max_runs_per_day": None, **settings}, "nodes": list(nodes),
-           "edges": list(edges)}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "Invoice doubler",
+        "description": "Doubles amounts.",
+        "settings": {"timeout_s": 300, "max_runs_per_day": None, **settings},
+        "nodes": list(nodes),
+        "edges": list(edges),
+    }
     return create_workflow(user=user, workspace=ensure_personal_workspace(user=user), document=doc)
 
 
@@ -38,7 +52,9 @@ def test_run_now_in_test_mode_shows_the_run_under_test_with_its_status(logged_in
     page.goto(f"{base}/workflows/{workflow.pk}/")
     assert page.locator("#status-label").inner_text() == "Inactive"
     assert "dot-inactive" in page.locator("#status-dot").get_attribute("class")
-    assert page.locator("#usage-today").inner_text() == "3" and page.locator("#usage-limit").inner_text() == "5"
+    assert (
+        page.locator("#usage-today").inner_text() == "3" and page.locator("#usage-limit").inner_text() == "5"
+    )
     assert "usage-warning" not in page.locator("#usage-meter").get_attribute("class")
     assert page.locator("#live-runs tbody tr").count() == 3
     assert page.locator("#test-runs [data-empty]").inner_text().startswith("No test runs yet.")
@@ -112,9 +128,11 @@ def test_activate_lists_trigger_urls_and_schedule_then_deactivate_after_confirmi
 
 def test_activation_errors_are_listed_per_node(logged_in, screenshot):
     page, user, base = logged_in
-    nodes = [{"id": "start", "type": "trigger.manual"},
-             {"id": "leap", "type": "trigger.schedule", "config": {"cron": "0 0 30 2 *"}},
-             {"id": "call", "type": "connector.run", "config": {"connector": "crm-sync"}}]
+    nodes = [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "leap", "type": "trigger.schedule", "config": {"cron": "0 0 30 2 *"}},
+        {"id": "call", "type": "connector.run", "config": {"connector": "crm-sync"}},
+    ]
     workflow = make_workflow(user, nodes=nodes, edges=[{"source": "start", "target": "call"}])
     page.goto(f"{base}/workflows/{workflow.pk}/")
     page.get_by_role("button", name="Activate", exact=True).click()

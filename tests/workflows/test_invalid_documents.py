@@ -1,5 +1,6 @@
 """Every invalid-document rule of SPEC §2 is a 400 naming the node/edge and field, and
 nothing is stored — on create, update and import."""
+
 import copy
 
 import pytest
@@ -27,27 +28,57 @@ CASES = {
     "nodes not a list": (lambda d: d.update(nodes={}), {"field": "nodes"}),
     "missing type": (lambda d: d["nodes"][1].pop("type"), {"node": "t", "field": "type"}),
     "unknown type": (lambda d: d["nodes"][1].update(type="x.y"), {"node": "t", "field": "type"}),
-    "duplicate id": (lambda d: d["nodes"].append({"id": "t", "type": "data.transform"}), {"node": "t", "field": "id"}),
+    "duplicate id": (
+        lambda d: d["nodes"].append({"id": "t", "type": "data.transform"}),
+        {"node": "t", "field": "id"},
+    ),
     "bad id": (lambda d: d["nodes"].append({"id": "9x", "type": "data.transform"}), {"field": "id"}),
-    "dangling source": (lambda d: d["edges"].append({"source": "ghost", "target": "t"}), {"edge": 1, "field": "source"}),
-    "dangling target": (lambda d: d["edges"].append({"source": "t", "target": "ghost"}), {"edge": 1, "field": "target"}),
-    "cycle": (lambda d: (d["nodes"].append({"id": "u", "type": "data.transform"}),
-                         d["edges"].extend([{"source": "t", "target": "u"}, {"source": "u", "target": "t"}])),
-              {"node": "u", "field": "edges"}),
-    "bad config for the type": (lambda d: d["nodes"][1]["config"].update(keep_input="yes"),
-                                {"node": "t", "field": "config.keep_input"}),
-    "bad template syntax": (lambda d: d["nodes"][1]["config"]["set"].update(b="{{ input. }}"),
-                            {"node": "t", "field": "config.set.b"}),
-    "bad mapping template": (lambda d: d["edges"][0].update(mapping={"x": "{{ source.a +* 2 }}"}),
-                             {"edge": 0, "field": "mapping.x"}),
-    "unknown handle": (lambda d: d["edges"][0].update(source_handle="nope"), {"edge": 0, "field": "source_handle"}),
-    "bad retry backoff": (lambda d: d["nodes"][1].update(retry={"max_attempts": 2, "backoff": "sometimes"}),
-                          {"node": "t", "field": "retry.backoff"}),
+    "dangling source": (
+        lambda d: d["edges"].append({"source": "ghost", "target": "t"}),
+        {"edge": 1, "field": "source"},
+    ),
+    "dangling target": (
+        lambda d: d["edges"].append({"source": "t", "target": "ghost"}),
+        {"edge": 1, "field": "target"},
+    ),
+    "cycle": (
+        lambda d: (
+            d["nodes"].append({"id": "u", "type": "data.transform"}),
+            d["edges"].extend([{"source": "t", "target": "u"}, {"source": "u", "target": "t"}]),
+        ),
+        {"node": "u", "field": "edges"},
+    ),
+    "bad config for the type": (
+        lambda d: d["nodes"][1]["config"].update(keep_input="yes"),
+        {"node": "t", "field": "config.keep_input"},
+    ),
+    "bad template syntax": (
+        lambda d: d["nodes"][1]["config"]["set"].update(b="{{ input. }}"),
+        {"node": "t", "field": "config.set.b"},
+    ),
+    "bad mapping template": (
+        lambda d: d["edges"][0].update(mapping={"x": "{{ source.a +* 2 }}"}),
+        {"edge": 0, "field": "mapping.x"},
+    ),
+    "unknown handle": (
+        lambda d: d["edges"][0].update(source_handle="nope"),
+        {"edge": 0, "field": "source_handle"},
+    ),
+    "bad retry backoff": (
+        lambda d: d["nodes"][1].update(retry={"max_attempts": 2, "backoff": "sometimes"}),
+        {"node": "t", "field": "retry.backoff"},
+    ),
     "bad on_error": (lambda d: d["nodes"][1].update(on_error="explode"), {"node": "t", "field": "on_error"}),
-    "bad condition op": (lambda d: d["nodes"].append({"id": "c", "type": "logic.if", "config": {
-        "condition": {"left": 1, "op": "bigger", "right": 2}}}), {"node": "c", "field": "config.condition.op"}),
-    "python syntax error in code": (lambda d: d["nodes"].append({"id": "py", "type": "data.code", "config": {
-        "code": "result = (1"}}), {"node": "py", "field": "config.code"}),
+    "bad condition op": (
+        lambda d: d["nodes"].append(
+            {"id": "c", "type": "logic.if", "config": {"condition": {"left": 1, "op": "bigger", "right": 2}}}
+        ),
+        {"node": "c", "field": "config.condition.op"},
+    ),
+    "python syntax error in code": (
+        lambda d: d["nodes"].append({"id": "py", "type": "data.code", "config": {"code": "result = (1"}}),
+        {"node": "py", "field": "config.code"},
+    ),
 }
 
 
@@ -78,7 +109,11 @@ def test_import_and_update_refuse_the_same_documents(api, name):
 
 
 def test_all_problems_are_reported_at_once(api):
-    doc = doc_with(lambda d: (d["nodes"].append({"id": "x", "type": "no.type"}),
-                              d["edges"].append({"source": "t", "target": "ghost"})))
+    doc = doc_with(
+        lambda d: (
+            d["nodes"].append({"id": "x", "type": "no.type"}),
+            d["edges"].append({"source": "t", "target": "ghost"}),
+        )
+    )
     errors = api.post("/api/v1/workflows/", doc, format="json").json()["error"]["details"]["errors"]
     assert matches({"node": "x", "field": "type"}, errors) and matches({"edge": 1, "field": "target"}, errors)

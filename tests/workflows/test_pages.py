@@ -1,4 +1,5 @@
 """The pages a new user opens after `make run`: login, the home page, admin and API docs."""
+
 import pytest
 from django.core.management import call_command
 
@@ -77,11 +78,19 @@ def test_demo_sign_up_is_live_through_its_form_and_its_webhook(client, demo):
     tokens = {e.node_id: e.token for e in TriggerEndpoint.objects.filter(workflow=wf)}
     form = client.get(f"/forms/{tokens['signup']}")
     assert form.status_code == 200 and "Join the beta" in form.content.decode()
-    submission = {"f-name": "Ada", "f-email": "ada@example.com", "f-plan": "pro", "f-terms": "on",
-                  "_submission": "demo-1"}
+    submission = {
+        "f-name": "Ada",
+        "f-email": "ada@example.com",
+        "f-plan": "pro",
+        "f-terms": "on",
+        "_submission": "demo-1",
+    }
     assert client.post(f"/forms/{tokens['signup']}", submission).status_code == 302
-    hook = client.post(f"/hooks/{tokens['hook']}", {"email": "bo@example.com", "plan": "starter"},
-                       content_type="application/json")
+    hook = client.post(
+        f"/hooks/{tokens['hook']}",
+        {"email": "bo@example.com", "plan": "starter"},
+        content_type="application/json",
+    )
     assert hook.status_code == 200, hook.content
     assert hook.json() == {"email": "bo@example.com", "plan": "starter", "lane": "standard"}
     form_run = WorkflowRun.objects.get(workflow=wf, trigger_type="trigger.form")

@@ -1,4 +1,5 @@
 """Daily usage in the workflow representation, and the run list's mode filter."""
+
 import pytest
 
 from runs.models import WorkflowRun

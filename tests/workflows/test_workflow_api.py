@@ -1,4 +1,5 @@
 """Workflow CRUD in the interchange format, import/export round-trip, JSON errors."""
+
 import copy
 
 import pytest
@@ -26,7 +27,10 @@ def test_create_writes_node_edge_rows_and_a_first_version(api, sample_document):
     body = create(api, sample_document)
     assert Node.objects.filter(workflow_id=body["id"]).count() == 4
     assert list(Edge.objects.filter(workflow_id=body["id"]).values_list("source", "target")) == [
-        ("start", "check"), ("check", "big"), ("check", "small")]
+        ("start", "check"),
+        ("check", "big"),
+        ("check", "small"),
+    ]
     assert WorkflowVersion.objects.filter(workflow_id=body["id"]).count() == 1
 
 
@@ -40,7 +44,11 @@ def test_export_of_import_round_trips_to_equal_document(api, sample_document):
 
 
 def test_minimal_document_gets_defaults_written_out(api):
-    doc = {"schema": "switchyard.workflow/1", "nodes": [{"id": "start", "type": "trigger.manual"}], "edges": []}
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "nodes": [{"id": "start", "type": "trigger.manual"}],
+        "edges": [],
+    }
     exported = api.get(f"/api/v1/workflows/{create(api, doc)['id']}/export").json()
     assert exported["name"] == "" and exported["description"] == "" and exported["variables"] == {}
     assert exported["settings"] == {"timeout_s": 300, "max_runs_per_day": None}
@@ -50,8 +58,14 @@ def test_minimal_document_gets_defaults_written_out(api):
 
 def test_every_path_works_with_and_without_trailing_slash(api, sample_document):
     wid = create(api, sample_document)["id"]
-    for path in (f"/api/v1/workflows/{wid}", f"/api/v1/workflows/{wid}/", "/api/v1/workflows",
-                 f"/api/v1/workflows/{wid}/export/", "/api/v1/node-types/", "/api/v1/node-types"):
+    for path in (
+        f"/api/v1/workflows/{wid}",
+        f"/api/v1/workflows/{wid}/",
+        "/api/v1/workflows",
+        f"/api/v1/workflows/{wid}/export/",
+        "/api/v1/node-types/",
+        "/api/v1/node-types",
+    ):
         assert api.get(path).status_code == 200, path
 
 
@@ -119,15 +133,29 @@ def test_list_paginates_with_count_next_results(api, sample_document):
     assert body["count"] == 3 and "next" in body and len(body["results"]) == 3
 
 
-@pytest.mark.parametrize("mutate, expected", [
-    (lambda d: d["nodes"].append({"id": "x", "type": "no.such"}), {"node": "x", "field": "type"}),
-    (lambda d: d["nodes"].append({"id": "big", "type": "data.transform"}), {"node": "big", "field": "id"}),
-    (lambda d: d["nodes"].append({"id": "Bad-Id", "type": "data.transform"}), {"field": "id"}),
-    (lambda d: d["edges"].append({"source": "big", "target": "ghost"}), {"edge": 3, "field": "target"}),
-    (lambda d: d["edges"].append({"source": "big", "target": "check"}), {"node": "check", "field": "edges"}),
-    (lambda d: d["nodes"][2]["config"]["set"].update(x="{{ input.a + }}"), {"node": "big", "field": "config.set.x"}),
-])
-def test_invalid_document_is_refused_whole_with_400_naming_the_problem(api, sample_document, mutate, expected):
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda d: d["nodes"].append({"id": "x", "type": "no.such"}), {"node": "x", "field": "type"}),
+        (
+            lambda d: d["nodes"].append({"id": "big", "type": "data.transform"}),
+            {"node": "big", "field": "id"},
+        ),
+        (lambda d: d["nodes"].append({"id": "Bad-Id", "type": "data.transform"}), {"field": "id"}),
+        (lambda d: d["edges"].append({"source": "big", "target": "ghost"}), {"edge": 3, "field": "target"}),
+        (
+            lambda d: d["edges"].append({"source": "big", "target": "check"}),
+            {"node": "check", "field": "edges"},
+        ),
+        (
+            lambda d: d["nodes"][2]["config"]["set"].update(x="{{ input.a + }}"),
+            {"node": "big", "field": "config.set.x"},
+        ),
+    ],
+)
+def test_invalid_document_is_refused_whole_with_400_naming_the_problem(
+    api, sample_document, mutate, expected
+):
     mutate(sample_document)
     res = api.post("/api/v1/workflows/", sample_document, format="json")
     assert res.status_code == 400, res.content
@@ -168,8 +196,20 @@ def test_unauthenticated_request_gets_json_401(client):
 def test_node_types_lists_the_palette_with_schemas(api):
     body = api.get("/api/v1/node-types").json()
     types = {t["type"]: t for t in body["results"]}
-    for name in ("trigger.manual", "data.transform", "data.code", "logic.if", "logic.switch", "logic.split",
-                 "logic.merge", "logic.filter", "logic.loop", "logic.wait", "http.request", "flow.subworkflow"):
+    for name in (
+        "trigger.manual",
+        "data.transform",
+        "data.code",
+        "logic.if",
+        "logic.switch",
+        "logic.split",
+        "logic.merge",
+        "logic.filter",
+        "logic.loop",
+        "logic.wait",
+        "http.request",
+        "flow.subworkflow",
+    ):
         assert name in types, name
         assert types[name]["config_schema"]["type"] == "object"
     assert "true" in types["logic.if"]["handles"] and "false" in types["logic.if"]["handles"]

@@ -1,4 +1,5 @@
 """A second user can neither see nor touch the first user's workspace objects."""
+
 import pytest
 
 from workflows.models import Membership, Role, Workspace
@@ -17,15 +18,20 @@ def test_first_use_creates_a_personal_workspace_owned_by_the_user(api, alice):
     assert body["results"][0]["is_personal"] is True
 
 
-@pytest.mark.parametrize("method, suffix, payload", [
-    ("get", "", None),
-    ("put", "", "doc"),
-    ("patch", "", {"name": "x"}),
-    ("delete", "", None),
-    ("get", "/export", None),
-    ("post", "/validate", {}),
-])
-def test_other_user_gets_404_on_every_workflow_endpoint(bob_api, alices_workflow, sample_document, method, suffix, payload):
+@pytest.mark.parametrize(
+    "method, suffix, payload",
+    [
+        ("get", "", None),
+        ("put", "", "doc"),
+        ("patch", "", {"name": "x"}),
+        ("delete", "", None),
+        ("get", "/export", None),
+        ("post", "/validate", {}),
+    ],
+)
+def test_other_user_gets_404_on_every_workflow_endpoint(
+    bob_api, alices_workflow, sample_document, method, suffix, payload
+):
     data = sample_document if payload == "doc" else payload
     res = getattr(bob_api, method)(f"/api/v1/workflows/{alices_workflow}{suffix}", data, format="json")
     assert res.status_code == 404
@@ -55,4 +61,7 @@ def test_viewer_can_read_but_not_write(api, bob, bob_api, alice, alices_workflow
 def test_editor_of_shared_workspace_can_write(api, bob, bob_api, alice, alices_workflow):
     ws = Workspace.objects.get(memberships__user=alice)
     Membership.objects.create(workspace=ws, user=bob, role=Role.EDITOR)
-    assert bob_api.patch(f"/api/v1/workflows/{alices_workflow}", {"name": "shared"}, format="json").status_code == 200
+    assert (
+        bob_api.patch(f"/api/v1/workflows/{alices_workflow}", {"name": "shared"}, format="json").status_code
+        == 200
+    )

@@ -3,6 +3,7 @@
 Worker threads only compute: they render the config, call the executor and put the
 outcome on the coordinator's queue. They never touch the store or the run state.
 """
+
 from __future__ import annotations
 
 import queue
@@ -47,12 +48,17 @@ def run_job(job: Job, results: queue.SimpleQueue) -> None:
     except NodeError as exc:
         outcome = exc
     except Exception as exc:  # a bug in a node type must fail the node, not the run
-        outcome = NodeError(ErrorCategory.INTEGRATION_ERROR,
-                            f"node type {job.type_name} failed unexpectedly: {type(exc).__name__}: {exc}",
-                            {"exception": type(exc).__name__}, retryable=False)
+        outcome = NodeError(
+            ErrorCategory.INTEGRATION_ERROR,
+            f"node type {job.type_name} failed unexpectedly: {type(exc).__name__}: {exc}",
+            {"exception": type(exc).__name__},
+            retryable=False,
+        )
     finally:
         if outcome is None:  # BaseException: still tell the coordinator
-            outcome = NodeError(ErrorCategory.INTEGRATION_ERROR, "the attempt was interrupted", retryable=False)
+            outcome = NodeError(
+                ErrorCategory.INTEGRATION_ERROR, "the attempt was interrupted", retryable=False
+            )
         results.put((job.key, job.token, outcome))
 
 

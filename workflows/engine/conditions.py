@@ -15,6 +15,7 @@ Operators never coerce types: `1` does not equal `"1"` (but `1` equals `1.0`), a
 boolean is not a number. Ordering compares two numbers or two strings; anything else is a
 `TemplateError` naming the operator and the types.
 """
+
 from __future__ import annotations
 
 import json

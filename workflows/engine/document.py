@@ -9,6 +9,7 @@ A node without `position` gets `[0, 0]`.
 with the §2 error shape; `validate_or_raise` returns the normalized document or raises
 `WorkflowInvalid`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,8 +24,13 @@ from .schema_check import schema_issues
 SCHEMA = "switchyard.workflow/1"
 NODE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DEFAULT_SETTINGS = {"timeout_s": 300, "max_runs_per_day": None}
-DEFAULT_RETRY = {"max_attempts": 1, "backoff": "exponential", "initial_delay_ms": 1000,
-                 "max_delay_ms": 60000, "jitter": True}
+DEFAULT_RETRY = {
+    "max_attempts": 1,
+    "backoff": "exponential",
+    "initial_delay_ms": 1000,
+    "max_delay_ms": 60000,
+    "jitter": True,
+}
 BACKOFFS = ("exponential", "linear", "fixed")
 ON_ERROR = ("fail", "skip", "route")
 ON_TIMEOUT = ("fail", "continue", "default")
@@ -112,8 +118,13 @@ def validate(doc: Any, registry: NodeRegistry | None = None) -> list[ValidationI
     for i, edge in enumerate(edges):
         _check_edge(i, edge, known, registry, graph, issues)
     for nid in graph.cycle_nodes:
-        issues.append(ValidationIssue("this node is on a cycle; workflows must be acyclic (use "
-                                      "logic.loop to repeat work)", node=nid, field="edges"))
+        issues.append(
+            ValidationIssue(
+                "this node is on a cycle; workflows must be acyclic (use logic.loop to repeat work)",
+                node=nid,
+                field="edges",
+            )
+        )
     if not graph.cycle_nodes:
         _check_loops(graph, issues)
     return list(dict.fromkeys(issues))  # the same finding twice says nothing new
@@ -141,12 +152,16 @@ def _check_top(doc: dict[str, Any], issues: list[ValidationIssue]) -> None:
     else:
         t = settings.get("timeout_s")
         if t is not None and (not _is_number(t) or t <= 0):
-            issues.append(ValidationIssue("timeout_s must be a positive number of seconds",
-                                          field="settings.timeout_s"))
+            issues.append(
+                ValidationIssue("timeout_s must be a positive number of seconds", field="settings.timeout_s")
+            )
         m = settings.get("max_runs_per_day")
         if m is not None and (not _is_int(m) or m < 1):
-            issues.append(ValidationIssue("max_runs_per_day must be null or a positive integer",
-                                          field="settings.max_runs_per_day"))
+            issues.append(
+                ValidationIssue(
+                    "max_runs_per_day must be null or a positive integer", field="settings.max_runs_per_day"
+                )
+            )
     for key in ("nodes", "edges"):
         if not isinstance(doc[key], list):
             issues.append(ValidationIssue(f"{key} is required and must be a list", field=key))
@@ -176,8 +191,11 @@ def _check_node(i: int, node: Any, known: dict, registry: NodeRegistry, issues: 
         add("id", f"duplicate node id {nid!r}")
     else:
         if not NODE_ID.match(nid):
-            add("id", f"node id {nid!r} must match {NODE_ID.pattern} (lower case letter first, "
-                      "then lower case letters, digits or _; at most 63 characters)")
+            add(
+                "id",
+                f"node id {nid!r} must match {NODE_ID.pattern} (lower case letter first, "
+                "then lower case letters, digits or _; at most 63 characters)",
+            )
         known[nid] = node  # still resolvable by edges: one mistake, one issue
     for key in ("name", "description"):
         if not isinstance(node[key], str):
@@ -269,8 +287,11 @@ def _check_edge(i: int, edge: Any, known: dict, registry: NodeRegistry, graph: G
         except Exception:  # a malformed config already has its own issue
             handles = None
         if handles is not None and handle not in handles:
-            add("source_handle", f"node {src!r} ({source_type.type}) has no output handle {handle!r}; "
-                                 f"its handles are: {', '.join(handles)}")
+            add(
+                "source_handle",
+                f"node {src!r} ({source_type.type}) has no output handle {handle!r}; "
+                f"its handles are: {', '.join(handles)}",
+            )
     if target_handle != MAIN:
         add("target_handle", f"target_handle must be {MAIN!r}: node types have a single input")
     if dst in known and dst in graph.triggers:
@@ -291,15 +312,23 @@ def _check_loops(graph: Graph, issues: list[ValidationIssue]) -> None:
     for loop in graph.loops.values():
         for other in graph.loops.values():
             if other.node_id != loop.node_id and loop.node_id in other.body:
-                issues.append(ValidationIssue(
-                    f"loop {loop.node_id!r} is inside the body of loop {other.node_id!r}; nested loops "
-                    "are not supported (use flow.subworkflow for the inner loop)",
-                    node=loop.node_id, field="type"))
+                issues.append(
+                    ValidationIssue(
+                        f"loop {loop.node_id!r} is inside the body of loop {other.node_id!r}; nested loops "
+                        "are not supported (use flow.subworkflow for the inner loop)",
+                        node=loop.node_id,
+                        field="type",
+                    )
+                )
         for nid in loop.order:
             for e in graph.incoming[nid]:
                 if e.source in loop.body or (e.source == loop.node_id and e.source_handle == EACH):
                     continue
-                issues.append(ValidationIssue(
-                    f"edge from {e.source!r} enters the body of loop {loop.node_id!r} (node {nid!r}) from "
-                    f"outside; a loop body is fed only by the loop's {EACH!r} handle",
-                    edge=e.index, field="source"))
+                issues.append(
+                    ValidationIssue(
+                        f"edge from {e.source!r} enters the body of loop {loop.node_id!r} (node {nid!r}) from "
+                        f"outside; a loop body is fed only by the loop's {EACH!r} handle",
+                        edge=e.index,
+                        field="source",
+                    )
+                )

@@ -3,6 +3,7 @@
 Errors are values with a category: code raises the specific `NodeError`, the scheduler
 records `as_dict()` on the node, and the API layer turns it into JSON once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

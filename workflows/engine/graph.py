@@ -5,6 +5,7 @@ are cached: first by object identity (the cache keeps the document alive, so an 
 reused while cached), then by a canonical JSON dump, which catches the same document loaded
 afresh from a database. Documents handed to the engine are treated as immutable.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -54,10 +55,22 @@ class Graph:
         self.position = {nid: i for i, nid in enumerate(self.nodes)}
         edges = []
         for i, e in enumerate(doc.get("edges") or []):
-            if not isinstance(e, dict) or e.get("source") not in self.nodes or e.get("target") not in self.nodes:
+            if (
+                not isinstance(e, dict)
+                or e.get("source") not in self.nodes
+                or e.get("target") not in self.nodes
+            ):
                 continue  # dangling edges are validation issues, not graph structure
-            edges.append(Edge(i, e["source"], e["target"], e.get("source_handle") or MAIN,
-                              e.get("target_handle") or MAIN, e.get("mapping") or None))
+            edges.append(
+                Edge(
+                    i,
+                    e["source"],
+                    e["target"],
+                    e.get("source_handle") or MAIN,
+                    e.get("target_handle") or MAIN,
+                    e.get("mapping") or None,
+                )
+            )
         self.edges: tuple[Edge, ...] = tuple(edges)
         incoming: dict[str, list[Edge]] = {nid: [] for nid in self.nodes}
         outgoing: dict[str, list[Edge]] = {nid: [] for nid in self.nodes}
@@ -71,7 +84,8 @@ class Graph:
         self.triggers = tuple(nid for nid, n in self.nodes.items() if _is_trigger(n, registry))
         self.roots = tuple(nid for nid in self.nodes if not self.incoming[nid])
         self.first_arrival = frozenset(
-            nid for nid, n in self.nodes.items()
+            nid
+            for nid, n in self.nodes.items()
             if n.get("type") == MERGE_TYPE and (n.get("config") or {}).get("mode") == "first"
         )
         self.loops: dict[str, Loop] = {}
@@ -86,9 +100,10 @@ class Graph:
         # A loop whose only outgoing edges feed its body still counts as a sink: its
         # `{results}` is what the run produced.
         self.sinks = tuple(
-            nid for nid in self.order
-            if nid not in self.loop_of and all(e.source_handle == EACH and nid in self.loops
-                                               for e in self.outgoing[nid])
+            nid
+            for nid in self.order
+            if nid not in self.loop_of
+            and all(e.source_handle == EACH and nid in self.loops for e in self.outgoing[nid])
         )
         self.sink_set = frozenset(self.sinks)
         self.render_keys = {nid: _render_keys(n, registry) for nid, n in self.nodes.items()}

@@ -6,6 +6,7 @@ resume: an iteration is done when every body node has a terminal state for it, a
 result is the output of its last finished body end. So a resumed run re-runs nothing that
 had finished, and never has to rewrite a growing results list.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -37,8 +38,7 @@ class LoopRun:
         return len(self.started) - len(self.done)
 
     def can_start(self) -> bool:
-        return (self.failure is None and self.next_index < len(self.items)
-                and self.active < self.concurrency)
+        return self.failure is None and self.next_index < len(self.items) and self.active < self.concurrency
 
     def take_next(self) -> int:
         i = self.next_index
@@ -62,7 +62,8 @@ class LoopRun:
     def finished(self) -> bool:
         """All started iterations are done and none will start (all items, or a failure)."""
         return len(self.done) == len(self.started) and (
-            self.failure is not None or self.next_index >= len(self.items))
+            self.failure is not None or self.next_index >= len(self.items)
+        )
 
     def record_failure(self, iteration: int, node_id: str, error: dict[str, Any]) -> None:
         if self.failure is None:
@@ -74,9 +75,11 @@ class LoopRun:
         iteration, node_id, error = self.failure
         details = dict(error.get("details") or {})
         details.update({"iteration": iteration, "node": node_id})
-        return {"category": error.get("category"),
-                "message": f"iteration {iteration}: node {node_id!r} failed: {error.get('message')}",
-                "details": details}
+        return {
+            "category": error.get("category"),
+            "message": f"iteration {iteration}: node {node_id!r} failed: {error.get('message')}",
+            "details": details,
+        }
 
 
 def finish_rank(state: NodeState, position: int) -> tuple[float, int]:

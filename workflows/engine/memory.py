@@ -4,6 +4,7 @@ Thread-safe; every save stores a copy, so what the scheduler mutates later never
 into what was "persisted". Besides the `Store` protocol it can create runs from a document
 and read back runs, states, logs and the history of saves (for durability tests).
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,8 +41,12 @@ class RunRecord:
 
 
 def _copy_state(state: NodeState) -> NodeState:
-    return dataclasses.replace(state, wait=copy.copy(state.wait), warnings=list(state.warnings),
-                               handles=list(state.handles) if state.handles is not None else None)
+    return dataclasses.replace(
+        state,
+        wait=copy.copy(state.wait),
+        warnings=list(state.warnings),
+        handles=list(state.handles) if state.handles is not None else None,
+    )
 
 
 class InMemoryStore:
@@ -53,11 +58,20 @@ class InMemoryStore:
         self._ids = itertools.count(1)
 
     # -- helpers for tests and benches --------------------------------------------------
-    def create_run(self, document: dict[str, Any], trigger: Any = None, *, workflow_id: str = "wf",
-                   mode: str = "test", secrets: dict[str, Any] | None = None,
-                   timeout_s: float | None = None, trigger_node: str | None = None,
-                   registry: NodeRegistry | None = None, normalized: bool = False,
-                   states: list[NodeState] | None = None) -> str:
+    def create_run(
+        self,
+        document: dict[str, Any],
+        trigger: Any = None,
+        *,
+        workflow_id: str = "wf",
+        mode: str = "test",
+        secrets: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
+        trigger_node: str | None = None,
+        registry: NodeRegistry | None = None,
+        normalized: bool = False,
+        states: list[NodeState] | None = None,
+    ) -> str:
         """A new `pending` run of `document` (normalized here unless `normalized`), with
         `trigger` as payload; `trigger_node` fires only that trigger; `states` pre-seeds
         node states (e.g. to simulate a crash or a retry from a failed run)."""
@@ -66,8 +80,16 @@ class InMemoryStore:
 
         doc = document if normalized else normalize(document)
         run_id = f"run-{next(self._ids)}"
-        record = RunRecord(run_id, workflow_id, doc, {} if trigger is None else trigger, mode,
-                           started_at=datetime.now(UTC), secrets=dict(secrets or {}), timeout_s=timeout_s)
+        record = RunRecord(
+            run_id,
+            workflow_id,
+            doc,
+            {} if trigger is None else trigger,
+            mode,
+            started_at=datetime.now(UTC),
+            secrets=dict(secrets or {}),
+            timeout_s=timeout_s,
+        )
         for st in initial_states(doc, trigger_node, registry) + list(states or []):
             record.states[st.key] = _copy_state(st)
         with self._lock:
@@ -111,10 +133,16 @@ class InMemoryStore:
         with self._lock:
             r = self._runs[run_id]
             return RunSnapshot(
-                run_id=r.run_id, workflow_id=r.workflow_id, document=r.document, trigger=r.trigger,
-                mode=r.mode, status=r.status, started_at=r.started_at,
+                run_id=r.run_id,
+                workflow_id=r.workflow_id,
+                document=r.document,
+                trigger=r.trigger,
+                mode=r.mode,
+                status=r.status,
+                started_at=r.started_at,
                 nodes={k: _copy_state(s) for k, s in r.states.items()},
-                secrets=dict(r.secrets), timeout_s=r.timeout_s,
+                secrets=dict(r.secrets),
+                timeout_s=r.timeout_s,
             )
 
     def save_nodes(self, run_id: str, states: list[NodeState]) -> None:
@@ -124,8 +152,15 @@ class InMemoryStore:
                 r.states[st.key] = _copy_state(st)
                 r.saves.append((st.node_id, st.iteration, st.status))
 
-    def save_run(self, run_id: str, *, status: str, output: Any = None,
-                 error: dict[str, Any] | None = None, resume_at: datetime | None = None) -> None:
+    def save_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+        resume_at: datetime | None = None,
+    ) -> None:
         with self._lock:
             r = self._runs[run_id]
             r.status, r.output, r.error, r.resume_at = status, output, error, resume_at

@@ -10,6 +10,7 @@
   with a size cap and the attempt's deadline.
 - `mask_secrets` hides credentials in anything logged or returned.
 """
+
 from __future__ import annotations
 
 import functools
@@ -118,8 +119,10 @@ class _GuardedConnectionMixin:
         for info in infos:
             try:
                 sock = urllib3_connection.create_connection(
-                    (str(info[4][0]), self.port), self.timeout,
-                    source_address=self.source_address, socket_options=self.socket_options,
+                    (str(info[4][0]), self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
                 )
             except TimeoutError as exc:
                 raise ConnectTimeoutError(
@@ -211,7 +214,9 @@ def check_url_host(url: str, *, allow_private: bool) -> None:
     try:
         resolve_checked(parts.hostname, port, allow_private=allow_private)
     except socket.gaierror as exc:
-        raise NodeError(ErrorCategory.CONNECTION_ERROR, f"could not resolve {parts.hostname}: {exc}") from None
+        raise NodeError(
+            ErrorCategory.CONNECTION_ERROR, f"could not resolve {parts.hostname}: {exc}"
+        ) from None
 
 
 # ------------------------------------------------------------------------------- fetching
@@ -228,8 +233,9 @@ class Fetched:
     elapsed_s: float
 
 
-def fetch(session: requests.Session, method: str, url: str, *, timeout_s: float, max_bytes: int,
-          **kwargs: Any) -> Fetched:
+def fetch(
+    session: requests.Session, method: str, url: str, *, timeout_s: float, max_bytes: int, **kwargs: Any
+) -> Fetched:
     """Send one request and read the body, mapping every failure onto a NodeError.
 
     `timeout_s` bounds the connect, each read, and the whole body download; a body larger
@@ -240,22 +246,33 @@ def fetch(session: requests.Session, method: str, url: str, *, timeout_s: float,
         raise NodeError(ErrorCategory.TIMEOUT_ERROR, "no time left for the request", {"timeout_ms": 0})
     limit = f"{timeout_s:g} s"
     try:
-        response = session.request(method, url, timeout=(timeout_s, timeout_s), stream=True,
-                                   allow_redirects=True, **kwargs)
+        response = session.request(
+            method, url, timeout=(timeout_s, timeout_s), stream=True, allow_redirects=True, **kwargs
+        )
     except requests.exceptions.ConnectTimeout:
-        raise NodeError(ErrorCategory.TIMEOUT_ERROR, f"connecting timed out after {limit}",
-                        {"timeout_ms": int(timeout_s * 1000)}) from None
+        raise NodeError(
+            ErrorCategory.TIMEOUT_ERROR,
+            f"connecting timed out after {limit}",
+            {"timeout_ms": int(timeout_s * 1000)},
+        ) from None
     except requests.exceptions.ReadTimeout:
-        raise NodeError(ErrorCategory.TIMEOUT_ERROR, f"no response within {limit}",
-                        {"timeout_ms": int(timeout_s * 1000)}) from None
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader,
-            requests.exceptions.URLRequired) as exc:
+        raise NodeError(
+            ErrorCategory.TIMEOUT_ERROR, f"no response within {limit}", {"timeout_ms": int(timeout_s * 1000)}
+        ) from None
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.InvalidHeader,
+        requests.exceptions.URLRequired,
+    ) as exc:
         raise NodeError(ErrorCategory.VALIDATION_ERROR, f"invalid request: {_short_reason(exc)}") from None
     except requests.exceptions.TooManyRedirects:
         raise NodeError(ErrorCategory.HTTP_ERROR, f"more than {session.max_redirects} redirects") from None
     except requests.exceptions.ContentDecodingError as exc:
-        raise NodeError(ErrorCategory.PARSE_ERROR, f"cannot decode the response: {_short_reason(exc)}") from None
+        raise NodeError(
+            ErrorCategory.PARSE_ERROR, f"cannot decode the response: {_short_reason(exc)}"
+        ) from None
     except requests.exceptions.RequestException as exc:  # connection refused, DNS, TLS, resets
         raise NodeError(ErrorCategory.CONNECTION_ERROR, f"request failed: {_short_reason(exc)}") from None
     with response:
@@ -269,11 +286,16 @@ def fetch(session: requests.Session, method: str, url: str, *, timeout_s: float,
         )
 
 
-def read_capped(response: requests.Response, max_bytes: int, *, deadline: float | None = None,
-                limit: str = "") -> bytes:
+def read_capped(
+    response: requests.Response, max_bytes: int, *, deadline: float | None = None, limit: str = ""
+) -> bytes:
     """Read a streamed response body, failing past `max_bytes` (decoded) or the deadline."""
-    too_big = NodeError(ErrorCategory.HTTP_ERROR, f"response body is larger than the {max_bytes}-byte limit",
-                        {"status": response.status_code, "max_bytes": max_bytes}, retryable=False)
+    too_big = NodeError(
+        ErrorCategory.HTTP_ERROR,
+        f"response body is larger than the {max_bytes}-byte limit",
+        {"status": response.status_code, "max_bytes": max_bytes},
+        retryable=False,
+    )
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_big
@@ -292,7 +314,9 @@ def read_capped(response: requests.Response, max_bytes: int, *, deadline: float 
                 if sock is not None:
                     sock.settimeout(remaining)
             # read1: return what has arrived instead of blocking until 64 KiB are in.
-            chunk = raw.read1(64 * 1024, decode_content=True) if hasattr(raw, "read1") else raw.read(64 * 1024)
+            chunk = (
+                raw.read1(64 * 1024, decode_content=True) if hasattr(raw, "read1") else raw.read(64 * 1024)
+            )
             if not chunk:
                 break
             body += chunk
@@ -344,8 +368,15 @@ def secret_values(value: Any, out: list[str] | None = None) -> list[str]:
 def mask_secrets(value: Any, secrets: Any) -> Any:
     """Replace each secret (strings of 3+ characters) with "***" in every string of `value`,
     recursively through dicts, lists and tuples. Other values pass through unchanged."""
-    needles = sorted({str(s) for s in secrets or () if isinstance(s, str | int | float) and not isinstance(s, bool)
-                      and len(str(s)) >= 3}, key=len, reverse=True)  # longest first: no partial leftovers
+    needles = sorted(
+        {
+            str(s)
+            for s in secrets or ()
+            if isinstance(s, str | int | float) and not isinstance(s, bool) and len(str(s)) >= 3
+        },
+        key=len,
+        reverse=True,
+    )  # longest first: no partial leftovers
     if not needles:
         return value
     return _mask(value, needles)

@@ -3,6 +3,7 @@
 Pure functions of the normalized node document and the error, so a resumed run reaches the
 same decisions as the run that recorded the failure.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,8 +15,12 @@ from .registry import ERROR_HANDLE, MAIN
 FAIL, SKIP, ROUTE, DEFAULT = "fail", "skip", "route", "default"
 
 
-def retry_delay_s(retry: dict[str, Any], failed_attempt: int, retry_after_s: float | None = None,
-                  rng: random.Random | None = None) -> float:
+def retry_delay_s(
+    retry: dict[str, Any],
+    failed_attempt: int,
+    retry_after_s: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
     """Seconds to wait before the attempt after `failed_attempt` (1-based).
 
     A `Retry-After` hint wins as given. Otherwise: exponential `initial * 2^(n-1)`, linear

@@ -11,6 +11,7 @@ Executor contract: `execute(ctx: NodeContext) -> NodeResult | Wait`.
   scheduler calls the executor again with `ctx.resume` set to what ended it.
 - Honour `ctx.deadline` / `ctx.remaining_s()` and `ctx.cancelled` where work can block.
 """
+
 from __future__ import annotations
 
 import threading
@@ -60,7 +61,9 @@ class NodeContext:
     node: dict[str, Any]  # the normalized node document (id, type, config, retry, ...)
     config: dict[str, Any]  # config with every string template rendered (except raw keys)
     input: Any
-    scope: dict[str, Any]  # template names: trigger, input, nodes, variables, workspace, execution, item, index
+    scope: dict[
+        str, Any
+    ]  # template names: trigger, input, nodes, variables, workspace, execution, item, index
     services: Services
     attempt: int = 1
     iteration: int | None = None

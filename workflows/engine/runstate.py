@@ -10,6 +10,7 @@ An instance is *started* once it is dispatched or has reached a terminal status;
 instance ignores later edge resolutions (that is how `merge` in mode `first` drops late
 arrivals).
 """
+
 from __future__ import annotations
 
 import copy
@@ -50,7 +51,8 @@ class RunState:
         self.registry = registry
         self.trigger = snapshot.trigger
         self.states: dict[NodeKey, NodeState] = {
-            k: s for k, s in snapshot.nodes.items() if k[0] in graph.nodes}
+            k: s for k, s in snapshot.nodes.items() if k[0] in graph.nodes
+        }
         self.started: set[NodeKey] = {k for k, s in self.states.items() if s.status != NodeStatus.PENDING}
         self.stored = frozenset(self.started)  # instances the store had begun: replayed, not re-run
         self.outputs: dict[NodeKey, Any] = {}  # instances that finished with a result
@@ -69,8 +71,12 @@ class RunState:
             "trigger": snapshot.trigger,
             "variables": snapshot.document.get("variables") or {},
             "workspace": snapshot.secrets or {},
-            "execution": {"id": snapshot.run_id, "workflow_id": snapshot.workflow_id,
-                          "mode": snapshot.mode, "started_at": started_at.isoformat()},
+            "execution": {
+                "id": snapshot.run_id,
+                "workflow_id": snapshot.workflow_id,
+                "mode": snapshot.mode,
+                "started_at": started_at.isoformat(),
+            },
         }
 
     # -- bookkeeping helpers ------------------------------------------------------------
@@ -86,8 +92,9 @@ class RunState:
         self.dirty[key] = self.states[key]
 
     def log(self, level: str, message: str, key: NodeKey | None = None, data: Any = None) -> None:
-        self.logs.append(LogEntry(level, message, key[0] if key else None, key[1] if key else None,
-                                  data, now()))
+        self.logs.append(
+            LogEntry(level, message, key[0] if key else None, key[1] if key else None, data, now())
+        )
 
     def handles_of(self, node_id: str) -> list[str]:
         node = self.graph.nodes[node_id]
@@ -136,8 +143,11 @@ class RunState:
         st = self.states[key]
         if st.status in TERMINAL:
             self._after_terminal(key)
-        elif (key[0] in self.graph.loops and st.status == NodeStatus.RUNNING
-              and (st.wait or {}).get("kind") == LOOP_WAIT_KIND):
+        elif (
+            key[0] in self.graph.loops
+            and st.status == NodeStatus.RUNNING
+            and (st.wait or {}).get("kind") == LOOP_WAIT_KIND
+        ):
             self._resume_loop(key, resumables)
         else:
             resumables.append(key)
@@ -165,10 +175,15 @@ class RunState:
         policy = failure_policy(node, error.get("category", ""))
         st = self.state(key)
         if policy == DEFAULT:
-            warning = (f"{error.get('category')}: {error.get('message')}; "
-                       "continuing with the node's default_output")
-            self.succeed(key, copy.deepcopy(node.get("default_output")),
-                         failure_handles("skip", self.handles_of(key[0])), (warning,))
+            warning = (
+                f"{error.get('category')}: {error.get('message')}; continuing with the node's default_output"
+            )
+            self.succeed(
+                key,
+                copy.deepcopy(node.get("default_output")),
+                failure_handles("skip", self.handles_of(key[0])),
+                (warning,),
+            )
             return
         st.status, st.error, st.resume_at, st.wait = NodeStatus.FAILED, error, None, None
         st.completed_at = now()
@@ -178,8 +193,12 @@ class RunState:
             st.output = failure_output(st.input, error)
             st.handles = failure_handles(policy, self.handles_of(key[0]))
         self.mark(key)
-        self.log("error", f"failed after {_ms(st)} ms ({policy}): {error.get('category')}: "
-                          f"{error.get('message')}", key, {"error": error, "on_error": policy})
+        self.log(
+            "error",
+            f"failed after {_ms(st)} ms ({policy}): {error.get('category')}: {error.get('message')}",
+            key,
+            {"error": error, "on_error": policy},
+        )
         self._after_terminal(key)
 
     def abort(self, error: dict[str, Any]) -> None:
@@ -230,7 +249,8 @@ class RunState:
         nid, it = key
         handles: list[str] = []
         if st.status == NodeStatus.SUCCEEDED or (
-                st.status == NodeStatus.FAILED and not is_fatal(self.graph.nodes[nid], st.error)):
+            st.status == NodeStatus.FAILED and not is_fatal(self.graph.nodes[nid], st.error)
+        ):
             if st.status == NodeStatus.FAILED:
                 self.soft_failed = True
             handles = st.handles or []

@@ -15,6 +15,7 @@ Layers, outermost first:
 This file doubles as the child script, so the parent-only import of `errors` is guarded:
 run as `__main__` there is no package to import from, and the child never needs it.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -158,15 +159,23 @@ def effective_timeout(timeout_ms: Any, remaining_s: float | None, limits: dict[s
     try:
         wanted = float(timeout_ms) / 1000 if timeout_ms not in (None, "") else default
     except (TypeError, ValueError):
-        raise NodeError(ErrorCategory.VALIDATION_ERROR, f"timeout_ms must be a number, got {timeout_ms!r}") from None
+        raise NodeError(
+            ErrorCategory.VALIDATION_ERROR, f"timeout_ms must be a number, got {timeout_ms!r}"
+        ) from None
     if wanted <= 0:
         raise NodeError(ErrorCategory.VALIDATION_ERROR, "timeout_ms must be positive")
     candidates = [wanted, wall] + ([remaining_s] if remaining_s is not None else [])
     return max(0.0, min(candidates))
 
 
-def run_code(code: str, input_value: Any, *, timeout_s: float, limits: dict[str, Any] | None = None,
-             cancelled: Any = None) -> SandboxResult:
+def run_code(
+    code: str,
+    input_value: Any,
+    *,
+    timeout_s: float,
+    limits: dict[str, Any] | None = None,
+    cancelled: Any = None,
+) -> SandboxResult:
     """Run `code` with `input` bound to `input_value` in a fresh sandbox process.
 
     Returns the `result` it assigned; raises NodeError: CODE_ERROR (policy, exception,
@@ -182,24 +191,42 @@ def run_code(code: str, input_value: Any, *, timeout_s: float, limits: dict[str,
     except (TypeError, ValueError) as exc:
         raise NodeError(ErrorCategory.CODE_ERROR, f"input is not JSON-serializable: {exc}") from None
     cpu_s = max(1, int(limits["cpu_s"]))
-    argv = [sys.executable, "-I", "-S", "-B", os.path.abspath(__file__), str(cpu_s), str(int(limits["memory_mb"]))]
+    argv = [
+        sys.executable,
+        "-I",
+        "-S",
+        "-B",
+        os.path.abspath(__file__),
+        str(cpu_s),
+        str(int(limits["memory_mb"])),
+    ]
     # No preexec_fn (unsafe in a threaded worker): the child limits itself before reading
     # the code; a new session lets us kill the whole group.
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env={"PATH": os.defpath, "LC_ALL": "C.UTF-8"}, cwd="/", close_fds=True,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={"PATH": os.defpath, "LC_ALL": "C.UTF-8"},
+            cwd="/",
+            close_fds=True,
+            start_new_session=True,
+        )
     except OSError as exc:  # out of processes/memory on the worker: not the code's fault
         raise NodeError(ErrorCategory.INTEGRATION_ERROR, f"could not start the code sandbox: {exc}") from None
     try:
         out, err, stop = _exchange(proc, payload, time.monotonic() + timeout_s, cancelled)
     finally:
         _kill(proc)
-    return _interpret(proc.returncode, out, err, stop, timeout_s=timeout_s, cpu_s=cpu_s,
-                      memory_mb=int(limits["memory_mb"]))
+    return _interpret(
+        proc.returncode, out, err, stop, timeout_s=timeout_s, cpu_s=cpu_s, memory_mb=int(limits["memory_mb"])
+    )
 
 
-def _exchange(proc: subprocess.Popen, payload: bytes, deadline: float, cancelled: Any) -> tuple[bytes, bytes, str]:
+def _exchange(
+    proc: subprocess.Popen, payload: bytes, deadline: float, cancelled: Any
+) -> tuple[bytes, bytes, str]:
     """Feed stdin and drain stdout/stderr until EOF, the deadline, cancellation or overflow.
 
     Returns (stdout, stderr, stop) with stop in "", "timeout", "cancelled", "overflow".
@@ -222,7 +249,7 @@ def _exchange(proc: subprocess.Popen, payload: bytes, deadline: float, cancelled
             for key, _events in sel.select(min(remaining, 0.1)):
                 if key.fileobj is proc.stdin:
                     try:
-                        offset += os.write(key.fd, view[offset:offset + 65536])
+                        offset += os.write(key.fd, view[offset : offset + 65536])
                     except BlockingIOError:
                         continue
                     except BrokenPipeError:  # the child died early; its exit status tells why
@@ -264,12 +291,16 @@ def _kill(proc: subprocess.Popen) -> None:
             pass
 
 
-def _interpret(returncode: int | None, out: bytes, err: bytes, stop: str, *, timeout_s: float,
-               cpu_s: int, memory_mb: int) -> SandboxResult:
+def _interpret(
+    returncode: int | None, out: bytes, err: bytes, stop: str, *, timeout_s: float, cpu_s: int, memory_mb: int
+) -> SandboxResult:
     code_error = ErrorCategory.CODE_ERROR
     if stop == "timeout":
-        raise NodeError(ErrorCategory.TIMEOUT_ERROR, f"code did not finish within {timeout_s:g} s",
-                        {"timeout_ms": int(timeout_s * 1000)})
+        raise NodeError(
+            ErrorCategory.TIMEOUT_ERROR,
+            f"code did not finish within {timeout_s:g} s",
+            {"timeout_ms": int(timeout_s * 1000)},
+        )
     if stop == "cancelled":
         raise NodeError(ErrorCategory.CANCELLED, "code execution was cancelled")
     if stop == "overflow":
@@ -277,17 +308,25 @@ def _interpret(returncode: int | None, out: bytes, err: bytes, stop: str, *, tim
     if returncode == -signal.SIGXCPU:
         # A time bound like timeout_ms, so the same category; reached only when the
         # configured timeout is above the host's CPU limit.
-        raise NodeError(ErrorCategory.TIMEOUT_ERROR, f"code exceeded the CPU time limit of {cpu_s} s",
-                        {"cpu_s": cpu_s})
+        raise NodeError(
+            ErrorCategory.TIMEOUT_ERROR, f"code exceeded the CPU time limit of {cpu_s} s", {"cpu_s": cpu_s}
+        )
     try:
         reply = json.loads(out) if out else None
     except ValueError:
         reply = None
     if not isinstance(reply, dict):
         tail = err.decode("utf-8", "replace")[-500:]
-        why = f"killed by signal {-returncode}" if returncode and returncode < 0 else f"exit status {returncode}"
-        raise NodeError(code_error, f"the sandbox process died ({why}); the memory limit of "
-                        f"{memory_mb} MB may have been exceeded", {"stderr": tail})
+        why = (
+            f"killed by signal {-returncode}"
+            if returncode and returncode < 0
+            else f"exit status {returncode}"
+        )
+        raise NodeError(
+            code_error,
+            f"the sandbox process died ({why}); the memory limit of {memory_mb} MB may have been exceeded",
+            {"stderr": tail},
+        )
     if reply.get("ok"):
         return SandboxResult(reply.get("result"), bool(reply.get("assigned")), reply.get("stdout") or "")
     kind, line = reply.get("kind"), reply.get("line")
@@ -332,8 +371,13 @@ def _public_view(module: types.ModuleType) -> types.ModuleType:
 
 def _safe_builtins(modules: dict[str, types.ModuleType], printed: io.StringIO) -> dict[str, Any]:
     table = {name: getattr(builtins, name) for name in ALLOWED_BUILTINS}
-    table.update({name: value for name, value in vars(builtins).items()
-                  if isinstance(value, type) and issubclass(value, BaseException)})
+    table.update(
+        {
+            name: value
+            for name, value in vars(builtins).items()
+            if isinstance(value, type) and issubclass(value, BaseException)
+        }
+    )
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         if not level and name in modules:
@@ -375,8 +419,14 @@ def _run_user_code(code: types.CodeType, input_value: Any, modules: dict[str, ty
             message = f"builtin {exc.name!r} is not allowed"
         elif isinstance(exc, OSError) and exc.errno == 24:  # EMFILE: RLIMIT_NOFILE at work
             message = "file and network access is not allowed"
-        return {"ok": False, "kind": "exception", "type": type(exc).__name__, "message": message[:2000],
-                "line": _user_line(exc), "stdout": printed.getvalue()}
+        return {
+            "ok": False,
+            "kind": "exception",
+            "type": type(exc).__name__,
+            "message": message[:2000],
+            "line": _user_line(exc),
+            "stdout": printed.getvalue(),
+        }
     try:
         # Encoded here (not in the reply) so a bad result is a clear error, and spliced in
         # as text by the caller rather than decoded and encoded again.

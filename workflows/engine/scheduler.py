@@ -52,6 +52,7 @@ here (cancellable); later ones park the run. The workflow's `settings.timeout_s`
 `RunSnapshot.timeout_s`) bounds each `advance()` segment, i.e. the time the run holds a
 worker; parked time does not count, so day-long waits work with the default 300 s.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -96,8 +97,9 @@ class _Attempt:
     deadline: float | None  # monotonic bound of this attempt (node timeout_ms)
 
 
-def initial_states(document: dict[str, Any], fired_trigger: str | None,
-                   registry: NodeRegistry | None = None) -> list[NodeState]:
+def initial_states(
+    document: dict[str, Any], fired_trigger: str | None, registry: NodeRegistry | None = None
+) -> list[NodeState]:
     """Skipped states for every trigger node except `fired_trigger` (store them with a new
     run so only that trigger starts it). Empty when `fired_trigger` is None."""
     if fired_trigger is None:
@@ -109,8 +111,13 @@ def initial_states(document: dict[str, Any], fired_trigger: str | None,
 class Scheduler:
     """Drives runs through a `Store`; see the module docstring for the host protocol."""
 
-    def __init__(self, store: Store, registry: NodeRegistry | None = None,
-                 services: Services | None = None, max_workers: int = 8):
+    def __init__(
+        self,
+        store: Store,
+        registry: NodeRegistry | None = None,
+        services: Services | None = None,
+        max_workers: int = 8,
+    ):
         self.store = store
         self.registry = registry if registry is not None else load_builtin_nodes()
         self.services = services if services is not None else Services()
@@ -157,8 +164,11 @@ class _Drive:
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> RunOutcome:
         rs = self.rs
-        rs.log("info", "run started" if self.snapshot.status == RunStatus.PENDING else "run resumed",
-               data={"mode": self.snapshot.mode})
+        rs.log(
+            "info",
+            "run started" if self.snapshot.status == RunStatus.PENDING else "run resumed",
+            data={"mode": self.snapshot.mode},
+        )
         if self._cancel_requested(force=True):
             return self._abort(ErrorCategory.CANCELLED, "the run was cancelled", RunStatus.CANCELLED)
         for key in rs.replay():
@@ -168,9 +178,11 @@ class _Drive:
                 return self._abort(ErrorCategory.CANCELLED, "the run was cancelled", RunStatus.CANCELLED)
             mono = time.monotonic()
             if self.run_deadline is not None and mono >= self.run_deadline:
-                return self._abort(ErrorCategory.TIMEOUT_ERROR,
-                                   f"the run exceeded its timeout of {self.run_deadline - self.started_mono:g} s",
-                                   RunStatus.FAILED)
+                return self._abort(
+                    ErrorCategory.TIMEOUT_ERROR,
+                    f"the run exceeded its timeout of {self.run_deadline - self.started_mono:g} s",
+                    RunStatus.FAILED,
+                )
             self._expire_attempts(mono)
             self._fire_timers(mono)
             self._dispatch_ready()
@@ -232,9 +244,14 @@ class _Drive:
         elif wait.get("kind") == "timer":
             self._schedule(key, st.resume_at, "wake")
         elif st.resume_at is not None and st.resume_at <= now():
-            self._on_error(key, NodeError(ErrorCategory.TIMEOUT_ERROR,
-                                          f"no {wait.get('kind', 'event')} arrived before {st.resume_at.isoformat()}",
-                                          {"expired_at": st.resume_at.isoformat()}))
+            self._on_error(
+                key,
+                NodeError(
+                    ErrorCategory.TIMEOUT_ERROR,
+                    f"no {wait.get('kind', 'event')} arrived before {st.resume_at.isoformat()}",
+                    {"expired_at": st.resume_at.isoformat()},
+                ),
+            )
         else:
             self.parked[key] = st.resume_at
 
@@ -280,18 +297,32 @@ class _Drive:
         rs.mark(key)
         node_type = self.sched.registry.get(node["type"]) if node["type"] in self.sched.registry else None
         if node_type is None:
-            rs.fail(key, {"category": "VALIDATION_ERROR", "message": f"unknown node type {node['type']!r}",
-                          "details": {}})
+            rs.fail(
+                key,
+                {
+                    "category": "VALIDATION_ERROR",
+                    "message": f"unknown node type {node['type']!r}",
+                    "details": {},
+                },
+            )
             return
         mono = time.monotonic()
         timeout_ms = node.get("timeout_ms")
         attempt_deadline = mono + timeout_ms / 1000.0 if timeout_ms else None
         bounds = [d for d in (attempt_deadline, self.run_deadline) if d is not None]
         ctx = NodeContext(
-            run_id=self.run_id, workflow_id=self.snapshot.workflow_id, node_id=key[0], node=node,
-            config=node.get("config") or {}, input=node_input, scope=rs.scope_for(key, node_input),
-            services=self.sched.services, attempt=st.attempts, iteration=key[1],
-            deadline=min(bounds) if bounds else None, resume=item.resume,
+            run_id=self.run_id,
+            workflow_id=self.snapshot.workflow_id,
+            node_id=key[0],
+            node=node,
+            config=node.get("config") or {},
+            input=node_input,
+            scope=rs.scope_for(key, node_input),
+            services=self.sched.services,
+            attempt=st.attempts,
+            iteration=key[1],
+            deadline=min(bounds) if bounds else None,
+            resume=item.resume,
             wait_data=(st.wait or {}).get("data") if item.from_wait else None,
         )
         token = next(self.tokens)
@@ -331,9 +362,13 @@ class _Drive:
         st.status, st.error = NodeStatus.RETRYING, error.as_dict()
         st.resume_at, st.wait = now() + timedelta(seconds=delay), None
         self.rs.mark(key)
-        self.rs.log("warning", f"attempt {st.attempts} of {(node.get('retry') or {}).get('max_attempts', 1)} failed "
-                               f"({error.category}: {error.message}); retrying in {delay * 1000:.0f} ms",
-                    key, {"delay_ms": round(delay * 1000), "error": error.as_dict()})
+        self.rs.log(
+            "warning",
+            f"attempt {st.attempts} of {(node.get('retry') or {}).get('max_attempts', 1)} failed "
+            f"({error.category}: {error.message}); retrying in {delay * 1000:.0f} ms",
+            key,
+            {"delay_ms": round(delay * 1000), "error": error.as_dict()},
+        )
         token = next(self.tokens)
         self.timer_token[key] = token
         heapq.heappush(self.timers, (time.monotonic() + delay, token, key, "retry"))
@@ -346,8 +381,12 @@ class _Drive:
         st.status, st.resume_at = NodeStatus.WAITING, until
         st.wait = {"kind": wait.kind, "data": dict(wait.data)}
         self.rs.mark(key)
-        self.rs.log("info", f"waiting ({wait.kind})" + (f" until {until.isoformat()}" if until else ""),
-                    key, {"wait": st.wait})
+        self.rs.log(
+            "info",
+            f"waiting ({wait.kind})" + (f" until {until.isoformat()}" if until else ""),
+            key,
+            {"wait": st.wait},
+        )
         if wait.kind == "timer":
             self._schedule(key, until, "wake")
         else:
@@ -362,16 +401,25 @@ class _Drive:
             del self.running[key]
             attempt.ctx.cancelled.set()  # the thread stays busy until the executor returns
             timeout_ms = self.graph.nodes[key[0]].get("timeout_ms")
-            self._on_error(key, NodeError(ErrorCategory.TIMEOUT_ERROR,
-                                          f"the attempt exceeded timeout_ms={timeout_ms}", {"timeout_ms": timeout_ms}))
+            self._on_error(
+                key,
+                NodeError(
+                    ErrorCategory.TIMEOUT_ERROR,
+                    f"the attempt exceeded timeout_ms={timeout_ms}",
+                    {"timeout_ms": timeout_ms},
+                ),
+            )
 
     # -- ending a segment ---------------------------------------------------------------
     def _finish(self) -> RunOutcome:
         self.rs.sweep()
         status, output, error = self.rs.result()
         output, error = self._mask(output), self._mask(error)
-        self.rs.log("error" if status == RunStatus.FAILED else "info",
-                    f"run {status} in {self._elapsed_ms()} ms", data={"error": error} if error else None)
+        self.rs.log(
+            "error" if status == RunStatus.FAILED else "info",
+            f"run {status} in {self._elapsed_ms()} ms",
+            data={"error": error} if error else None,
+        )
         with self._batch():
             self._flush()
             self.store.save_run(self.run_id, status=status, output=output, error=error)
@@ -382,8 +430,10 @@ class _Drive:
         dues += [d for d in self.parked.values() if d is not None]
         dues = [d for d in dues if d is not None]
         resume_at = min(dues) if dues else None
-        self.rs.log("info", "run parked" + (f" until {resume_at.isoformat()}" if resume_at else
-                                            " until an external event"))
+        self.rs.log(
+            "info",
+            "run parked" + (f" until {resume_at.isoformat()}" if resume_at else " until an external event"),
+        )
         with self._batch():
             self._flush()
             self.store.save_run(self.run_id, status=RunStatus.WAITING, resume_at=resume_at)
@@ -436,17 +486,26 @@ class _Drive:
             states = list(rs.dirty.values())
             rs.dirty = {}
             if self.secrets:
-                states = [dataclasses.replace(s, input=self._mask(s.input), output=self._mask(s.output),
-                                              error=self._mask(s.error), wait=self._mask(s.wait),
-                                              warnings=self._mask(list(s.warnings)))
-                          for s in states]
+                states = [
+                    dataclasses.replace(
+                        s,
+                        input=self._mask(s.input),
+                        output=self._mask(s.output),
+                        error=self._mask(s.error),
+                        wait=self._mask(s.wait),
+                        warnings=self._mask(list(s.warnings)),
+                    )
+                    for s in states
+                ]
             self.store.save_nodes(self.run_id, states)
         if rs.logs:
             entries = rs.logs
             rs.logs = []
             if self.secrets:
-                entries = [dataclasses.replace(e, message=self._mask(e.message), data=self._mask(e.data))
-                           for e in entries]
+                entries = [
+                    dataclasses.replace(e, message=self._mask(e.message), data=self._mask(e.data))
+                    for e in entries
+                ]
             self.store.append_logs(self.run_id, entries)
 
 

@@ -1,4 +1,5 @@
 """JSON-schema checks of node configs, with errors as (dotted path, message) pairs."""
+
 from __future__ import annotations
 
 import threading
@@ -45,8 +46,12 @@ def _explain(err: ValidationError) -> list[tuple[str, str]]:
     if err.validator in ("oneOf", "anyOf") and err.context:
         return _explain(best_match(err.context))
     if err.validator == "enum":
-        return [(_dotted(path), f"{_short(err.instance)} is not one of "
-                                f"{', '.join(map(repr, err.validator_value))}")]
+        return [
+            (
+                _dotted(path),
+                f"{_short(err.instance)} is not one of {', '.join(map(repr, err.validator_value))}",
+            )
+        ]
     message = err.message
     if len(message) > 200:
         message = message[:197] + "..."

@@ -6,6 +6,7 @@ change through `Store`. The `runs` app implements `Store` with the ORM; tests us
 beyond persistence (outbound HTTP policy, child runs, callbacks, connectors) comes through
 `Services`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -139,14 +140,16 @@ class Services:
         """A pooled session for outbound calls (one per worker thread is fine)."""
         raise NotImplementedError
 
-    def start_child_run(self, *, parent_run_id: str, parent_node_id: str, workflow_id: str,
-                        input: Any, wait: bool) -> str:
+    def start_child_run(
+        self, *, parent_run_id: str, parent_node_id: str, workflow_id: str, input: Any, wait: bool
+    ) -> str:
         """Start a sub-workflow run; when `wait`, the host resumes the parent node with
         `{"run_id", "status", "output", "error"}` once the child finishes."""
         raise NotImplementedError("sub-workflows need a host")
 
-    def create_callback(self, *, run_id: str, node_id: str, iteration: int | None,
-                        expires_in_s: float | None) -> dict[str, Any]:
+    def create_callback(
+        self, *, run_id: str, node_id: str, iteration: int | None, expires_in_s: float | None
+    ) -> dict[str, Any]:
         """Register a callback token; returns {"token", "url", "expires_at"}."""
         raise NotImplementedError("callbacks need a host")
 

@@ -26,6 +26,7 @@ Every run-time failure is raised as `errors.TemplateError`; parse failures are r
 `check_syntax` at validation time (and raised as `TemplateError` if they reach run time).
 Compiled templates are cached per source string.
 """
+
 from __future__ import annotations
 
 import json

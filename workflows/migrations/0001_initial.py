@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,125 +16,255 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('owner', 'Owner'), ('editor', 'Editor'), ('viewer', 'Viewer')], default='editor', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("owner", "Owner"), ("editor", "Editor"), ("viewer", "Viewer")],
+                        default="editor",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Workflow',
+            name="Workflow",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True, default='')),
-                ('status', models.CharField(choices=[('inactive', 'Inactive'), ('active', 'Active'), ('error', 'Error')], default='inactive', max_length=10)),
-                ('variables', models.JSONField(blank=True, default=dict)),
-                ('settings', models.JSONField(blank=True, default=dict)),
-                ('version', models.PositiveIntegerField(default=0, help_text='Number of the latest WorkflowVersion')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("inactive", "Inactive"), ("active", "Active"), ("error", "Error")],
+                        default="inactive",
+                        max_length=10,
+                    ),
+                ),
+                ("variables", models.JSONField(blank=True, default=dict)),
+                ("settings", models.JSONField(blank=True, default=dict)),
+                (
+                    "version",
+                    models.PositiveIntegerField(default=0, help_text="Number of the latest WorkflowVersion"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at'],
+                "ordering": ["-updated_at"],
             },
         ),
         migrations.CreateModel(
-            name='WorkflowVersion',
+            name="WorkflowVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('document', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='workflows.workflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("document", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workflow', '-number'],
+                "ordering": ["workflow", "-number"],
             },
         ),
         migrations.AddField(
-            model_name='workflow',
-            name='active_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.workflowversion'),
+            model_name="workflow",
+            name="active_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="workflows.workflowversion",
+            ),
         ),
         migrations.CreateModel(
-            name='Workspace',
+            name="Workspace",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('is_personal', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('members', models.ManyToManyField(related_name='workspaces', through='workflows.Membership', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("is_personal", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        related_name="workspaces", through="workflows.Membership", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='workflow',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='workflows', to='workflows.workspace'),
+            model_name="workflow",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="workflows",
+                to="workflows.workspace",
+            ),
         ),
         migrations.AddField(
-            model_name='membership',
-            name='workspace',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='workflows.workspace'),
+            model_name="membership",
+            name="workspace",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="workflows.workspace",
+            ),
         ),
         migrations.CreateModel(
-            name='Node',
+            name="Node",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.CharField(max_length=63)),
-                ('type', models.CharField(max_length=100)),
-                ('name', models.CharField(blank=True, default='', max_length=200)),
-                ('description', models.TextField(blank=True, default='')),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('position', models.JSONField(blank=True, null=True)),
-                ('retry', models.JSONField(blank=True, default=dict)),
-                ('timeout_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('on_error', models.CharField(choices=[('fail', 'Fail the run'), ('skip', 'Skip and continue'), ('route', 'Route to the error handle')], default='fail', max_length=10)),
-                ('on_timeout', models.CharField(choices=[('fail', 'Fail'), ('continue', 'Continue (as skip)'), ('default', 'Use the default output')], default='fail', max_length=10)),
-                ('default_output', models.JSONField(blank=True, null=True)),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='nodes', to='workflows.workflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("node_id", models.CharField(max_length=63)),
+                ("type", models.CharField(max_length=100)),
+                ("name", models.CharField(blank=True, default="", max_length=200)),
+                ("description", models.TextField(blank=True, default="")),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("position", models.JSONField(blank=True, null=True)),
+                ("retry", models.JSONField(blank=True, default=dict)),
+                ("timeout_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "on_error",
+                    models.CharField(
+                        choices=[
+                            ("fail", "Fail the run"),
+                            ("skip", "Skip and continue"),
+                            ("route", "Route to the error handle"),
+                        ],
+                        default="fail",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "on_timeout",
+                    models.CharField(
+                        choices=[
+                            ("fail", "Fail"),
+                            ("continue", "Continue (as skip)"),
+                            ("default", "Use the default output"),
+                        ],
+                        default="fail",
+                        max_length=10,
+                    ),
+                ),
+                ("default_output", models.JSONField(blank=True, null=True)),
+                ("order", models.PositiveIntegerField(default=0)),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="nodes",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workflow', 'order'],
-                'constraints': [models.UniqueConstraint(fields=('workflow', 'node_id'), name='uniq_node_id')],
+                "ordering": ["workflow", "order"],
+                "constraints": [models.UniqueConstraint(fields=("workflow", "node_id"), name="uniq_node_id")],
             },
         ),
         migrations.CreateModel(
-            name='Edge',
+            name="Edge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('source', models.CharField(max_length=63)),
-                ('source_handle', models.CharField(default='main', max_length=63)),
-                ('target', models.CharField(max_length=63)),
-                ('target_handle', models.CharField(default='main', max_length=63)),
-                ('mapping', models.JSONField(blank=True, default=dict)),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='edges', to='workflows.workflow')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                ("source", models.CharField(max_length=63)),
+                ("source_handle", models.CharField(default="main", max_length=63)),
+                ("target", models.CharField(max_length=63)),
+                ("target_handle", models.CharField(default="main", max_length=63)),
+                ("mapping", models.JSONField(blank=True, default=dict)),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="edges",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workflow', 'index'],
-                'constraints': [models.UniqueConstraint(fields=('workflow', 'index'), name='uniq_edge_index')],
+                "ordering": ["workflow", "index"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("workflow", "index"), name="uniq_edge_index")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='workflowversion',
-            constraint=models.UniqueConstraint(fields=('workflow', 'number'), name='uniq_workflow_version'),
+            model_name="workflowversion",
+            constraint=models.UniqueConstraint(fields=("workflow", "number"), name="uniq_workflow_version"),
         ),
         migrations.AddIndex(
-            model_name='workflow',
-            index=models.Index(fields=['workspace', 'status'], name='workflows_w_workspa_1e5078_idx'),
+            model_name="workflow",
+            index=models.Index(fields=["workspace", "status"], name="workflows_w_workspa_1e5078_idx"),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('workspace', 'user'), name='uniq_membership'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("workspace", "user"), name="uniq_membership"),
         ),
     ]

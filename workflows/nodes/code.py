@@ -3,6 +3,7 @@
 The code reads `input` and assigns `result`; the node's output is `result`. All the safety
 lives in `engine.sandbox`; this module maps config and context onto it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -19,7 +20,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "string",
             "title": "Python code",
             "description": "Reads `input`, assigns `result` (JSON-serializable). Imports: "
-            + ", ".join(sandbox.ALLOWED_MODULES) + ".",
+            + ", ".join(sandbox.ALLOWED_MODULES)
+            + ".",
             "default": "result = input",
             "maxLength": sandbox.MAX_CODE_CHARS,
         },

@@ -3,6 +3,7 @@
 Copy-on-write: only the dicts along each touched path are copied, so upstream outputs
 (shared, never copied wholesale) are not mutated and big payloads cost nothing extra.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -50,10 +51,14 @@ def validate_transform(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 @node_type(
-    "data.transform", label="Transform", category="data", icon="edit",
+    "data.transform",
+    label="Transform",
+    category="data",
+    icon="edit",
     description="Set fields (dotted paths create nesting), keep or drop the input, remove fields.",
     config_schema={
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "properties": {
             "set": {"type": "object", "description": "{dotted.path: template or value}"},
             "keep_input": {"type": "boolean", "default": True},
@@ -61,7 +66,10 @@ def validate_transform(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
         },
     },
     input_schema={},
-    output_schema={"type": "object", "description": "the input (unless keep_input is false) with the changes"},
+    output_schema={
+        "type": "object",
+        "description": "the input (unless keep_input is false) with the changes",
+    },
     validate_config=validate_transform,
 )
 def transform_node(ctx: NodeContext) -> NodeResult:

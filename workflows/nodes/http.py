@@ -5,6 +5,7 @@ headers, encoded body); `perform` sends it through a guarded session (`engine.ou
 and returns `{status, headers, body}`; `status_error` maps a failing status onto a SPEC
 category. `perform` and `status_error` are shared with other request-making nodes.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,14 +27,33 @@ from ..engine.registry import NodeContext, NodeResult, Wait, node_type
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BODY_TYPES = ("json", "form", "xml", "raw")
 AUTH_TYPES = ("none", "bearer", "api_key", "basic")
-CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded",
-                 "xml": "application/xml", "raw": "text/plain"}
+CONTENT_TYPES = {
+    "json": "application/json",
+    "form": "application/x-www-form-urlencoded",
+    "xml": "application/xml",
+    "raw": "text/plain",
+}
 DEFAULT_TIMEOUT_MS = 30_000
 ERROR_BODY_CHARS = 1000
 _AUTH_REQUIRED = {"bearer": ("token",), "api_key": ("name", "value"), "basic": ("username",)}
 # Credentials typed straight into headers or the query (not via `auth`) are masked in logs too.
-_SENSITIVE_NAMES = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "apikey",
-                              "api_key", "x-auth-token", "token", "access_token", "key", "password", "secret"})
+_SENSITIVE_NAMES = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "api-key",
+        "apikey",
+        "api_key",
+        "x-auth-token",
+        "token",
+        "access_token",
+        "key",
+        "password",
+        "secret",
+    }
+)
 
 _TEMPLATED = {"type": "string", "pattern": r"\{\{"}  # a template that renders to the real type
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -43,8 +63,12 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "method": {"type": "string", "enum": list(METHODS), "default": "GET", "title": "Method"},
         "url": {"type": "string", "minLength": 1, "title": "URL"},
         "query": {"type": "object", "title": "Query parameters", "default": {}},
-        "headers": {"type": "object", "title": "Headers", "default": {},
-                    "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+        "headers": {
+            "type": "object",
+            "title": "Headers",
+            "default": {},
+            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+        },
         "auth": {
             "type": "object",
             "title": "Authentication",
@@ -63,8 +87,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "body": {"title": "Body"},
         "body_type": {"type": "string", "enum": list(BODY_TYPES), "default": "json", "title": "Body type"},
         "timeout_ms": {"anyOf": [{"type": "integer", "minimum": 1}, _TEMPLATED], "title": "Timeout (ms)"},
-        "fail_on_status": {"anyOf": [{"type": "boolean"}, _TEMPLATED], "default": True,
-                           "title": "Fail on non-2xx status"},
+        "fail_on_status": {
+            "anyOf": [{"type": "boolean"}, _TEMPLATED],
+            "default": True,
+            "title": "Fail on non-2xx status",
+        },
         "wait_for_callback": {"type": "boolean", "default": False, "title": "Wait for a callback"},
     },
 }
@@ -199,8 +226,12 @@ def encode_body(body: Any, body_type: str) -> bytes | None:
             return body.encode()
         if not isinstance(body, dict):
             raise _invalid("a form body must be an object")
-        pairs = [(str(k), _text(v)) for k, value in body.items()
-                 for v in (value if isinstance(value, list) else [value]) if v is not None]
+        pairs = [
+            (str(k), _text(v))
+            for k, value in body.items()
+            for v in (value if isinstance(value, list) else [value])
+            if v is not None
+        ]
         return urllib.parse.urlencode(pairs).encode()
     if body_type == "xml" and not isinstance(body, str):
         raise _invalid("an xml body must be a string")
@@ -254,18 +285,31 @@ def perform(ctx: NodeContext, config: dict[str, Any]) -> dict[str, Any]:
     max_bytes = int(getattr(ctx.services, "max_response_bytes", 10 * 1024 * 1024))
     shown = {"method": spec.method, "url": spec.url, "query": spec.params, "headers": dict(spec.headers)}
     try:
-        fetched = outbound.fetch(_session(ctx, spec.url), spec.method, spec.url, timeout_s=timeout_s,
-                                 max_bytes=max_bytes, params=spec.params, headers=dict(spec.headers),
-                                 data=spec.data)
+        fetched = outbound.fetch(
+            _session(ctx, spec.url),
+            spec.method,
+            spec.url,
+            timeout_s=timeout_s,
+            max_bytes=max_bytes,
+            params=spec.params,
+            headers=dict(spec.headers),
+            data=spec.data,
+        )
     except NodeError as exc:
-        ctx.log("warning", f"{spec.method} request failed: {exc.category}", outbound.mask_secrets(
-            {**shown, "error": exc.message}, secrets))
+        ctx.log(
+            "warning",
+            f"{spec.method} request failed: {exc.category}",
+            outbound.mask_secrets({**shown, "error": exc.message}, secrets),
+        )
         exc.message = outbound.mask_secrets(exc.message, secrets)
         exc.args = (exc.message,)
         exc.details = outbound.mask_secrets(exc.details, secrets)
         raise
-    ctx.log("info", f"{spec.method} {fetched.status} in {fetched.elapsed_s * 1000:.0f} ms",
-            outbound.mask_secrets({**shown, "status": fetched.status}, secrets))
+    ctx.log(
+        "info",
+        f"{spec.method} {fetched.status} in {fetched.elapsed_s * 1000:.0f} ms",
+        outbound.mask_secrets({**shown, "status": fetched.status}, secrets),
+    )
     fail_on_status = config.get("fail_on_status", True)
     if not 200 <= fetched.status < 300 and fail_on_status not in (False, "false", "False", 0):
         error = status_error(fetched)
@@ -304,9 +348,12 @@ def parse_body(fetched: outbound.Fetched) -> Any:
     try:
         return json.loads(response_text(fetched))
     except ValueError as exc:
-        raise NodeError(ErrorCategory.PARSE_ERROR, f"response is not valid JSON: {exc}",
-                        {"status": fetched.status, "body": response_text(fetched)[:ERROR_BODY_CHARS]},
-                        retryable=False) from None
+        raise NodeError(
+            ErrorCategory.PARSE_ERROR,
+            f"response is not valid JSON: {exc}",
+            {"status": fetched.status, "body": response_text(fetched)[:ERROR_BODY_CHARS]},
+            retryable=False,
+        ) from None
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -361,8 +408,10 @@ def status_error(fetched: outbound.Fetched) -> NodeError:
     category="http",
     description="Call an HTTP API; outputs {status, headers, body}.",
     config_schema=CONFIG_SCHEMA,
-    output_schema={"type": "object", "properties": {"status": {"type": "integer"}, "headers": {"type": "object"},
-                                                    "body": {}}},
+    output_schema={
+        "type": "object",
+        "properties": {"status": {"type": "integer"}, "headers": {"type": "object"}, "body": {}},
+    },
     validate_config=validate_http_config,
     handles=("main",),
     icon="globe",
@@ -377,18 +426,26 @@ def http_request(ctx: NodeContext) -> NodeResult:
 # -------------------------------------------------------------------------------- flow.poll
 
 _POLL_CONDITIONS = ("success_condition", "failure_condition")
-_CONDITION_DOC = ("a condition (template or structured) over `response` ({status, headers, body}) and the "
-                  "usual names, or a JSONPath over `response` (starts with `$`; true when it matches a "
-                  "value other than null/false/0/empty)")
+_CONDITION_DOC = (
+    "a condition (template or structured) over `response` ({status, headers, body}) and the "
+    "usual names, or a JSONPath over `response` (starts with `$`; true when it matches a "
+    "value other than null/false/0/empty)"
+)
 POLL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["url"],
     "properties": {
         **{k: v for k, v in CONFIG_SCHEMA["properties"].items() if k != "wait_for_callback"},
-        "interval_s": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, _TEMPLATED], "default": 5,
-                       "title": "Seconds between polls"},
-        "max_attempts": {"anyOf": [{"type": "integer", "minimum": 1}, _TEMPLATED], "default": 10,
-                         "title": "Polls before giving up (TIMEOUT_ERROR)"},
+        "interval_s": {
+            "anyOf": [{"type": "number", "exclusiveMinimum": 0}, _TEMPLATED],
+            "default": 5,
+            "title": "Seconds between polls",
+        },
+        "max_attempts": {
+            "anyOf": [{"type": "integer", "minimum": 1}, _TEMPLATED],
+            "default": 10,
+            "title": "Polls before giving up (TIMEOUT_ERROR)",
+        },
         "success_condition": {"title": "Done when", "description": _CONDITION_DOC},
         "failure_condition": {"title": "Failed when", "description": _CONDITION_DOC},
     },
@@ -463,13 +520,23 @@ def poll_node(ctx: NodeContext) -> NodeResult | Wait:
     response = perform(ctx, ctx.config)
     success, failure = (ctx.raw_config.get(key) for key in _POLL_CONDITIONS)
     if failure not in (None, "") and _condition_holds(ctx, failure, response):
-        raise NodeError(ErrorCategory.INTEGRATION_ERROR, f"the failure condition held on poll {polls}",
-                        {"polls": polls, "last_status": response["status"]}, retryable=False)
+        raise NodeError(
+            ErrorCategory.INTEGRATION_ERROR,
+            f"the failure condition held on poll {polls}",
+            {"polls": polls, "last_status": response["status"]},
+            retryable=False,
+        )
     if success in (None, "") or _condition_holds(ctx, success, response):
         return NodeResult(output=response)
     if polls >= max_polls:
-        raise NodeError(ErrorCategory.TIMEOUT_ERROR, f"the success condition did not hold after {polls} polls",
-                        {"polls": polls, "last_status": response["status"]})
+        raise NodeError(
+            ErrorCategory.TIMEOUT_ERROR,
+            f"the success condition did not hold after {polls} polls",
+            {"polls": polls, "last_status": response["status"]},
+        )
     ctx.log("info", f"poll {polls} of {max_polls}: not done; next in {interval_s:g} s")
-    return Wait(kind="timer", until=datetime.now(UTC) + timedelta(seconds=interval_s),
-                data={"polls": polls, "last_status": response["status"]})
+    return Wait(
+        kind="timer",
+        until=datetime.now(UTC) + timedelta(seconds=interval_s),
+        data={"polls": polls, "last_status": response["status"]},
+    )

@@ -5,6 +5,7 @@ bound per item where that applies. `logic.merge` and `logic.loop` are also under
 the scheduler: it feeds a `first`-mode merge the first arrival only, and it runs a loop's
 body once per item after the loop's executor has produced `{"items": [...]}` on `each`.
 """
+
 from __future__ import annotations
 
 import random
@@ -17,8 +18,10 @@ from ..engine.errors import ErrorCategory, NodeError
 from ..engine.registry import ERROR_HANDLE, NodeContext, NodeResult, Wait, node_type
 from ..engine.templates import json_type
 
-CONDITION = {"type": ["string", "boolean", "object"],
-             "description": "a template evaluating to a boolean, or {left, op, right} / {all} / {any} / {not}"}
+CONDITION = {
+    "type": ["string", "boolean", "object"],
+    "description": "a template evaluating to a boolean, or {left, op, right} / {all} / {any} / {not}",
+}
 HANDLE = {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$"}
 ANY_INPUT: dict[str, Any] = {}
 MAX_LOOP_ITEMS = 10_000
@@ -31,12 +34,21 @@ def _condition_issues(condition: Any, path: str) -> list[tuple[str, str]]:
 
 # -- if -------------------------------------------------------------------------------------
 @node_type(
-    "logic.if", label="If", category="logic", icon="split",
+    "logic.if",
+    label="If",
+    category="logic",
+    icon="split",
     description="Route the input to `true` or `false` by a condition.",
-    config_schema={"type": "object", "additionalProperties": False, "required": ["condition"],
-                   "properties": {"condition": CONDITION}},
-    input_schema=ANY_INPUT, output_schema={"description": "the input, unchanged"},
-    handles=("true", "false"), raw_config_keys=frozenset({"condition"}),
+    config_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["condition"],
+        "properties": {"condition": CONDITION},
+    },
+    input_schema=ANY_INPUT,
+    output_schema={"description": "the input, unchanged"},
+    handles=("true", "false"),
+    raw_config_keys=frozenset({"condition"}),
     validate_config=lambda config: _condition_issues(config["condition"], "condition"),
 )
 def if_node(ctx: NodeContext) -> NodeResult:
@@ -46,7 +58,11 @@ def if_node(ctx: NodeContext) -> NodeResult:
 
 # -- switch ---------------------------------------------------------------------------------
 def switch_handles(config: dict[str, Any]) -> list[str]:
-    handles = [c["handle"] for c in config.get("cases") or [] if isinstance(c, dict) and isinstance(c.get("handle"), str)]
+    handles = [
+        c["handle"]
+        for c in config.get("cases") or []
+        if isinstance(c, dict) and isinstance(c.get("handle"), str)
+    ]
     default = config.get("default_handle")
     if isinstance(default, str) and default not in handles:
         handles.append(default)
@@ -68,19 +84,34 @@ def validate_switch(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 @node_type(
-    "logic.switch", label="Switch", category="logic", icon="switch",
+    "logic.switch",
+    label="Switch",
+    category="logic",
+    icon="switch",
     description="Route the input to the first case whose condition holds (or the default).",
     config_schema={
-        "type": "object", "additionalProperties": False, "required": ["cases"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["cases"],
         "properties": {
-            "cases": {"type": "array", "minItems": 1, "items": {
-                "type": "object", "additionalProperties": False, "required": ["handle", "condition"],
-                "properties": {"handle": HANDLE, "condition": CONDITION}}},
+            "cases": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["handle", "condition"],
+                    "properties": {"handle": HANDLE, "condition": CONDITION},
+                },
+            },
             "default_handle": {"anyOf": [HANDLE, {"type": "null"}]},
         },
     },
-    input_schema=ANY_INPUT, output_schema={"description": "the input, unchanged"},
-    handles=(), dynamic_handles=switch_handles, raw_config_keys=frozenset({"cases"}),
+    input_schema=ANY_INPUT,
+    output_schema={"description": "the input, unchanged"},
+    handles=(),
+    dynamic_handles=switch_handles,
+    raw_config_keys=frozenset({"cases"}),
     validate_config=validate_switch,
 )
 def switch_node(ctx: NodeContext) -> NodeResult:
@@ -105,17 +136,39 @@ def validate_split(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 @node_type(
-    "logic.split", label="Split (A/B)", category="logic", icon="shuffle",
+    "logic.split",
+    label="Split (A/B)",
+    category="logic",
+    icon="shuffle",
     description="Send the input down one branch, drawn at random by weight.",
     config_schema={
-        "type": "object", "additionalProperties": False, "required": ["branches"],
-        "properties": {"branches": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "additionalProperties": False, "required": ["handle"],
-            "properties": {"handle": HANDLE, "weight": {"type": "number", "minimum": 0, "default": 1}}}}},
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["branches"],
+        "properties": {
+            "branches": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["handle"],
+                    "properties": {
+                        "handle": HANDLE,
+                        "weight": {"type": "number", "minimum": 0, "default": 1},
+                    },
+                },
+            }
+        },
     },
-    input_schema=ANY_INPUT, output_schema={"description": "the input, unchanged"},
-    handles=(), dynamic_handles=lambda config: [b["handle"] for b in config.get("branches") or []
-                                                if isinstance(b, dict) and isinstance(b.get("handle"), str)],
+    input_schema=ANY_INPUT,
+    output_schema={"description": "the input, unchanged"},
+    handles=(),
+    dynamic_handles=lambda config: [
+        b["handle"]
+        for b in config.get("branches") or []
+        if isinstance(b, dict) and isinstance(b.get("handle"), str)
+    ],
     validate_config=validate_split,
 )
 def split_node(ctx: NodeContext) -> NodeResult:
@@ -127,10 +180,16 @@ def split_node(ctx: NodeContext) -> NodeResult:
 
 # -- merge ----------------------------------------------------------------------------------
 @node_type(
-    "logic.merge", label="Merge", category="logic", icon="merge",
+    "logic.merge",
+    label="Merge",
+    category="logic",
+    icon="merge",
     description="Join branches: wait for all (shallow merge of their outputs) or take the first.",
-    config_schema={"type": "object", "additionalProperties": False,
-                   "properties": {"mode": {"enum": ["wait_all", "first"], "default": "wait_all"}}},
+    config_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"mode": {"enum": ["wait_all", "first"], "default": "wait_all"}},
+    },
     input_schema=ANY_INPUT,
     output_schema={"description": "the shallow merge of the incoming outputs (or the first arrival)"},
 )
@@ -143,37 +202,60 @@ def merge_node(ctx: NodeContext) -> NodeResult:
 # -- filter ---------------------------------------------------------------------------------
 def _as_list(value: Any, what: str) -> list[Any]:
     if not isinstance(value, list):
-        raise NodeError(ErrorCategory.VALIDATION_ERROR, f"{what} must be a list, got {json_type(value)}",
-                        {"type": json_type(value)})
+        raise NodeError(
+            ErrorCategory.VALIDATION_ERROR,
+            f"{what} must be a list, got {json_type(value)}",
+            {"type": json_type(value)},
+        )
     return value
 
 
 @node_type(
-    "logic.filter", label="Filter", category="logic", icon="filter",
+    "logic.filter",
+    label="Filter",
+    category="logic",
+    icon="filter",
     description="Keep the items of a list for which a condition holds (`item`, `index` in scope).",
-    config_schema={"type": "object", "additionalProperties": False, "required": ["items", "condition"],
-                   "properties": {"items": {"description": "a template giving a list, or a list"},
-                                  "condition": CONDITION}},
+    config_schema={
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["items", "condition"],
+        "properties": {
+            "items": {"description": "a template giving a list, or a list"},
+            "condition": CONDITION,
+        },
+    },
     input_schema=ANY_INPUT,
-    output_schema={"type": "object", "properties": {"items": {"type": "array"}, "dropped": {"type": "integer"}}},
+    output_schema={
+        "type": "object",
+        "properties": {"items": {"type": "array"}, "dropped": {"type": "integer"}},
+    },
     raw_config_keys=frozenset({"condition"}),
     validate_config=lambda config: _condition_issues(config["condition"], "condition"),
 )
 def filter_node(ctx: NodeContext) -> NodeResult:
     items = _as_list(ctx.config["items"], "items")
     condition = ctx.raw_config["condition"]
-    kept = [item for index, item in enumerate(items)
-            if evaluate_condition(condition, {**ctx.scope, "item": item, "index": index})]
+    kept = [
+        item
+        for index, item in enumerate(items)
+        if evaluate_condition(condition, {**ctx.scope, "item": item, "index": index})
+    ]
     return NodeResult(output={"items": kept, "dropped": len(items) - len(kept)})
 
 
 # -- loop -----------------------------------------------------------------------------------
 @node_type(
-    "logic.loop", label="Loop", category="logic", icon="repeat",
+    "logic.loop",
+    label="Loop",
+    category="logic",
+    icon="repeat",
     description="Run the nodes on `each` once per item (`item`, `index` in scope), then fire `done` "
-                "with {results: [...]} in item order.",
+    "with {results: [...]} in item order.",
     config_schema={
-        "type": "object", "additionalProperties": False, "required": ["items"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["items"],
         "properties": {
             "items": {"description": "a template giving a list, or a list"},
             "max_iterations": {"type": "integer", "minimum": 1, "maximum": MAX_LOOP_ITEMS, "default": 100},
@@ -188,9 +270,12 @@ def loop_node(ctx: NodeContext) -> NodeResult:
     items = _as_list(ctx.config["items"], "items")
     limit = ctx.config.get("max_iterations", 100)
     if len(items) > limit:
-        raise NodeError(ErrorCategory.LOOP_LIMIT,
-                        f"{len(items)} items exceed max_iterations ({limit})",
-                        {"items": len(items), "max_iterations": limit}, retryable=False)
+        raise NodeError(
+            ErrorCategory.LOOP_LIMIT,
+            f"{len(items)} items exceed max_iterations ({limit})",
+            {"items": len(items), "max_iterations": limit},
+            retryable=False,
+        )
     # The scheduler takes it from here: one body run per item, then `done`.
     return NodeResult(output={"items": items}, handles=("each",))
 
@@ -208,22 +293,33 @@ def _parse_until(value: Any) -> datetime:
         try:
             parsed = datetime.fromisoformat(str(value))
         except ValueError:
-            raise NodeError(ErrorCategory.VALIDATION_ERROR, f"until {value!r} is not an ISO datetime") from None
+            raise NodeError(
+                ErrorCategory.VALIDATION_ERROR, f"until {value!r} is not an ISO datetime"
+            ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @node_type(
-    "logic.wait", label="Wait", category="logic", icon="hourglass",
+    "logic.wait",
+    label="Wait",
+    category="logic",
+    icon="hourglass",
     description="Pause for a duration or until a moment; long waits hold no worker.",
     config_schema={
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "properties": {
-            "duration_s": {"anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_WAIT_S},
-                                     {"type": "string", "pattern": r"\{\{"}]},
+            "duration_s": {
+                "anyOf": [
+                    {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S},
+                    {"type": "string", "pattern": r"\{\{"},
+                ]
+            },
             "until": {"type": "string", "minLength": 1, "description": "ISO datetime (template)"},
         },
     },
-    input_schema=ANY_INPUT, output_schema={"description": "the input, after the wait"},
+    input_schema=ANY_INPUT,
+    output_schema={"description": "the input, after the wait"},
     validate_config=validate_wait,
 )
 def wait_node(ctx: NodeContext) -> NodeResult | Wait:
@@ -234,9 +330,15 @@ def wait_node(ctx: NodeContext) -> NodeResult | Wait:
         until = _parse_until(ctx.config["until"])
     else:
         seconds = ctx.config.get("duration_s")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_WAIT_S:
-            raise NodeError(ErrorCategory.VALIDATION_ERROR,
-                            f"duration_s must be a number of seconds from 0 to {MAX_WAIT_S}, got {seconds!r}")
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or not 0 <= seconds <= MAX_WAIT_S
+        ):
+            raise NodeError(
+                ErrorCategory.VALIDATION_ERROR,
+                f"duration_s must be a number of seconds from 0 to {MAX_WAIT_S}, got {seconds!r}",
+            )
         until = now + timedelta(seconds=seconds)
     if until <= now:
         return NodeResult(output=ctx.input)

@@ -5,6 +5,7 @@ A trigger's input and output are the run's trigger payload; the host builds that
 for forms) and starts the run. These executors only pass it on; registering the types here
 lets documents using them validate and lets the palette show them.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,11 @@ def pass_payload(ctx: NodeContext) -> NodeResult:
 
 
 @node_type(
-    "trigger.manual", label="Manual trigger", category="trigger", is_trigger=True, icon="play",
+    "trigger.manual",
+    label="Manual trigger",
+    category="trigger",
+    is_trigger=True,
+    icon="play",
     description="Start the workflow by hand or through the API; outputs the run input.",
     config_schema={"type": "object", "additionalProperties": False, "properties": {}},
     output_schema={"description": "the run input"},
@@ -37,26 +42,48 @@ def manual_trigger(ctx: NodeContext) -> NodeResult:
 _SECRET = {"type": "string", "minLength": 1}
 WEBHOOK_AUTH = {
     "oneOf": [
-        {"type": "object", "additionalProperties": False, "required": ["type"],
-         "properties": {"type": {"const": "none"}}},
-        {"type": "object", "additionalProperties": False, "required": ["type", "token"],
-         "title": "A header must carry a shared token",
-         "properties": {"type": {"const": "header"}, "name": {"type": "string", "minLength": 1,
-                                                               "default": "X-Webhook-Token"},
-                        "token": _SECRET}},
-        {"type": "object", "additionalProperties": False, "required": ["type", "secret"],
-         "title": "An HMAC-SHA256 signature of the body, keyed by a shared secret",
-         "properties": {"type": {"const": "hmac_sha256"}, "secret": _SECRET,
-                        "header": {"type": "string", "minLength": 1, "default": "X-Signature-256"}}},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["type"],
+            "properties": {"type": {"const": "none"}},
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["type", "token"],
+            "title": "A header must carry a shared token",
+            "properties": {
+                "type": {"const": "header"},
+                "name": {"type": "string", "minLength": 1, "default": "X-Webhook-Token"},
+                "token": _SECRET,
+            },
+        },
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["type", "secret"],
+            "title": "An HMAC-SHA256 signature of the body, keyed by a shared secret",
+            "properties": {
+                "type": {"const": "hmac_sha256"},
+                "secret": _SECRET,
+                "header": {"type": "string", "minLength": 1, "default": "X-Signature-256"},
+            },
+        },
     ],
 }
 
 
 @node_type(
-    "trigger.webhook", label="Webhook", category="trigger", is_trigger=True, icon="webhook",
+    "trigger.webhook",
+    label="Webhook",
+    category="trigger",
+    is_trigger=True,
+    icon="webhook",
     description="Start the workflow when an HTTP request reaches its URL.",
     config_schema={
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "properties": {
             "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "ANY"], "default": "POST"},
             "auth": WEBHOOK_AUTH,
@@ -65,9 +92,15 @@ WEBHOOK_AUTH = {
             "respond_timeout_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 30},
         },
     },
-    output_schema={"type": "object", "properties": {"body": {}, "query": {"type": "object"},
-                                                    "headers": {"type": "object"},
-                                                    "method": {"type": "string"}}},
+    output_schema={
+        "type": "object",
+        "properties": {
+            "body": {},
+            "query": {"type": "object"},
+            "headers": {"type": "object"},
+            "method": {"type": "string"},
+        },
+    },
 )
 def webhook_trigger(ctx: NodeContext) -> NodeResult:
     return pass_payload(ctx)
@@ -86,8 +119,10 @@ def check_cron(expression: Any) -> str | None:
         return None
     fields = text.split()
     if len(fields) not in (5, 6):
-        return (f"cron needs 5 fields (minute hour day-of-month month day-of-week) and optionally a "
-                f"sixth for seconds, got {len(fields)}")
+        return (
+            f"cron needs 5 fields (minute hour day-of-month month day-of-week) and optionally a "
+            f"sixth for seconds, got {len(fields)}"
+        )
     for name, value in zip(_CRON_NAMES, fields, strict=False):
         if not all(_CRON_PART.match(part) for part in value.split(",")):
             return f"cron {name} field {value!r} is not valid"
@@ -111,18 +146,36 @@ def validate_schedule(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 @node_type(
-    "trigger.schedule", label="Schedule", category="trigger", is_trigger=True, icon="clock",
+    "trigger.schedule",
+    label="Schedule",
+    category="trigger",
+    is_trigger=True,
+    icon="clock",
     description="Start the workflow on a cron schedule, in the trigger's time zone.",
     config_schema={
-        "type": "object", "additionalProperties": False, "required": ["cron"],
-        "properties": {"cron": {"type": "string", "minLength": 1,
-                                "description": "minute hour day-of-month month day-of-week, optionally "
-                                               "followed by seconds; evaluated in `timezone`",
-                                "examples": ["0 9 * * 1-5", "*/15 * * * *", "* * * * * */30"]},
-                       "timezone": {"type": "string", "minLength": 1, "default": "UTC",
-                                    "examples": ["UTC", "Europe/Berlin", "America/New_York"]}},
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["cron"],
+        "properties": {
+            "cron": {
+                "type": "string",
+                "minLength": 1,
+                "description": "minute hour day-of-month month day-of-week, optionally "
+                "followed by seconds; evaluated in `timezone`",
+                "examples": ["0 9 * * 1-5", "*/15 * * * *", "* * * * * */30"],
+            },
+            "timezone": {
+                "type": "string",
+                "minLength": 1,
+                "default": "UTC",
+                "examples": ["UTC", "Europe/Berlin", "America/New_York"],
+            },
+        },
     },
-    output_schema={"type": "object", "properties": {"scheduled_at": {"type": "string", "format": "date-time"}}},
+    output_schema={
+        "type": "object",
+        "properties": {"scheduled_at": {"type": "string", "format": "date-time"}},
+    },
     validate_config=validate_schedule,
 )
 def schedule_trigger(ctx: NodeContext) -> NodeResult:
@@ -144,34 +197,57 @@ def validate_form(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 @node_type(
-    "trigger.form", label="Form", category="trigger", is_trigger=True, icon="form",
+    "trigger.form",
+    label="Form",
+    category="trigger",
+    is_trigger=True,
+    icon="form",
     description="Start the workflow when someone submits its hosted form page (/forms/<token>).",
     config_schema={
-        "type": "object", "additionalProperties": False, "required": ["fields"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["fields"],
         "properties": {
             "title": {"type": "string", "maxLength": 200},
             "description": {"type": "string", "maxLength": 2000},
             "submit_label": {"type": "string", "maxLength": 60, "default": "Submit"},
-            "success_message": {"type": "string", "maxLength": 2000,
-                                "default": "Thank you! Your response has been received."},
-            "fields": {"type": "array", "minItems": 1, "maxItems": 100, "items": {
-                "type": "object", "additionalProperties": False, "required": ["name"],
-                "properties": {
-                    "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},
-                    "label": {"type": "string", "maxLength": 200},
-                    "type": {"enum": FORM_FIELD_TYPES, "default": "text"},
-                    "required": {"type": "boolean", "default": False},
-                    "options": {"type": "array", "items": {"type": "string"}},
-                    "placeholder": {"type": "string", "maxLength": 200},
-                    "help": {"type": "string", "maxLength": 500},
+            "success_message": {
+                "type": "string",
+                "maxLength": 2000,
+                "default": "Thank you! Your response has been received.",
+            },
+            "fields": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 100,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,62}$"},
+                        "label": {"type": "string", "maxLength": 200},
+                        "type": {"enum": FORM_FIELD_TYPES, "default": "text"},
+                        "required": {"type": "boolean", "default": False},
+                        "options": {"type": "array", "items": {"type": "string"}},
+                        "placeholder": {"type": "string", "maxLength": 200},
+                        "help": {"type": "string", "maxLength": 500},
+                    },
                 },
-            }},
+            },
         },
     },
-    output_schema={"type": "object", "properties": {"fields": {
-        "type": "object", "description": "the submitted values by field name: numbers as numbers, "
-                                         "checkboxes as booleans, dates as YYYY-MM-DD, empty optional "
-                                         "fields as null (text: \"\")"}}},
+    output_schema={
+        "type": "object",
+        "properties": {
+            "fields": {
+                "type": "object",
+                "description": "the submitted values by field name: numbers as numbers, "
+                "checkboxes as booleans, dates as YYYY-MM-DD, empty optional "
+                'fields as null (text: "")',
+            }
+        },
+    },
     validate_config=validate_form,
 )
 def form_trigger(ctx: NodeContext) -> NodeResult:

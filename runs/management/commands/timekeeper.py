@@ -6,6 +6,7 @@ Schedules: django-q2's cluster runs its scheduler only about every 30 s, too coa
 per-minute (or per-second) cron; the timekeeper runs the same scheduler every tick. On
 start-up it first repairs schedule rows (`workflows.schedules.ensure_schedules`); a slot
 missed while everything was down then fires once on the first tick."""
+
 import logging
 import signal
 import time

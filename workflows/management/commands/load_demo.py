@@ -1,4 +1,5 @@
 """Idempotently create the demo login, its workspace and the example workflows."""
+
 import json
 from pathlib import Path
 

@@ -7,6 +7,7 @@ killed outright.
 `--web N` runs N daphne processes accepting on one listening socket that `serve` opens
 (a single Python process uses one core at most; runs that a web request waits for are
 executed in the web process, see runs.tasks.InlineRunner)."""
+
 import argparse
 import ctypes
 import os
@@ -61,12 +62,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--workers", type=int, default=settings.Q_WORKERS, help="Django-Q worker processes")
-        parser.add_argument("--no-workers", action="store_true", help="web server only (workers run elsewhere)")
-        parser.add_argument("--web", type=int, default=settings.WEB_PROCESSES,
-                            help="web server (daphne) processes sharing the port")
-        parser.add_argument("--smtp-port", type=int, default=settings.INBOUND_SMTP_PORT,
-                            help="also receive mail for email triggers on this port (inbound_smtp); 0: off")
+        parser.add_argument(
+            "--workers", type=int, default=settings.Q_WORKERS, help="Django-Q worker processes"
+        )
+        parser.add_argument(
+            "--no-workers", action="store_true", help="web server only (workers run elsewhere)"
+        )
+        parser.add_argument(
+            "--web",
+            type=int,
+            default=settings.WEB_PROCESSES,
+            help="web server (daphne) processes sharing the port",
+        )
+        parser.add_argument(
+            "--smtp-port",
+            type=int,
+            default=settings.INBOUND_SMTP_PORT,
+            help="also receive mail for email triggers on this port (inbound_smtp); 0: off",
+        )
         parser.add_argument("--worker-cluster", action="store_true", help=argparse.SUPPRESS)
 
     def handle(self, *args, host, port, workers, no_workers, web, smtp_port, worker_cluster, **options):
@@ -75,8 +88,15 @@ class Command(BaseCommand):
         env = {**os.environ, "Q_WORKERS": str(workers), "PYTHONUNBUFFERED": "1"}
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         listener = _listen(host, port)
-        daphne = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "--proxy-headers",
-                  "config.asgi:application"]
+        daphne = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "--fd",
+            str(listener.fileno()),
+            "--proxy-headers",
+            "config.asgi:application",
+        ]
         commands = {("web" if i == 0 else f"web-{i + 1}"): daphne for i in range(max(1, web))}
         if not no_workers:
             commands["workers"] = [*manage, "serve", "--worker-cluster"]
@@ -86,15 +106,21 @@ class Command(BaseCommand):
         # Only the web server pools database connections (see settings: DB_POOL).
         web_env = {**env, "DB_POOL": os.environ.get("DB_POOL", "true")}
         children = {
-            name: subprocess.Popen(cmd, env=web_env if name.startswith("web") else env, cwd=settings.BASE_DIR,
-                                   preexec_fn=_die_with_parent,
-                                   pass_fds=(listener.fileno(),) if name.startswith("web") else ())
+            name: subprocess.Popen(
+                cmd,
+                env=web_env if name.startswith("web") else env,
+                cwd=settings.BASE_DIR,
+                preexec_fn=_die_with_parent,
+                pass_fds=(listener.fileno(),) if name.startswith("web") else (),
+            )
             for name, cmd in commands.items()
         }
         listener.close()  # each web process holds its own copy
         smtp = f", mail for email triggers on {host}:{smtp_port}" if smtp_port else ""
-        self.stdout.write(f"Switchyard on http://{host}:{port}/ ({max(1, web)} web, {workers} worker processes{smtp}). "
-                          "Ctrl-C stops.")
+        self.stdout.write(
+            f"Switchyard on http://{host}:{port}/ ({max(1, web)} web, {workers} worker processes{smtp}). "
+            "Ctrl-C stops."
+        )
         self.stdout.flush()
 
         stopping = False
