@@ -35,6 +35,7 @@ test: venv browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
 bench: bootstrap

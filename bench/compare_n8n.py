@@ -193,7 +193,8 @@ def measure(name: str, port: int, path: str, n: int, concurrency: int, repeat: i
         )
         r = reps[-1]
         print(
-            f"   {name:10s} c={concurrency}: {r['ok']}/{n} 200  {r['rps']:7.1f} runs/s  p50 {r['p'][0]:6.1f}  "
+            f"   {name:10s} c={concurrency}: {r['ok']}/{n} 200  {r['rps']:7.1f} runs/s  p50 "
+            f"{r['p'][0]:6.1f}  "
             f"p95 {r['p'][1]:6.1f}  p99 {r['p'][2]:6.1f} ms  cpu "
             + (f"{r['cpu_ms']:5.1f} ms/run" if r["cpu_ms"] is not None else "   ? ms/run")
             + f"  [load {r['load']}]"
@@ -236,7 +237,8 @@ def main() -> int:
     n = args.requests or (200 if args.quick else 1000)
     repeat = args.repeat or (1 if args.quick else 3)
     print(
-        f"bench/compare_n8n.py  nproc {os.cpu_count()}  load {load()}  {n} requests x {repeat} per measurement, "
+        f"bench/compare_n8n.py  nproc {os.cpu_count()}  load {load()}  {n} requests x {repeat} per "
+        f"measurement, "
         f"our setup: {args.setup}"
     )
     print(
@@ -269,7 +271,8 @@ def main() -> int:
             drop_server(server)
     print(f"\n=== summary: median of {repeat} (nproc {os.cpu_count()}, load {load()}) ===")
     print(
-        f"{'system':11s} {'c':>2s} {'runs/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} {'cpu ms/run':>10s}"
+        f"{'system':11s} {'c':>2s} {'runs/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s} "
+        f"{'cpu ms/run':>10s}"
     )
     for (system, conc), r in results.items():
         cpu = f"{r['cpu_ms']:10.1f}" if r["cpu_ms"] is not None else f"{'?':>10s}"
@@ -288,7 +291,8 @@ def main() -> int:
         )
         print(
             f"ratio at c={conc}: runs/s ours/n8n {ours['rps'] / theirs['rps']:.1f}x, "
-            f"p50 n8n/ours {theirs['p'][0] / ours['p'][0]:.1f}x, p99 n8n/ours {theirs['p'][2] / ours['p'][2]:.1f}x"
+            f"p50 n8n/ours {theirs['p'][0] / ours['p'][0]:.1f}x, p99 n8n/ours "
+            f"{theirs['p'][2] / ours['p'][2]:.1f}x"
             f"{cpu}; {same_answers(ours, theirs)}"
         )
     return 0

@@ -242,7 +242,8 @@ def bench_setup(setup: str, calls: int, repeat: int, profile: bool) -> dict:
     for label, s in rows:
         print(f"   {label:44s} {s['median']:10.0f} {s['min']:10.0f} {s['max']:10.0f}")
     print(
-        f"   {'ratio executor / bare, 1 step':44s} {ratio['median']:10.2f} {ratio['min']:10.2f} {ratio['max']:10.2f}"
+        f"   {'ratio executor / bare, 1 step':44s} {ratio['median']:10.2f} {ratio['min']:10.2f} "
+        f"{ratio['max']:10.2f}"
         f"   target <= {TARGET_RATIO}"
     )
     return {
@@ -278,13 +279,16 @@ def main() -> None:
     }
     print(f"\n=== summary (nproc {os.cpu_count()}, load {load()}) ===")
     print(
-        f"{'setup':9s} {'bare µs':>9s} {'1-step µs':>10s} {'ratio':>7s} {'target':>8s} {'overhead µs/call':>17s} "
+        f"{'setup':9s} {'bare µs':>9s} {'1-step µs':>10s} {'ratio':>7s} {'target':>8s} "
+        f"{'overhead µs/call':>17s} "
         f"{'chain overhead µs/step':>23s}"
     )
     for setup, r in results.items():
         print(
-            f"{setup:9s} {r['bare']['median']:9.0f} {r['single']['median']:10.0f} {r['ratio']['median']:7.2f} "
-            f"{'<= ' + str(TARGET_RATIO):>8s} {r['overhead']['median']:17.0f} {r['chain_step']['median']:23.0f}"
+            f"{setup:9s} {r['bare']['median']:9.0f} {r['single']['median']:10.0f} "
+            f"{r['ratio']['median']:7.2f} "
+            f"{'<= ' + str(TARGET_RATIO):>8s} {r['overhead']['median']:17.0f} "
+            f"{r['chain_step']['median']:23.0f}"
         )
     print(f"total {time.monotonic() - started:.0f} s")
 

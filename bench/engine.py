@@ -396,18 +396,21 @@ def bench_setup(setup: str, n: dict, mem: dict) -> dict:
                 f"[load {before} -> {load()}]" + (f"   target >= {target:.0f} runs/s" if target else "")
             )
             print(
-                f"   {t['rps']:.1f} runs/s (first POST -> last completed_at {t['span_s']:.2f} s; all POSTs sent in "
+                f"   {t['rps']:.1f} runs/s (first POST -> last completed_at {t['span_s']:.2f} s; all "
+                f"POSTs sent in "
                 f"{t['posted_in_s']:.2f} s = {t['runs'] / t['posted_in_s']:.0f}/s; client-observed "
                 f"{t['client_rps']:.1f} runs/s)"
             )
             print(
-                f"   statuses {t['counts']}  not completed: {t['not_completed']}  POST errors: {t['post_errors']} "
+                f"   statuses {t['counts']}  not completed: {t['not_completed']}  POST errors: "
+                f"{t['post_errors']} "
                 f"{t['error_sample'] or ''}"
             )
             if t["post_errors"] and server.log_path:
                 causes = [ln for ln in server.log_path.read_text().splitlines() if "OperationalError" in ln]
                 print(
-                    f"   server log, {len(causes)} OperationalError lines, e.g.: {causes[-1][:200] if causes else '-'}"
+                    f"   server log, {len(causes)} OperationalError lines, e.g.: "
+                    f"{causes[-1][:200] if causes else '-'}"
                 )
         finally:
             drop_server(server)

@@ -189,7 +189,8 @@ def bench_setup(setup: str, n: dict, serve_args: list[str]) -> dict:
                         p50, p95, p99 = m["p"]
                         extra = f"accepted {m['accepted']:6.1f}/s  " if respond == "immediately" else ""
                         print(
-                            f"   {respond:13s} c={conc:<2d} #{r}: {m['ok']}/{m['n']} 2xx  p50 {p50:6.1f}  p95 "
+                            f"   {respond:13s} c={conc:<2d} #{r}: {m['ok']}/{m['n']} 2xx  p50 "
+                            f"{p50:6.1f}  p95 "
                             f"{p95:6.1f}  p99 {p99:6.1f} ms  {extra}completed {m['rps']:6.1f} runs/s  "
                             f"cpu {m['cpu_ms_per_run']:5.1f} ms/run  [load {m['load']}]"
                             + (f"  statuses {m['statuses']} {m['errors']}" if m["ok"] != m["n"] else ""),

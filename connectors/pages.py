@@ -225,7 +225,8 @@ def connector_delete(request, pk):
             "what": "connector",
             "object": connector,
             "cancel": reverse("connector-detail", args=[connector.pk]),
-            "consequence": f"Its {connector.total_executions} recorded executions are deleted with it; workflows "
+            "consequence": f"Its {connector.total_executions} recorded executions are deleted with it; "
+            "workflows "
             "that run it by name or id will fail.",
         },
     )

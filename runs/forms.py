@@ -148,7 +148,8 @@ def unavailable(request, status: int = 404) -> HttpResponse:
             "unavailable.html",
             {
                 "heading": "This form is taking a break",
-                "message": "It has received as many responses as it accepts for today. Please try again tomorrow.",
+                "message": "It has received as many responses as it accepts for today. Please try again "
+                "tomorrow.",
                 "code": 429,
             },
             status=429,

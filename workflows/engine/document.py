@@ -326,7 +326,8 @@ def _check_loops(graph: Graph, issues: list[ValidationIssue]) -> None:
                     continue
                 issues.append(
                     ValidationIssue(
-                        f"edge from {e.source!r} enters the body of loop {loop.node_id!r} (node {nid!r}) from "
+                        f"edge from {e.source!r} enters the body of loop {loop.node_id!r} (node "
+                        f"{nid!r}) from "
                         f"outside; a loop body is fed only by the loop's {EACH!r} handle",
                         edge=e.index,
                         field="source",

@@ -30,8 +30,8 @@ Host protocol
   somewhere the scheduler does not overwrite, such as the callback token row, and merge it
   in while the state is `waiting` or `running`), then call `advance(run_id)`. The
   executor is called again with `ctx.resume = payload` (`{"fired": True}` for timers); for
-  a child run the payload is `{"run_id", "status", "output", "error"}`. Find the waiting instance by `wait["data"]["child_run_id"]` or the callback
-  token (`wait["data"]["token"]`).
+  a child run the payload is `{"run_id", "status", "output", "error"}`. Find the waiting instance
+  by `wait["data"]["child_run_id"]` or the callback token (`wait["data"]["token"]`).
 - While a node waits, `NodeState.wait = {"kind": "timer"|"callback"|"child", "data": {...}}`
   and `resume_at` is its due time / expiry. `flow.callback` puts `callback_url` and
   `expires_at` in `wait["data"]` for the run detail.

@@ -1,5 +1,6 @@
 """`manage.py serve`: daphne (HTTP + websockets), the Django-Q cluster, the timekeeper and,
-with `--smtp-port`, the inbound SMTP receiver for email triggers, together in the foreground. SIGINT/SIGTERM stops all of them; children also die with the
+with `--smtp-port`, the inbound SMTP receiver for email triggers, together in the foreground.
+SIGINT/SIGTERM stops all of them; children also die with the
 parent (PR_SET_PDEATHSIG), and so does every process the worker cluster forks (its
 sentinel, monitor, pusher and workers), so nothing is left orphaned even when `serve` is
 killed outright.
