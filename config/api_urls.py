@@ -3,12 +3,13 @@
 from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
+from config.api_params import UUID_PATTERN
 from connectors import api as connectors_api
 from connectors import contacts_api
 from runs import api as runs_api
 from workflows.api import NodeTypesView, WorkflowViewSet, WorkspaceViewSet
 
-UUID = "[0-9a-fA-F-]{36}"
+UUID = UUID_PATTERN
 
 
 class OptionalSlashRouter(DefaultRouter):

@@ -14,13 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
+from config.api_params import UUID_PATTERN, uuid_param
 from workflows.api import require_object, target_workspace
 from workflows.permissions import WorkspaceRolePermission
 from workflows.services import ensure_personal_workspace
 
 from . import selectors, services
-
-UUID_PATTERN = "[0-9a-fA-F-]{36}"
 
 
 def _valid(serializer_class, data, *, partial=False) -> dict:
@@ -57,7 +56,7 @@ class _ScopedViewSet(viewsets.ViewSet):
     def list(self, request):
         ensure_personal_workspace(user=request.user)
         qs = self.scoped()
-        if workspace := request.query_params.get("workspace"):
+        if workspace := uuid_param(request, "workspace"):
             qs = qs.filter(workspace_id=workspace)
         return _paginated(request, self, qs, self.represent)
 

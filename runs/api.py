@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
+from config.api_params import uuid_param
 from workflows.api import require_object
 from workflows.models import WRITE_ROLES
 from workflows.selectors import role_in, workflows_for
@@ -115,7 +116,7 @@ class RunListView(APIView):
             selectors.runs_for(user=request.user),
             **{k: request.query_params.get(k) for k in ("status", "since", "until", "mode")},
         )
-        if wf := request.query_params.get("workflow"):
+        if wf := uuid_param(request, "workflow"):
             qs = qs.filter(workflow_id=wf)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)

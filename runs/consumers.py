@@ -23,6 +23,13 @@ BATCH = 500
 LOOKBACK_IDS = 1000
 
 
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Every websocket path that is not a stream: refused (4404) before the handshake."""
+
+    async def connect(self):
+        await self.close(code=4404)
+
+
 class _EventStream(AsyncJsonWebsocketConsumer):
     groups_to_join: list[str]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.utils.dateparse import parse_datetime
+from config.api_params import datetime_value
 
 from .models import ExecutionLog, NodeExecution, RunStatus, WorkflowRun
 
@@ -16,10 +16,10 @@ def filter_runs(qs, *, status=None, since=None, until=None, mode=None):
         qs = qs.filter(status__in=[s for s in status.split(",") if s])
     if mode:
         qs = qs.filter(mode=mode)
-    if since and (when := parse_datetime(since)):
-        qs = qs.filter(created_at__gte=when)
-    if until and (when := parse_datetime(until)):
-        qs = qs.filter(created_at__lte=when)
+    if since:
+        qs = qs.filter(created_at__gte=datetime_value(since, "since"))
+    if until:
+        qs = qs.filter(created_at__lte=datetime_value(until, "until"))
     return qs.order_by("-created_at")
 
 

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
+from config.api_params import UUID_PATTERN, uuid_param, uuid_value
 
 from . import selectors, services
 from .engine.registry import registry
@@ -43,11 +44,14 @@ def workflow_representation(workflow, request=None) -> dict:
 
 def target_workspace(*, user, workspace_id) -> Workspace:
     """The workspace a new object goes into: the one named (must be writable) or the user's first."""
-    if workspace_id:
+    if workspace_id is not None:
+        workspace_id = uuid_value(workspace_id, "workspace")
         role = selectors.role_in(user=user, workspace_id=workspace_id)
         if role is None:
             raise ApiError(
-                "VALIDATION_ERROR", "Unknown workspace.", details={"workspace": ["Unknown workspace."]}
+                "VALIDATION_ERROR",
+                "workspace: Unknown workspace.",
+                details={"workspace": ["Unknown workspace."]},
             )
         if role not in WRITE_ROLES:
             raise ApiError("PERMISSION_DENIED", "Your role in this workspace is read-only.", status_code=403)
@@ -70,7 +74,7 @@ def require_object(data):
 
 class WorkflowViewSet(viewsets.ViewSet):
     permission_classes = viewsets.ViewSet.permission_classes + [WorkspaceRolePermission]
-    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    lookup_value_regex = UUID_PATTERN
 
     def get_object(self, pk):
         services.ensure_personal_workspace(user=self.request.user)
@@ -82,7 +86,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     def list(self, request):
         services.ensure_personal_workspace(user=request.user)
         qs = selectors.workflows_for(user=request.user)
-        if ws := request.query_params.get("workspace"):
+        if ws := uuid_param(request, "workspace"):
             qs = qs.filter(workspace_id=ws)
         if st := request.query_params.get("status"):
             qs = qs.filter(status=st)
