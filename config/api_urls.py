@@ -7,9 +7,11 @@ from config.api_params import UUID_PATTERN
 from connectors import api as connectors_api
 from connectors import contacts_api
 from runs import api as runs_api
+from runs import debug_api
 from workflows.api import NodeTypesView, WorkflowViewSet, WorkspaceViewSet
 
 UUID = UUID_PATTERN
+NODE = "(?P<node_id>[a-z][a-z0-9_]{0,62})"
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -35,7 +37,27 @@ urlpatterns = [
         rf"^workflows/(?P<pk>{UUID})/execute/?$", runs_api.ExecuteView.as_view(), name="workflow-execute"
     ),
     re_path(rf"^workflows/(?P<pk>{UUID})/runs/?$", runs_api.WorkflowRunsView.as_view(), name="workflow-runs"),
-    re_path(r"^runs/?$", runs_api.RunListView.as_view(), name="run-list"),
+    re_path(r"^runs/?$", debug_api.ExecutionsView.as_view(), name="run-list"),
+    re_path(r"^runs/bulk-retry/?$", debug_api.BulkRetryView.as_view(), name="runs-bulk-retry"),
+    re_path(r"^runs/bulk-cancel/?$", debug_api.BulkCancelView.as_view(), name="runs-bulk-cancel"),
+    re_path(
+        rf"^workflows/(?P<pk>{UUID})/node-stats/?$", debug_api.NodeStatsView.as_view(), name="node-stats"
+    ),
+    re_path(rf"^workflows/(?P<pk>{UUID})/pins/?$", debug_api.PinsView.as_view(), name="workflow-pins"),
+    re_path(rf"^workflows/(?P<pk>{UUID})/pins/{NODE}/?$", debug_api.PinView.as_view(), name="workflow-pin"),
+    re_path(
+        rf"^workflows/(?P<pk>{UUID})/nodes/{NODE}/executions/?$",
+        debug_api.NodeExecutionsView.as_view(),
+        name="node-executions",
+    ),
+    re_path(
+        rf"^workflows/(?P<pk>{UUID})/nodes/{NODE}/test/?$", debug_api.NodeTestView.as_view(), name="node-test"
+    ),
+    re_path(
+        rf"^workflows/(?P<pk>{UUID})/nodes/{NODE}/run-from/?$",
+        debug_api.RunFromNodeView.as_view(),
+        name="node-run-from",
+    ),
     re_path(rf"^runs/(?P<pk>{UUID})/?$", runs_api.RunDetailView.as_view(), name="run-detail"),
     re_path(rf"^runs/(?P<pk>{UUID})/logs/?$", runs_api.RunLogsView.as_view(), name="run-logs"),
     re_path(rf"^runs/(?P<pk>{UUID})/retry/?$", runs_api.RunRetryView.as_view(), name="run-retry"),

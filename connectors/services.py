@@ -101,11 +101,15 @@ def _resolve_credentials(
     return {c.name: credential_value(c) for c in creds}
 
 
-def resolve_credentials_for_run(*, run) -> dict[str, Any]:
-    document = run.version.document
-    names = credential_refs(
+def document_credential_refs(document: dict) -> set[str]:
+    """Credentials a workflow document references (node configs and edge mappings)."""
+    return credential_refs(
         [n.get("config") for n in document["nodes"]] + [e.get("mapping") for e in document["edges"]]
     )
+
+
+def resolve_credentials_for_run(*, run) -> dict[str, Any]:
+    names = document_credential_refs(run.version.document)
     return resolve_credentials(
         workspace_id=run.workspace_id,
         names=names,

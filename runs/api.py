@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
-from config.api_params import uuid_param
 from workflows.api import require_object
 from workflows.models import WRITE_ROLES
 from workflows.selectors import role_in, workflows_for
@@ -105,19 +104,6 @@ class WorkflowRunsView(APIView):
             WorkflowRun.objects.filter(workflow=workflow),
             **{k: request.query_params.get(k) for k in ("status", "since", "until", "mode")},
         )
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response([selectors.run_summary(r) for r in page])
-
-
-class RunListView(APIView):
-    def get(self, request):
-        qs = selectors.filter_runs(
-            selectors.runs_for(user=request.user),
-            **{k: request.query_params.get(k) for k in ("status", "since", "until", "mode")},
-        )
-        if wf := uuid_param(request, "workflow"):
-            qs = qs.filter(workflow_id=wf)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response([selectors.run_summary(r) for r in page])

@@ -72,6 +72,9 @@ class WorkflowRun(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # "Run from node X" (step debugger): X; the states upstream of it came from `retry_of`
+    # (the source run) or from pinned outputs.
+    start_node = models.CharField(max_length=63, blank=True, default="")
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     objects = WorkspaceScopedQuerySet.as_manager()
@@ -85,6 +88,9 @@ class WorkflowRun(models.Model):
             models.Index(fields=["status", "resume_at"], name="run_due"),
             models.Index(fields=["status", "lease_expires_at"], name="run_lease"),
             models.Index(fields=["workflow", "idempotency_key"], name="run_idempotency"),
+            # The executions page: a workspace's runs, newest first, optionally by status.
+            models.Index(fields=["workspace", "-created_at"], name="run_workspace_recent"),
+            models.Index(fields=["workspace", "status", "-created_at"], name="run_workspace_status"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -220,3 +226,25 @@ class RunEvent(models.Model):
 
     def __str__(self):
         return f"{self.payload.get('type')} #{self.pk}"
+
+
+class PinnedOutput(models.Model):
+    """A node output pinned for debugging (from a run, or typed). "Run from node" reuses it
+    in place of executing the node; live and ordinary test runs never read it."""
+
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="pins")
+    node_id = models.CharField(max_length=63)
+    output = models.JSONField(null=True, blank=True)
+    handles = models.JSONField(null=True, blank=True)  # the handles that fired, when pinned from a run
+    source_run = models.ForeignKey(WorkflowRun, null=True, blank=True, on_delete=models.SET_NULL)
+    pinned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    workspace_path = "workflow__workspace"
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workflow", "node_id"], name="uniq_pinned_output")]
+
+    def __str__(self):
+        return f"pin {self.workflow_id}/{self.node_id}"

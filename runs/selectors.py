@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from config.api_params import datetime_value
 
 from .models import ExecutionLog, NodeExecution, RunStatus, WorkflowRun
@@ -84,6 +86,7 @@ def run_summary(run: WorkflowRun) -> dict:
         "failed_nodes": run.failed_nodes,
         "retry_of": str(run.retry_of_id) if run.retry_of_id else None,
         "parent_run": str(run.parent_run_id) if run.parent_run_id else None,
+        "start_node": run.start_node or None,
     }
 
 
@@ -109,7 +112,20 @@ def run_detail(run: WorkflowRun) -> dict:
         flat = [r for group in rows.values() for r in group]
         run.successful_nodes = sum(r.status == "succeeded" for r in flat)
         run.failed_nodes = sum(r.status == "failed" for r in flat)
-    return {**run_summary(run), "version": run.version.number, "nodes": nodes}
+    links = WorkflowRun.objects.filter(Q(parent_run=run) | Q(retry_of=run)).order_by("created_at")
+    children, retries = [], []
+    for rid, parent_id, node_id in links.values_list("pk", "parent_run_id", "parent_node_id"):
+        if parent_id == run.pk:
+            children.append({"id": str(rid), "node_id": node_id or None})
+        else:
+            retries.append(str(rid))
+    return {
+        **run_summary(run),
+        "version": run.version.number,
+        "nodes": nodes,
+        "children": children,
+        "retries": retries,
+    }
 
 
 def run_logs(run: WorkflowRun, *, level=None, node=None) -> list[dict]:

@@ -156,3 +156,67 @@ def _post_callback(client, token, payload):
 def _execute(api, wid):
     res = api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}}, format="json")
     assert res.status_code == 202
+
+
+def test_many_watchers_of_one_workflow_each_get_every_event_once_in_order(api, alice):
+    wid = create(api, *CALLBACK_FLOW)
+    token = Token.objects.get(user=alice).key
+
+    async def scenario():
+        comms = [connect(f"/ws/workflows/{wid}/?token={token}") for _ in range(5)]
+        for comm in comms:
+            assert (await comm.connect())[0]
+            assert (await comm.receive_json_from(timeout=5))["type"] == "snapshot"
+        await _execute(api, wid)
+        seen = []
+        for comm in comms:
+            seen.append(
+                await receive_until(
+                    comm, lambda m: m.get("type") == "run.status" and m["status"] == "waiting"
+                )
+            )
+            await comm.disconnect()
+        return seen
+
+    streams = async_to_sync(scenario)()
+    seqs = [[e["seq"] for e in events] for events in streams]
+    assert all(s == sorted(set(s)) for s in seqs)  # ordered, no repeats
+    assert all(s == seqs[0] for s in seqs)  # everyone saw the same stream
+    hold = [e["status"] for e in streams[0] if e.get("node_id") == "hold"]
+    assert hold[0] == "running" and hold[-1] == "waiting"
+
+
+def test_a_reconnecting_watcher_resumes_from_a_fresh_snapshot(api, alice, client):
+    wid = create(api, *CALLBACK_FLOW)
+    run_id = api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}}, format="json").json()["run_id"]
+    token = Token.objects.get(user=alice).key
+
+    async def scenario():
+        first = connect(f"/ws/workflows/{wid}/?token={token}")
+        assert (await first.connect())[0]
+        before = await first.receive_json_from(timeout=5)
+        await first.disconnect()  # the page goes away while the run moves on
+        await _post_callback(client, await _callback_token(run_id), {"answer": 7})
+        await _wait_finished(run_id)
+        again = connect(f"/ws/workflows/{wid}/?token={token}")
+        assert (await again.connect())[0]
+        after = await again.receive_json_from(timeout=5)
+        await again.disconnect()
+        return before, after
+
+    before, after = async_to_sync(scenario)()
+    states = lambda snap: {n["node_id"]: n["status"] for n in snap["latest_run"]["nodes"]}  # noqa: E731
+    assert before["latest_run"]["id"] == run_id and states(before)["hold"] == "waiting"
+    assert after["latest_run"]["status"] == "completed" and states(after) == {
+        "start": "succeeded",
+        "hold": "succeeded",
+        "after": "succeeded",
+    }
+    assert after["seq"] > before["seq"]
+
+
+@database_sync_to_async
+def _wait_finished(run_id):
+    from runs.services import wait_for_run
+
+    assert wait_for_run(run_id, 10) is not None

@@ -1,0 +1,173 @@
+"""Reads for the executions page: every run of the caller's workspaces, filtered and
+searched on the server, each row with its failure reason; and per-node statistics of a
+workflow for the canvas badges. Aggregates and indexed range scans only (see
+bench/live_events.py for the figures with 100,000 runs stored)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from config.api_params import datetime_value, invalid, uuid_value
+
+from .models import NodeExecution, NodeStatus, RunMode, RunStatus, WorkflowRun
+
+FILTERS = ("workflow", "status", "mode", "trigger_type", "since", "until", "q")
+MAX_QUERY = 200
+
+
+def _invalid(field: str, message: str):
+    return invalid(field, message)
+
+
+def parse_when(value: str | None, field: str, *, end_of_day: bool = False) -> datetime | None:
+    """An ISO datetime or date (a date means its midnight UTC, or its last instant for
+    `until`); anything else is a 400 naming the field."""
+    if not value:
+        return None
+    when = datetime_value(value, field)
+    if end_of_day and parse_datetime(value.strip()) is None:
+        when = datetime.combine(when.date(), time.max, tzinfo=when.tzinfo)
+    return when
+
+
+def workspace_ids(user) -> list:
+    from workflows.selectors import workspaces_for
+
+    return list(workspaces_for(user=user).values_list("pk", flat=True))
+
+
+def executions(*, user, params) -> object:
+    """The caller's runs, newest first, narrowed by the executions filters (`params`: a
+    mapping of query parameters). Unknown values are refused with the field named."""
+    qs = WorkflowRun.objects.filter(workspace_id__in=workspace_ids(user))
+    if wf := params.get("workflow"):
+        qs = qs.filter(workflow_id=uuid_value(wf.strip(), "workflow"))
+    if status := params.get("status"):
+        wanted = [s for s in status.split(",") if s]
+        bad = [s for s in wanted if s not in RunStatus.values]
+        if bad:
+            raise _invalid("status", f"Unknown status {bad[0]!r}; one of {', '.join(RunStatus.values)}.")
+        qs = qs.filter(status__in=wanted)
+    if mode := params.get("mode"):
+        if mode not in RunMode.values:
+            raise _invalid("mode", "`mode` must be 'test' or 'live'.")
+        qs = qs.filter(mode=mode)
+    if trigger_type := params.get("trigger_type"):
+        qs = qs.filter(trigger_type=trigger_type)
+    if since := parse_when(params.get("since"), "since"):
+        qs = qs.filter(created_at__gte=since)
+    if until := parse_when(params.get("until"), "until", end_of_day=True):
+        qs = qs.filter(created_at__lte=until)
+    if q := (params.get("q") or "").strip():
+        qs = _search(qs, q)
+    return qs.order_by("-created_at", "-pk")
+
+
+def _search(qs, q: str):
+    """By run id (whole, or a prefix of at least 4 hex digits) or text in the input."""
+    if len(q) > MAX_QUERY:
+        raise _invalid("q", f"`q` is at most {MAX_QUERY} characters.")
+    try:
+        return qs.filter(pk=uuid.UUID(q))
+    except ValueError:
+        pass
+    text = Cast("input", output_field=TextField())
+    found = Q(input_text__icontains=q)
+    compact = q.replace("-", "").lower()
+    if len(compact) >= 4 and all(c in "0123456789abcdef" for c in compact) and len(q) <= 36:
+        found |= Q(id_text__startswith=q.lower())
+        return qs.annotate(input_text=text, id_text=Cast("id", output_field=TextField())).filter(found)
+    return qs.annotate(input_text=text).filter(found)
+
+
+def failure_reasons(runs: list[WorkflowRun]) -> dict[str, dict]:
+    """{run id: {node_id, category, message}} for failed and partial runs of a page: the
+    run's own error names the failing node; a partial run's first failed node is read."""
+    reasons: dict[str, dict] = {}
+    partial = []
+    for run in runs:
+        error = run.error or {}
+        if run.status in (RunStatus.FAILED, RunStatus.CANCELLED) and error:
+            reasons[str(run.pk)] = {
+                "node_id": error.get("node"),
+                "category": error.get("category"),
+                "message": error.get("message"),
+            }
+        if run.status == RunStatus.PARTIAL or (run.status == RunStatus.FAILED and not error.get("node")):
+            partial.append(run.pk)
+    if partial:
+        rows = (
+            NodeExecution.objects.filter(run_id__in=partial, status=NodeStatus.FAILED)
+            .order_by("run_id", "completed_at", "order")
+            .values_list("run_id", "node_id", "error")
+        )
+        for run_id, node_id, error in rows:
+            key = str(run_id)
+            if key in reasons and reasons[key].get("node_id"):
+                continue
+            error = error or {}
+            reasons[key] = {
+                "node_id": node_id,
+                "category": error.get("category"),
+                "message": error.get("message"),
+            }
+    return reasons
+
+
+def execution_rows(runs: list[WorkflowRun]) -> list[dict]:
+    from .selectors import run_summary
+
+    reasons = failure_reasons(runs)
+    names = {}
+    out = []
+    for run in runs:
+        row = run_summary(run)
+        row["workflow_name"] = names.setdefault(run.workflow_id, run.workflow.name)
+        row["failure"] = reasons.get(str(run.pk))
+        row["start_node"] = run.start_node or None
+        out.append(row)
+    return out
+
+
+def start_of_today() -> datetime:
+    return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def node_stats(*, workflow, since: datetime | None = None) -> dict:
+    """Per node of the workflow: executions since `since` (default: midnight UTC), how many
+    succeeded and failed, the success ratio of the finished ones and their mean duration.
+    One aggregate query over the workflow's runs in the window (index run_workflow_recent)."""
+    since = since or start_of_today()
+    duration = ExpressionWrapper(F("completed_at") - F("started_at"), output_field=DurationField())
+    finished = Q(status__in=[NodeStatus.SUCCEEDED, NodeStatus.FAILED])
+    rows = (
+        NodeExecution.objects.filter(
+            run__in=WorkflowRun.objects.filter(workflow=workflow, created_at__gte=since).values("pk")
+        )
+        .exclude(status=NodeStatus.SKIPPED)
+        .values("node_id")
+        .annotate(
+            runs=Count("pk"),
+            succeeded=Count("pk", filter=Q(status=NodeStatus.SUCCEEDED)),
+            failed=Count("pk", filter=Q(status=NodeStatus.FAILED)),
+            avg_duration=Avg(duration, filter=finished & Q(started_at__isnull=False)),
+        )
+    )
+    nodes = {}
+    for row in rows:
+        done = row["succeeded"] + row["failed"]
+        avg = row["avg_duration"]
+        nodes[row["node_id"]] = {
+            "runs": row["runs"],
+            "succeeded": row["succeeded"],
+            "failed": row["failed"],
+            "success_ratio": round(row["succeeded"] / done, 4) if done else None,
+            "avg_duration_ms": round(avg.total_seconds() * 1000, 1) if avg is not None else None,
+        }
+    return {"workflow": str(workflow.pk), "since": since.isoformat(), "nodes": nodes}
