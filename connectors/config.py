@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from workflows.engine.httpcall import AUTH_TYPES, BODY_TYPES, METHODS, validate_http_config
 from workflows.engine.templates import check_syntax
-from workflows.nodes.http import AUTH_TYPES, BODY_TYPES, METHODS, validate_http_config
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SINGLE_STEP_NAME = "request"

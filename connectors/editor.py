@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.nodes.http import AUTH_TYPES, BODY_TYPES, METHODS
+from workflows.engine.httpcall import AUTH_TYPES, BODY_TYPES, METHODS
 
 from .config import DEFAULT_MAX_ATTEMPTS, SINGLE_STEP_NAME, is_multi_step, step_documents
 

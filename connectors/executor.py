@@ -18,8 +18,8 @@ from typing import Any
 
 from workflows.engine import outbound
 from workflows.engine.errors import ErrorCategory, NodeError
+from workflows.engine.httpcall import build_request, parse_body, response_text, status_error
 from workflows.engine.templates import render
-from workflows.nodes.http import build_request, parse_body, response_text, status_error
 
 from .config import continues_on_error, http_config_of, is_multi_step, retry_policy, step_documents
 
