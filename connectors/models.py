@@ -170,3 +170,39 @@ class Contact(models.Model):
 
     def __str__(self):
         return self.name or self.email or str(self.id)
+
+
+class IntegrationOperation(models.Model):
+    """One adapter operation (db.query, mq.publish, …) as it ended: what the integrations
+    health page counts. The endpoint is stored masked; no parameters or results are kept."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey("workflows.Workspace", on_delete=models.CASCADE, related_name="+")
+    credential = models.ForeignKey(
+        Credential, null=True, blank=True, on_delete=models.SET_NULL, related_name="operations"
+    )
+    credential_name = models.CharField(max_length=100)
+    adapter = models.CharField(max_length=30)
+    operation = models.CharField(max_length=30)
+    endpoint = models.CharField(max_length=500, blank=True, default="")
+    succeeded = models.BooleanField()
+    duration_ms = models.FloatField()
+    error_category = models.CharField(max_length=30, blank=True, default="")
+    error_message = models.CharField(max_length=500, blank=True, default="")
+    rows = models.IntegerField(null=True, blank=True)
+    messages = models.IntegerField(null=True, blank=True)
+    bytes = models.BigIntegerField(null=True, blank=True)
+    run = models.ForeignKey(
+        "runs.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    node_id = models.CharField(max_length=63, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "credential_name", "-created_at"], name="intop_recent")]
+
+    def __str__(self):
+        return f"{self.adapter}.{self.operation} via {self.credential_name}"

@@ -1,0 +1,110 @@
+"""The Django side of adapter operations: credentials from the workspace store (decrypted
+per operation, each use audited) and the operation records the health page reads.
+
+Executors run on the scheduler's worker threads; each call closes its thread's database
+connection afterwards, as the other host calls do, so no thread keeps one open.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from workflows.engine.errors import ErrorCategory, NodeError
+
+from ..models import Credential, CredentialAccess, IntegrationOperation
+from .base import ConnectionSettings, settings_from
+from .lifecycle import OperationRecord
+
+logger = logging.getLogger("switchyard.adapters")
+
+
+def _release_thread_connection() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        connection.close()
+
+
+def _workspace_of(run_id: str):
+    from runs.models import WorkflowRun
+
+    workspace_id = WorkflowRun.objects.filter(pk=run_id).values_list("workspace_id", flat=True).first()
+    if workspace_id is None:
+        raise NodeError(ErrorCategory.VALIDATION_ERROR, "the run no longer exists", retryable=False)
+    return workspace_id
+
+
+def connection_settings(*, workspace_id, name: str, purpose: str, run_id=None) -> ConnectionSettings:
+    """Decrypt the workspace credential `name` into ConnectionSettings, auditing the use."""
+    with transaction.atomic():
+        credential = Credential.objects.filter(workspace_id=workspace_id, name=name).first()
+        if credential is None:
+            raise NodeError(
+                ErrorCategory.VALIDATION_ERROR,
+                f"No credential {name!r} in this workspace",
+                {"credential": name},
+                retryable=False,
+            )
+        CredentialAccess.objects.create(credential=credential, purpose=purpose[:200], run_id=run_id)
+        Credential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
+    return settings_from(
+        credential_id=str(credential.pk), credential_name=credential.name, data=credential.data
+    )
+
+
+def resolver(*, run_id: str, node_id: str) -> Callable[[str], ConnectionSettings]:
+    """The credential resolver for one node attempt of a run."""
+
+    def resolve(name: str) -> ConnectionSettings:
+        try:
+            return connection_settings(
+                workspace_id=_workspace_of(run_id),
+                name=name,
+                purpose=f"node {node_id} of run {run_id}",
+                run_id=run_id,
+            )
+        finally:
+            _release_thread_connection()
+
+    return resolve
+
+
+def record_operation(*, record: OperationRecord, workspace_id, run_id=None, node_id: str = "") -> None:
+    """Store one finished operation for the health page (never fails the node)."""
+    try:
+        IntegrationOperation.objects.create(
+            workspace_id=workspace_id,
+            credential_id=record.credential_id,
+            credential_name=record.credential_name[:100],
+            adapter=record.adapter[:30],
+            operation=record.operation[:30],
+            endpoint=record.endpoint[:500],
+            succeeded=record.succeeded,
+            duration_ms=record.duration_ms,
+            error_category=record.error_category,
+            error_message=record.error_message[:500],
+            rows=record.rows,
+            messages=record.messages,
+            bytes=record.bytes,
+            run_id=run_id,
+            node_id=node_id[:63],
+        )
+    except Exception:  # noqa: BLE001 - statistics must not turn a finished operation into a failure
+        logger.exception("could not record an integration operation")
+
+
+def recorder(*, run_id: str, node_id: str) -> Callable[[OperationRecord], None]:
+    def record(outcome: OperationRecord) -> None:
+        try:
+            record_operation(
+                record=outcome, workspace_id=_workspace_of(run_id), run_id=run_id, node_id=node_id
+            )
+        except NodeError:
+            pass
+        finally:
+            _release_thread_connection()
+
+    return record
