@@ -4,7 +4,8 @@
   in use; a caller waits for one until its deadline, then gets TIMEOUT_ERROR.
 - Health-checked: a connection idle for longer than `health_check_after_s` is checked
   (`adapter.is_healthy`) before reuse and replaced when it fails; a connection whose
-  operation failed with CONNECTION_ERROR or TIMEOUT_ERROR is closed, never reused.
+  operation failed with CONNECTION_ERROR, or that says it is not `reusable` (a timed-out
+  socket, say), is closed, never reused.
 - Rotation: when a credential's data changes, the next checkout sees a new fingerprint,
   closes the idle connections made with the old one, and closes the busy ones when they
   come back.
@@ -27,7 +28,7 @@ from .base import Adapter, ConnectionSettings, Limits
 
 logger = logging.getLogger("switchyard.adapters")
 DEFAULT_POOL_SIZE = 8
-_BROKEN = frozenset({ErrorCategory.CONNECTION_ERROR, ErrorCategory.TIMEOUT_ERROR})
+_BROKEN = frozenset({ErrorCategory.CONNECTION_ERROR})
 
 Key = tuple[str, str, str]  # adapter id, credential id, fingerprint
 

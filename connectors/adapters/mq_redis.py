@@ -1,0 +1,109 @@
+"""Redis streams: publish = XADD (the entry id is the message id), consume = XREADGROUP of one
+entry for a consumer group (created at the stream's start, so nothing published before the
+first consume is missed), acknowledged with XACK once read."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import redis
+import redis.exceptions
+
+from workflows.engine.errors import ErrorCategory, NodeError
+
+from . import mq
+from .base import Adapter, ConnectionSettings, Limits, OperationResult, categorize_common
+from .registry import register_adapter
+from .security import checked_address, tls_context
+
+
+@register_adapter
+class RedisStreamsAdapter(Adapter):
+    id = "redis"
+    name = "Redis streams"
+    description = "Redis streams (XADD / XREADGROUP) through redis-py"
+    family = "mq"
+    protocols = ("redis", "rediss")
+    default_port = 6379
+    operations = mq.OPERATIONS
+
+    def connect(self, settings: ConnectionSettings, limits: Limits) -> redis.Redis:
+        port = settings.port or self.default_port
+        address = checked_address(settings.host, port, allow_private=limits.allow_private)
+        db = settings.path.strip("/")
+        tls = settings.scheme == "rediss"
+        kwargs: dict[str, Any] = {}
+        if tls:
+            context = tls_context(settings.tls)
+            kwargs = {
+                "ssl": True,
+                "ssl_cert_reqs": context.verify_mode,
+                "ssl_check_hostname": context.check_hostname,
+            }
+            if settings.tls.ca_bundle:
+                kwargs["ssl_ca_data"] = settings.tls.ca_bundle
+        return redis.Redis(
+            host=settings.host if tls else address,
+            port=port,
+            db=int(db) if db.isdigit() else 0,
+            username=settings.username or None,
+            password=settings.password or None,
+            socket_timeout=max(1.0, limits.timeout_s + 1),
+            socket_connect_timeout=max(1.0, min(limits.timeout_s, 30)),
+            **kwargs,
+        )
+
+    def is_healthy(self, connection: redis.Redis) -> bool:
+        return bool(connection.ping())
+
+    def execute(self, connection: redis.Redis, operation: str, params: dict[str, Any], limits: Limits) -> Any:
+        stream = mq.destination(params)
+        if operation == "publish":
+            body = mq.encode(params.get("message"))
+            fields = {"message": body}
+            if params.get("headers"):
+                fields["headers"] = json.dumps(mq.headers(params))
+            entry_id = connection.xadd(stream, fields)
+            message_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            return OperationResult(
+                {"destination": stream, "message_id": message_id}, messages=1, bytes=len(body)
+            )
+        timeout_s = mq.consume_timeout(params, limits.timeout_s)
+        group = str(params.get("group") or "switchyard")
+        try:
+            connection.xgroup_create(stream, group, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        consumer = f"switchyard-{uuid.uuid4().hex[:8]}"
+        answer = connection.xreadgroup(
+            group, consumer, {stream: ">"}, count=1, block=max(1, int(timeout_s * 1000))
+        )
+        if not answer or not answer[0][1]:
+            raise mq.nothing_arrived(stream, timeout_s)
+        entry_id, fields = answer[0][1][0]
+        connection.xack(stream, group, entry_id)
+        fields = {k.decode() if isinstance(k, bytes) else k: v for k, v in fields.items()}
+        headers = json.loads(fields["headers"]) if fields.get("headers") else {}
+        headers["message_id"] = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        body = fields.get("message", b"")
+        return OperationResult(
+            {"destination": stream, "message": mq.decode(body), "headers": headers},
+            messages=1,
+            bytes=len(body),
+        )
+
+    def categorize(self, exc: BaseException) -> NodeError:
+        if isinstance(exc, redis.exceptions.AuthenticationError | redis.exceptions.NoPermissionError):
+            return NodeError(ErrorCategory.AUTHENTICATION_ERROR, str(exc), retryable=False)
+        if isinstance(exc, redis.exceptions.TimeoutError):
+            return NodeError(ErrorCategory.TIMEOUT_ERROR, f"Redis did not answer in time: {exc}")
+        if isinstance(exc, redis.exceptions.ConnectionError):
+            return NodeError(ErrorCategory.CONNECTION_ERROR, f"could not reach Redis: {exc}")
+        if isinstance(exc, redis.exceptions.BusyLoadingError):
+            return NodeError(ErrorCategory.SERVICE_UNAVAILABLE, str(exc))
+        if isinstance(exc, redis.exceptions.RedisError):
+            return NodeError(ErrorCategory.INTEGRATION_ERROR, str(exc), retryable=False)
+        return categorize_common(exc)
