@@ -8,7 +8,7 @@ WORKERS ?= 2
 SMTP_PORT ?= 2525
 PYTEST_ARGS ?=
 
-.PHONY: run test bootstrap venv migrate demo lint bench clean browser
+.PHONY: run test bootstrap venv migrate demo lint bench clean browser bundle bundle-check
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ browser:
 
 test: venv browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The builder's front end (frontend/) is built into static/bundle/, which is committed: `make run`
+# and `make test` never need Node. After changing frontend/, run `make bundle` and commit the result.
+bundle:
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+# CI: rebuild from the lockfile and fail if the committed bundle differs.
+bundle-check: bundle
+	@git diff --exit-code --stat -- static/bundle && test -z "$$(git status --porcelain -- static/bundle)" \
+	  || (git status --short -- static/bundle; echo "static/bundle differs from a fresh build of frontend/: run make bundle and commit it"; exit 1)
 
 lint: venv
 	$(VENV)/bin/ruff format --check .

@@ -14,12 +14,15 @@ from .schedules import register_schedules, unregister_schedules
 from .selectors import document_of
 
 
-def activation_issues(workflow: Workflow) -> list[ValidationIssue]:
+def activation_issues(workflow: Workflow, document: dict | None = None) -> list[ValidationIssue]:
     """Every problem that would stop `workflow` from running live: document rules (§2) plus
     activation rules (a trigger exists; referenced connectors, credentials, connections and
-    sub-workflows exist in the same workspace)."""
-    doc = document_of(workflow)
+    sub-workflows exist in the same workspace). `document` (e.g. a draft) stands in for the
+    latest version; the activation rules are checked only once the document rules pass."""
+    doc = document_of(workflow) if document is None else document
     issues = list(validate(doc))
+    if document is not None and issues:
+        return issues
     nodes = doc.get("nodes") or []
     if not any(registry.get(n["type"]).is_trigger for n in nodes if n.get("type") in registry):
         issues.append(ValidationIssue(node=None, field="nodes", message="The workflow has no trigger node."))

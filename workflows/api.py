@@ -154,6 +154,33 @@ class WorkflowViewSet(viewsets.ViewSet):
         issues = activation_issues(self.get_object(pk))
         return Response({"valid": not issues, "errors": [i.as_dict() for i in issues]})
 
+    @extend_schema(request=dict, responses={200: dict})
+    @action(detail=True, methods=["get", "put"], url_path="draft")
+    def draft(self, request, pk=None):
+        """The builder's working copy. PUT takes `{document, base_version}` (or the document
+        itself with an optional top-level `base_version`); it is stored even when invalid."""
+        workflow = self.get_object(pk)
+        if request.method == "PUT":
+            body = require_object(request.data)
+            if isinstance(body.get("document"), dict):
+                document, base_version = body["document"], body.get("base_version")
+            else:
+                document = {k: v for k, v in body.items() if k != "base_version"}
+                base_version = body.get("base_version")
+            workflow = services.save_draft(
+                user=request.user, workflow=workflow, document=document, base_version=base_version
+            )
+        return Response(selectors.draft_view(workflow))
+
+    @action(detail=True, methods=["get"], url_path="versions")
+    def versions(self, request, pk=None):
+        rows = selectors.version_list(self.get_object(pk))
+        return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
+
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]{1,9})")
+    def version(self, request, pk=None, number=None):
+        return Response(selectors.version_detail(self.get_object(pk), int(number)))
+
 
 class NodeTypesView(APIView):
     """The palette: every registered node type with its schemas and handles."""

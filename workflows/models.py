@@ -176,3 +176,21 @@ class TriggerEndpoint(models.Model):
 
     def __str__(self):
         return f"/hooks/{self.token[:6]}… → {self.workflow_id}:{self.node_id}"
+
+
+class WorkflowDraft(models.Model):
+    """The builder's working copy of a workflow: any document-shaped JSON, valid or not.
+
+    `base_version` is the version the copy was started from; a write based on an older
+    version than the latest is refused (another tab or person saved in between)."""
+
+    workflow = models.OneToOneField(Workflow, on_delete=models.CASCADE, related_name="draft")
+    document = models.JSONField()
+    base_version = models.PositiveIntegerField(default=0)
+    updated_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"draft of {self.workflow} (on v{self.base_version})"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .models import Membership, Workflow, WorkflowVersion, Workspace
+from config.api_errors import ApiError
+
+from .models import Membership, Workflow, WorkflowDraft, WorkflowVersion, Workspace
 
 SCHEMA = "switchyard.workflow/1"
 
@@ -39,3 +41,98 @@ def document_of(workflow: Workflow) -> dict:
             "edges": [],
         }
     return version.document
+
+
+def draft_errors(workflow: Workflow, document: dict) -> list[dict]:
+    from .activation import activation_issues  # activation reads this module
+
+    return [i.as_dict() for i in activation_issues(workflow, document)]
+
+
+def draft_view(workflow: Workflow) -> dict:
+    """The answer of GET/PUT draft: the working copy (or the latest version when there is no
+    draft), its errors, when it was stored (null: no draft) and the version it is based on."""
+    draft = WorkflowDraft.objects.filter(workflow=workflow).first()
+    if draft is None:
+        document = document_of(workflow)
+        return {
+            "document": document,
+            "errors": draft_errors(workflow, document),
+            "updated_at": None,
+            "base_version": workflow.version,
+        }
+    return {
+        "document": draft.document,
+        "errors": draft_errors(workflow, draft.document),
+        "updated_at": draft.updated_at.isoformat(),
+        "base_version": draft.base_version,
+    }
+
+
+def _node_map(doc: dict) -> dict:
+    return {n.get("id"): n for n in doc.get("nodes") or [] if isinstance(n, dict)}
+
+
+def changes_between(old: dict | None, new: dict) -> list[str]:
+    """A short human summary of what changed from `old` to `new`."""
+    if old is None:
+        n = len(new.get("nodes") or [])
+        return [f"created with {n} node{'s' if n != 1 else ''}"]
+    out = []
+    before, after = _node_map(old), _node_map(new)
+    added = [k for k in after if k not in before]
+    removed = [k for k in before if k not in after]
+    changed = [k for k in after if k in before and _strip_position(after[k]) != _strip_position(before[k])]
+    moved = [
+        k
+        for k in after
+        if k in before and k not in changed and after[k].get("position") != before[k].get("position")
+    ]
+    if added:
+        out.append("added " + ", ".join(added))
+    if removed:
+        out.append("removed " + ", ".join(removed))
+    if changed:
+        out.append("changed " + ", ".join(changed))
+    if old.get("edges") != new.get("edges"):
+        out.append(f"edges {len(old.get('edges') or [])} → {len(new.get('edges') or [])}")
+    for key in ("name", "description", "variables", "settings"):
+        if old.get(key) != new.get(key):
+            out.append(f"{key} changed")
+    if moved and not out:
+        out.append("moved " + ", ".join(moved))
+    return out or ["no change"]
+
+
+def _strip_position(node: dict) -> dict:
+    return {k: v for k, v in node.items() if k != "position"}
+
+
+def version_list(workflow: Workflow) -> list[dict]:
+    versions = list(workflow.versions.select_related("created_by").order_by("number"))
+    rows = []
+    previous = None
+    for v in versions:
+        rows.append(
+            {
+                "number": v.number,
+                "created_by": v.created_by.get_username() if v.created_by else None,
+                "created_at": v.created_at.isoformat(),
+                "changes": changes_between(previous, v.document),
+            }
+        )
+        previous = v.document
+    return list(reversed(rows))
+
+
+def version_detail(workflow: Workflow, number: int) -> dict:
+    try:
+        v = workflow.versions.select_related("created_by").get(number=number)
+    except WorkflowVersion.DoesNotExist:
+        raise ApiError("NOT_FOUND", f"Workflow has no version {number}.", status_code=404) from None
+    return {
+        "number": v.number,
+        "created_by": v.created_by.get_username() if v.created_by else None,
+        "created_at": v.created_at.isoformat(),
+        "document": v.document,
+    }

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
+from config.api_errors import ApiError
+
 from .engine.document import validate_or_raise
-from .models import Edge, Membership, Node, Role, Workflow, WorkflowVersion, Workspace
+from .models import Edge, Membership, Node, Role, Workflow, WorkflowDraft, WorkflowVersion, Workspace
 from .selectors import document_of
 
 DOCUMENT_FIELDS = ("name", "description", "variables", "settings", "nodes", "edges")
@@ -100,7 +104,9 @@ def replace_workflow(*, user, workflow: Workflow, document: dict) -> Workflow:
     """PUT: the whole document replaces the stored one."""
     doc = validate_or_raise(document)
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
-    return _save_document(workflow=workflow, doc=doc, user=user)
+    workflow = _save_document(workflow=workflow, doc=doc, user=user)
+    WorkflowDraft.objects.filter(workflow=workflow).delete()  # the draft became this version
+    return workflow
 
 
 @transaction.atomic
@@ -113,9 +119,84 @@ def patch_workflow(*, user, workflow: Workflow, changes: dict) -> Workflow:
 
 
 @transaction.atomic
-@transaction.atomic
 def delete_workflow(*, workflow: Workflow) -> None:
     from .schedules import unregister_schedules
 
     unregister_schedules(workflow=workflow)  # its Django-Q schedule rows go with it
     workflow.delete()
+
+
+# ---- drafts: the builder's working copy (SPEC §6 GET/PUT /workflows/{id}/draft) ----
+
+TOP_LEVEL_TYPES = {
+    "schema": str,
+    "name": str,
+    "description": str,
+    "variables": dict,
+    "settings": dict,
+    "nodes": list,
+    "edges": list,
+}
+
+
+def check_shape(document: Any) -> dict:
+    """A draft must have the document's top-level shape (its fields may still be invalid)."""
+    if not isinstance(document, dict):
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "The draft must be a JSON object shaped like a workflow document.",
+            details={"document": ["Expected a JSON object."]},
+        )
+    problems = {}
+    for key in ("nodes", "edges"):
+        if key not in document:
+            problems[key] = [f"`{key}` is required (a list)."]
+    for key, kind in TOP_LEVEL_TYPES.items():
+        if key in document and document[key] is not None and not isinstance(document[key], kind):
+            problems[key] = [f"`{key}` must be a {'JSON object' if kind is dict else kind.__name__}."]
+    if problems:
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "The draft does not have the shape of a workflow document: "
+            + "; ".join(f"{k}: {v[0]}" for k, v in problems.items()),
+            details=problems,
+        )
+    return document
+
+
+def parse_base_version(value: Any, workflow: Workflow) -> int:
+    if value is None:
+        return workflow.version
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "base_version must be a non-negative integer.",
+            details={"base_version": ["Expected a non-negative integer."]},
+        )
+    return value
+
+
+@transaction.atomic
+def save_draft(*, user, workflow: Workflow, document: Any, base_version: Any = None) -> Workflow:
+    """Store `document` as the working copy; 409 CONFLICT if it is based on an older version
+    than the latest (someone saved in between: nothing is overwritten silently)."""
+    document = check_shape(document)
+    workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    base = parse_base_version(base_version, workflow)
+    if base < workflow.version:
+        raise ApiError(
+            "CONFLICT",
+            f"This draft is based on v{base}, but v{workflow.version} was saved since "
+            "(in another tab or by someone else). Reload to continue from the latest version.",
+            status_code=409,
+            details={"base_version": base, "latest_version": workflow.version},
+        )
+    WorkflowDraft.objects.update_or_create(
+        workflow=workflow,
+        defaults={"document": document, "base_version": workflow.version, "updated_by": user},
+    )
+    return workflow
+
+
+def clear_draft(*, workflow: Workflow) -> None:
+    WorkflowDraft.objects.filter(workflow=workflow).delete()

@@ -1,0 +1,88 @@
+// The canvas: React Flow with our node renderer, minimap, controls, snap-to-grid. Controlled:
+// the caller owns `nodes`/`edges` (see docToFlow). `statuses` ({node_id: status}) drives each
+// node's `data-status`; `issues` (SPEC §2 errors) mark nodes; `readOnly` turns editing off.
+import { useMemo, type ReactNode } from "react";
+import {
+  Background,
+  BackgroundVariant,
+  Controls,
+  MiniMap,
+  ReactFlow,
+  type ReactFlowProps,
+} from "@xyflow/react";
+import type { NodeTypeInfo, ValidationIssue } from "../lib/api";
+import { CanvasContext } from "./context";
+import type { FlowEdge, FlowNode } from "./convert";
+import { WorkflowNode } from "./WorkflowNode";
+
+const NODE_TYPES = { workflow: WorkflowNode };
+export const GRID = 20;
+
+export type WorkflowCanvasProps = {
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+  nodeTypes: NodeTypeInfo[] | Record<string, NodeTypeInfo>;
+  statuses?: Record<string, string>;
+  issues?: ValidationIssue[];
+  readOnly?: boolean;
+  minimap?: boolean;
+  children?: ReactNode;
+} & Omit<ReactFlowProps<FlowNode, FlowEdge>, "nodes" | "edges" | "nodeTypes">;
+
+const NO_STATUSES: Record<string, string> = {};
+
+export function WorkflowCanvas({
+  nodes,
+  edges,
+  nodeTypes,
+  statuses = NO_STATUSES,
+  issues,
+  readOnly = false,
+  minimap = true,
+  children,
+  ...flowProps
+}: WorkflowCanvasProps) {
+  const types = useMemo(() => {
+    if (!Array.isArray(nodeTypes)) return nodeTypes;
+    return Object.fromEntries(nodeTypes.map((t) => [t.type, t]));
+  }, [nodeTypes]);
+  const issuesByNode = useMemo(() => {
+    const out: Record<string, ValidationIssue[]> = {};
+    for (const issue of issues ?? []) if (issue.node) (out[issue.node] ??= []).push(issue);
+    return out;
+  }, [issues]);
+  const ctx = useMemo(() => ({ types, statuses, issuesByNode, readOnly }), [types, statuses, issuesByNode, readOnly]);
+
+  return (
+    <CanvasContext.Provider value={ctx}>
+      <div className="sy-canvas" data-testid="canvas" data-readonly={readOnly ? "true" : "false"}>
+        <ReactFlow<FlowNode, FlowEdge>
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={NODE_TYPES}
+          snapToGrid
+          snapGrid={[GRID, GRID]}
+          minZoom={0.1}
+          maxZoom={2}
+          fitView
+          fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+          nodesDraggable={!readOnly}
+          nodesConnectable={!readOnly}
+          elementsSelectable
+          edgesFocusable={!readOnly}
+          deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
+          multiSelectionKeyCode={["Shift", "Meta", "Control"]}
+          selectionKeyCode="Shift"
+          onlyRenderVisibleElements={nodes.length > 150}
+          proOptions={{ hideAttribution: true }}
+          {...flowProps}
+        >
+          <Background variant={BackgroundVariant.Dots} gap={GRID} size={1} />
+          <Controls showInteractive={!readOnly} />
+          {minimap && <MiniMap pannable zoomable className="sy-minimap" />}
+          {children}
+        </ReactFlow>
+      </div>
+    </CanvasContext.Provider>
+  );
+}
