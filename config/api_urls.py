@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from config.api_params import UUID_PATTERN
 from connectors import api as connectors_api
 from connectors import contacts_api
+from providers import api as providers_api
 from runs import api as runs_api
 from runs import debug_api
 from workflows.api import NodeTypesView, WorkflowViewSet, WorkspaceViewSet
@@ -30,6 +31,7 @@ router.register("workspaces", WorkspaceViewSet, basename="workspace")
 router.register("connectors", connectors_api.ConnectorViewSet, basename="connector")
 router.register("credentials", connectors_api.CredentialViewSet, basename="credential")
 router.register("contacts", contacts_api.ContactViewSet, basename="contact")
+router.register("providers/connections", providers_api.ConnectionViewSet, basename="provider-connection")
 
 urlpatterns = [
     re_path(r"^node-types/?$", NodeTypesView.as_view(), name="node-types"),
@@ -67,6 +69,22 @@ urlpatterns = [
         rf"^connectors/executions/(?P<pk>{UUID})/?$",
         connectors_api.ExecutionDetailView.as_view(),
         name="connector-execution",
+    ),
+    re_path(r"^providers/?$", providers_api.ProvidersCatalogView.as_view(), name="providers"),
+    re_path(
+        rf"^providers/connections/(?P<pk>{UUID})/workflows/(?P<remote_id>[^/]+)/execute/?$",
+        providers_api.RemoteExecuteView.as_view(),
+        name="provider-remote-execute",
+    ),
+    re_path(
+        rf"^providers/connections/(?P<pk>{UUID})/workflows/(?P<remote_id>[^/]+)/?$",
+        providers_api.RemoteWorkflowView.as_view(),
+        name="provider-remote-workflow",
+    ),
+    re_path(
+        rf"^providers/connections/(?P<pk>{UUID})/remote-executions/?$",
+        providers_api.RemoteExecutionsView.as_view(),
+        name="provider-remote-executions",
     ),
     *router.urls,
 ]

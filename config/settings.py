@@ -22,6 +22,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Where the product is reached from outside: used for webhook, form and callback URLs.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="").rstrip("/")
+# The address `manage.py serve` listens on (it sets this for its own processes): callback
+# URLs made by a worker, outside any request, point there when PUBLIC_BASE_URL is unset.
+SERVE_BASE_URL = env("SERVE_BASE_URL", default="").rstrip("/")
 
 LOCAL_STATE_DIR = Path(env("SWITCHYARD_STATE_DIR", default=str(BASE_DIR / "var")))
 

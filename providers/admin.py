@@ -1,12 +1,58 @@
+from django import forms
 from django.contrib import admin
 
-from .models import ProviderConnection
+from . import services
+from .models import ProviderConnection, ProviderExecution
+
+
+class ProviderConnectionForm(forms.ModelForm):
+    """The secret is never here: the connection names a workspace credential (encrypted,
+    write-only, audited), chosen from the connection's workspace."""
+
+    base_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    class Meta:
+        model = ProviderConnection
+        fields = ["workspace", "name", "provider", "base_url", "credential", "settings"]
+
+    def clean(self):
+        data = super().clean()
+        credential, workspace = data.get("credential"), data.get("workspace")
+        if credential is not None and workspace is not None and credential.workspace_id != workspace.pk:
+            self.add_error("credential", "Choose a credential of the connection's workspace.")
+        return data
 
 
 @admin.register(ProviderConnection)
 class ProviderConnectionAdmin(admin.ModelAdmin):
-    list_display = ["name", "provider", "workspace", "status", "last_tested_at"]
+    form = ProviderConnectionForm
+    list_display = ["name", "provider", "workspace", "status", "last_tested_at", "last_sync"]
     list_filter = ["provider", "status"]
     search_fields = ["name", "base_url"]
-    exclude = ["encrypted_credentials"]
-    readonly_fields = ["id", "status", "status_message", "last_tested_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "id",
+        "status",
+        "last_error",
+        "last_tested_at",
+        "last_sync",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["test_connections"]
+
+    @admin.action(description="Test the selected connections")
+    def test_connections(self, request, queryset):
+        for conn in queryset.select_related("credential"):
+            result = services.test_connection(connection=conn, user=request.user)
+            message = "ok" if result["ok"] else result["error"]["message"]
+            self.message_user(request, f"{conn.name}: {message}")
+
+
+@admin.register(ProviderExecution)
+class ProviderExecutionAdmin(admin.ModelAdmin):
+    list_display = ["provider", "remote_id", "execution_id", "status", "polls", "started_at", "run"]
+    list_filter = ["provider", "status"]
+    readonly_fields = [f.name for f in ProviderExecution._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,10 +1,12 @@
-"""Connections to outside workflow providers (n8n, Make, Zapier)."""
+"""Connections to outside workflow providers (n8n, Make, Zapier) and the calls made to them.
 
-import json
+A connection's secret lives in the workspace credential store (encrypted, write-only,
+audited on every use); the connection names that credential.
+"""
+
 import uuid
 
 from django.db import models
-from encrypted_model_fields.fields import EncryptedTextField
 
 from workflows.scoping import WorkspaceScopedQuerySet
 
@@ -28,15 +30,22 @@ class ProviderConnection(models.Model):
     )
     name = models.CharField(max_length=200)
     provider = models.CharField(max_length=10, choices=Provider.choices)
-    base_url = models.URLField(blank=True, default="")
-    # Provider credentials (API keys, tokens) as one encrypted JSON object.
-    encrypted_credentials = EncryptedTextField(default="{}")
-    settings = models.JSONField(default=dict, blank=True)
+    # The n8n instance, the Make zone base (https://eu1.make.com/api/v2) or the Zapier hook URL.
+    base_url = models.URLField(max_length=500, blank=True, default="")
+    credential = models.ForeignKey(
+        "connectors.Credential",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="provider_connections",
+    )
+    settings = models.JSONField(default=dict, blank=True)  # e.g. Make `team_id`
     status = models.CharField(
         max_length=10, choices=ConnectionStatus.choices, default=ConnectionStatus.UNTESTED
     )
-    status_message = models.TextField(blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
     last_tested_at = models.DateTimeField(null=True, blank=True)
+    last_sync = models.DateTimeField(null=True, blank=True)  # last successful remote listing
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,10 +60,43 @@ class ProviderConnection(models.Model):
     def __str__(self):
         return f"{self.name} ({self.provider})"
 
-    @property
-    def credentials(self) -> dict:
-        return json.loads(self.encrypted_credentials or "{}")
 
-    @credentials.setter
-    def credentials(self, value: dict) -> None:
-        self.encrypted_credentials = json.dumps(value)
+class ProviderExecutionStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ACCEPTED = "accepted", "Accepted"
+
+
+class ProviderExecution(models.Model):
+    """One call to a remote workflow (from a `provider.*` node or the API), until its outcome."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey("workflows.Workspace", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(
+        ProviderConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    remote_id = models.CharField(max_length=500, blank=True, default="")
+    execution_id = models.CharField(max_length=200, blank=True, default="")
+    reference = models.CharField(max_length=64, unique=True)
+    run = models.ForeignKey("runs.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL)
+    node_id = models.CharField(max_length=63, blank=True, default="")
+    wait = models.CharField(max_length=10, default="poll")
+    status = models.CharField(
+        max_length=10, choices=ProviderExecutionStatus.choices, default=ProviderExecutionStatus.RUNNING
+    )
+    polls = models.PositiveIntegerField(default=0)
+    data = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["connection", "-started_at"], name="provexec_recent")]
+
+    def __str__(self):
+        return f"{self.provider} {self.remote_id} {self.status}"

@@ -13,7 +13,7 @@ from workflows.api import require_object
 from workflows.models import WRITE_ROLES
 from workflows.selectors import role_in, workflows_for
 
-from . import selectors, services
+from . import callbacks, selectors, services
 from .models import CorrelationToken, RunMode, WorkflowRun
 
 MAX_WAIT_S = 300
@@ -85,7 +85,7 @@ class ExecuteView(APIView):
                 },
                 status=status.HTTP_408_REQUEST_TIMEOUT,
             )
-        return Response(selectors.run_detail(finished))
+        return Response(selectors.run_detail(finished, request=request))
 
 
 class WorkflowRunsView(APIView):
@@ -111,7 +111,7 @@ class WorkflowRunsView(APIView):
 
 class RunDetailView(APIView):
     def get(self, request, pk):
-        return Response(selectors.run_detail(_run_for(request, pk)))
+        return Response(selectors.run_detail(_run_for(request, pk), request=request))
 
 
 class RunLogsView(APIView):
@@ -137,18 +137,51 @@ class RunCancelView(APIView):
         run = services.cancel_run(run=_run_for(request, pk, write=True))
         if not run.is_finished:
             run = services.wait_for_run(run.pk, 5) or WorkflowRun.objects.get(pk=run.pk)
-        return Response(selectors.run_detail(run))
+        return Response(selectors.run_detail(run, request=request))
 
 
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])
 def callback_view(request, token):
-    """POST /api/v1/callbacks/{token}: no auth, the token is the secret."""
+    """POST /api/v1/callbacks/{token}: no auth, the token is the secret (plus, when the
+    connection asks for it, an HMAC signature of the body)."""
+    body = request.body  # read first: the signature covers the raw bytes
     try:
-        services.receive_callback(token=token, payload=request.data)
+        callbacks.receive_callback(
+            token=token,
+            payload=callbacks_payload(request, body),
+            body=body,
+            headers=dict(request.headers),
+            remote_addr=request.META.get("REMOTE_ADDR", ""),
+        )
     except CorrelationToken.DoesNotExist:
         raise ApiError("NOT_FOUND", "Unknown callback token.", status_code=404) from None
-    except services.CallbackGone:
-        raise ApiError("GONE", "This callback has expired or was already used.", status_code=410) from None
+    except callbacks.CallbackGone as exc:
+        raise ApiError(
+            "GONE", f"This callback token has {exc} and takes no more callbacks.", status_code=410
+        ) from None
+    except callbacks.CallbackRefused:
+        raise ApiError(
+            "AUTHENTICATION_ERROR",
+            f"This callback must be signed: send {callbacks.SIGNATURE_HEADER}: "
+            "sha256=<hex HMAC-SHA256 of the raw body with the connection's callback_secret>.",
+            status_code=401,
+        ) from None
     return Response({"accepted": True}, status=status.HTTP_202_ACCEPTED)
+
+
+def callbacks_payload(request, body: bytes):
+    """The callback body: JSON when it parses, form fields as an object, else text."""
+    import json
+
+    content_type = (request.content_type or "").split(";")[0].strip().lower()
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {k: v[0] if len(v) == 1 else v for k, v in request._request.POST.lists()}
+    text = body.decode("utf-8", "replace")
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

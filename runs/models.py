@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from encrypted_model_fields.fields import EncryptedTextField
 
 from workflows.scoping import WorkspaceScopedQuerySet
 
@@ -198,6 +199,10 @@ class CorrelationToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField(null=True, blank=True)
+    # Node context (node type, provider, connection, remote execution) for the run detail.
+    context = models.JSONField(default=dict, blank=True)
+    # When set, a callback must carry X-Switchyard-Signature: sha256=HMAC(secret, body).
+    signing_secret = EncryptedTextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     workspace_path = "run__workspace"
@@ -205,6 +210,37 @@ class CorrelationToken(models.Model):
 
     def __str__(self):
         return f"{self.kind} for {self.run_id}/{self.node_id}"
+
+
+class CallbackOutcome(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted (the node was waiting)"
+    EARLY = "early", "Accepted before the node waited (kept until it does)"
+    DUPLICATE = "duplicate", "Refused: the token was already used"
+    EXPIRED = "expired", "Refused: the token had expired"
+    BAD_SIGNATURE = "bad_signature", "Refused: missing or wrong signature"
+
+
+class CallbackReceipt(models.Model):
+    """Every request that reached a known callback token, accepted or not."""
+
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="callback_receipts")
+    token = models.ForeignKey(CorrelationToken, on_delete=models.CASCADE, related_name="receipts")
+    node_id = models.CharField(max_length=63)
+    iteration = models.IntegerField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=14, choices=CallbackOutcome.choices)
+    payload = models.JSONField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)  # secrets masked `***`
+    remote_addr = models.CharField(max_length=64, blank=True, default="")
+
+    workspace_path = "run__workspace"
+    objects = WorkspaceScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "id"]
+
+    def __str__(self):
+        return f"callback {self.outcome} for {self.run_id}/{self.node_id}"
 
 
 class RunEvent(models.Model):

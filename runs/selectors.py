@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from config.api_params import datetime_value
 
+from .callbacks import callback_url, receipts_of
 from .models import ExecutionLog, NodeExecution, RunStatus, WorkflowRun
 
 
@@ -29,7 +30,7 @@ def _iso(value):
     return value.isoformat() if value else None
 
 
-def node_entry(row: NodeExecution | None, node_id: str, *, finished: bool) -> dict:
+def node_entry(row: NodeExecution | None, node_id: str, *, finished: bool, request=None) -> dict:
     if row is None:
         return {
             "node_id": node_id,
@@ -58,7 +59,11 @@ def node_entry(row: NodeExecution | None, node_id: str, *, finished: bool) -> di
     }
     data = (row.wait or {}).get("data") or {}
     if row.status == "waiting":
-        if data.get("url"):
+        if data.get("token") and (data.get("url") or data.get("callback_url")):
+            # Rebuilt for the caller: the address it reached us on (unless PUBLIC_BASE_URL).
+            entry["callback_url"] = callback_url(data["token"], request) if request else data.get("url")
+            entry["expires_at"] = data.get("expires_at")
+        elif data.get("url"):
             entry["callback_url"] = data["url"]
             entry["expires_at"] = data.get("expires_at")
         entry["resume_at"] = _iso(row.resume_at)
@@ -90,7 +95,7 @@ def run_summary(run: WorkflowRun) -> dict:
     }
 
 
-def run_detail(run: WorkflowRun) -> dict:
+def run_detail(run: WorkflowRun, request=None) -> dict:
     """The run with `nodes`: every node of the workflow once (loop-body nodes once per
     iteration), in document order; nodes that never ran are `skipped` once it finished."""
     document = run.version.document
@@ -106,7 +111,7 @@ def run_detail(run: WorkflowRun) -> dict:
             entry["type"] = node["type"]
             nodes.append(entry)
         else:
-            nodes.extend(node_entry(r, node["id"], finished=finished) for r in found)
+            nodes.extend(node_entry(r, node["id"], finished=finished, request=request) for r in found)
     if not finished:
         # Live counts: the stored totals are written when the run ends.
         flat = [r for group in rows.values() for r in group]
@@ -125,6 +130,7 @@ def run_detail(run: WorkflowRun) -> dict:
         "nodes": nodes,
         "children": children,
         "retries": retries,
+        "callbacks": receipts_of(run, request),
     }
 
 

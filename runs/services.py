@@ -4,7 +4,6 @@ enqueued only after the transaction commits, so a worker never sees an uncommitt
 from __future__ import annotations
 
 import logging
-import secrets as pysecrets
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
@@ -20,8 +19,6 @@ from workflows.selectors import latest_version
 
 from . import leases
 from .models import (
-    CorrelationKind,
-    CorrelationToken,
     NodeExecution,
     NodeStatus,
     RunMode,
@@ -357,41 +354,8 @@ def child_finished(*, child: WorkflowRun, status: str, output: Any, error: Any) 
     wake_run(run_id=child.parent_run_id)
 
 
-def create_callback(*, run_id: str, node_id: str, iteration: int | None, expires_in_s: float | None) -> dict:
-    token = pysecrets.token_urlsafe(32)
-    expires_at = timezone.now() + timedelta(seconds=expires_in_s) if expires_in_s else None
-    CorrelationToken.objects.create(
-        token=token,
-        kind=CorrelationKind.CALLBACK,
-        run_id=run_id,
-        node_id=node_id,
-        iteration=iteration,
-        expires_at=expires_at,
-    )
-    base = settings.PUBLIC_BASE_URL or "http://127.0.0.1:8000"
-    return {
-        "token": token,
-        "url": f"{base}/api/v1/callbacks/{token}",
-        "expires_at": expires_at.isoformat() if expires_at else None,
-    }
-
-
-class CallbackGone(Exception):
-    pass
-
-
-def receive_callback(*, token: str, payload: Any) -> CorrelationToken:
-    """Resume the node waiting on `token`. Raises DoesNotExist (unknown) or CallbackGone (expired/used)."""
-    with transaction.atomic():
-        corr = CorrelationToken.objects.select_for_update().get(token=token)
-        if corr.used_at or (corr.expires_at and corr.expires_at < timezone.now()):
-            raise CallbackGone()
-        corr.used_at = timezone.now()
-        corr.payload = payload
-        corr.save(update_fields=["used_at", "payload"])
-        wake_run(run_id=corr.run_id)
-    return corr
-
+# Callbacks live in `runs.callbacks`; these names stay importable from here.
+from .callbacks import CallbackGone, create_callback, receive_callback  # noqa: E402,F401
 
 # -- timekeeping ----------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ def public_base(request=None) -> str:
         return settings.PUBLIC_BASE_URL
     if request is not None:
         return request.build_absolute_uri("/").rstrip("/")
-    return "http://127.0.0.1:8000"
+    return settings.SERVE_BASE_URL or "http://127.0.0.1:8000"
 
 
 def active_triggers(workflow: Workflow, request=None) -> list[dict]:

@@ -217,7 +217,10 @@ def _render_keys(node: dict[str, Any], registry: NodeRegistry | None) -> tuple[s
         return ()  # trigger settings are read by the host (auth, cron), not rendered per run
     t = node.get("type")
     if registry is not None and isinstance(t, str) and t in registry:
-        raw = registry.get(t).raw_config_keys
+        node_type = registry.get(t)
+        if node_type.renders_own_config is not None and node_type.renders_own_config(config):
+            return ()
+        raw = node_type.raw_config_keys
     return tuple(k for k, v in config.items() if k not in raw and _has_template(v))
 
 

@@ -113,6 +113,9 @@ class NodeType:
     dynamic_handles: Callable[[dict[str, Any]], list[str]] | None = None
     # Config keys the node evaluates itself (conditions, per-item templates): not pre-rendered.
     raw_config_keys: frozenset[str] = frozenset()
+    # When it returns True for a node's config, the executor renders that whole config itself
+    # (e.g. after creating a callback token, so `{{ callback.url }}` can be used in it).
+    renders_own_config: Callable[[dict[str, Any]], bool] | None = None
     # Extra checks beyond the JSON schema: returns [(dotted field under config, message)].
     validate_config: Callable[[dict[str, Any]], Iterable[tuple[str, str]]] | None = None
     is_trigger: bool = False

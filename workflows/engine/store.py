@@ -9,6 +9,7 @@ beyond persistence (outbound HTTP policy, child runs, callbacks, connectors) com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -124,6 +125,15 @@ class Store(Protocol):
     # write one flush as one transaction.
 
 
+# Host capabilities by name, registered by host apps at start-up (see `Services.capability`).
+CAPABILITIES: dict[str, Callable[..., Any]] = {}
+
+
+def register_capability(name: str, call: Callable[..., Any]) -> None:
+    """Make `call` available to node executors as `ctx.services.capability(name)`."""
+    CAPABILITIES[name] = call
+
+
 class Services:
     """Host capabilities for node executors. The defaults suit pure unit tests.
 
@@ -148,10 +158,26 @@ class Services:
         raise NotImplementedError("sub-workflows need a host")
 
     def create_callback(
-        self, *, run_id: str, node_id: str, iteration: int | None, expires_in_s: float | None
+        self,
+        *,
+        run_id: str,
+        node_id: str,
+        iteration: int | None,
+        expires_in_s: float | None,
+        context: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Register a callback token; returns {"token", "url", "expires_at"}."""
+        """Register a callback token; returns {"token", "url", "expires_at"}. `context`
+        describes the waiting node for the run detail (node type, provider, ...)."""
         raise NotImplementedError("callbacks need a host")
+
+    def capability(self, name: str) -> Callable[..., Any]:
+        """A capability a host app registered with `register_capability` (e.g. "providers":
+        calls to outside workflow providers). NotImplementedError when none is registered,
+        so a node type can say clearly what this host lacks."""
+        try:
+            return CAPABILITIES[name]
+        except KeyError:
+            raise NotImplementedError(f"{name} need a host") from None
 
     def run_connector(self, *, connector: str, input: Any, run_id: str, node_id: str) -> Any:
         """Execute a workspace connector synchronously and return its output."""

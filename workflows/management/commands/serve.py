@@ -57,6 +57,18 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+def serve_base_url(host: str, port: int) -> str:
+    """Our own address for URLs made outside a request (callbacks). A wildcard host is
+    reached through loopback from this machine."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "[::1]"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 class Command(BaseCommand):
     help = "Run the web server (daphne) and the background workers (Django-Q) until interrupted."
 
@@ -86,7 +98,12 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, no_workers, web, smtp_port, worker_cluster, **options):
         if worker_cluster:
             return self._worker_cluster()
-        env = {**os.environ, "Q_WORKERS": str(workers), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "Q_WORKERS": str(workers),
+            "PYTHONUNBUFFERED": "1",
+            "SERVE_BASE_URL": serve_base_url(host, port),
+        }
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         listener = _listen(host, port)
         daphne = [

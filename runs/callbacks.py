@@ -1,0 +1,173 @@
+"""Callbacks: correlation tokens that let the outside world resume one waiting node.
+
+A token is 256 random bits (URL-safe), bound to its run, node and iteration, with an
+optional expiry, node context and HMAC secret. Every request that reaches a known token is
+stored as a `CallbackReceipt` (time, payload, headers with secrets masked) and listed in
+the run detail. A callback that arrives before its node is parked (the remote answered
+while our execute call was still in flight) is kept on the token and consumed when the node
+parks: the worker checks for deliveries after parking (`runs.tasks`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets as pysecrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import (
+    CallbackOutcome,
+    CallbackReceipt,
+    CorrelationKind,
+    CorrelationToken,
+    NodeExecution,
+)
+
+SIGNATURE_HEADER = "X-Switchyard-Signature"
+CALLBACK_PATH = "/api/v1/callbacks/"
+DEFAULT_BASE = "http://127.0.0.1:8000"
+_SECRET_WORDS = ("auth", "token", "key", "secret", "signature", "password", "cookie", "session")
+
+
+class CallbackGone(Exception):
+    """The token expired or was already used (410)."""
+
+
+class CallbackRefused(Exception):
+    """The signature is missing or wrong (401)."""
+
+
+def public_base(request=None) -> str:
+    """Where callbacks reach us: PUBLIC_BASE_URL, else the request's own origin, else the
+    address `serve` listens on, else the default address."""
+    if settings.PUBLIC_BASE_URL:
+        return settings.PUBLIC_BASE_URL
+    if request is not None:
+        return request.build_absolute_uri("/").rstrip("/")
+    return settings.SERVE_BASE_URL or DEFAULT_BASE
+
+
+def callback_url(token: str, request=None) -> str:
+    return f"{public_base(request)}{CALLBACK_PATH}{token}"
+
+
+@transaction.atomic
+def create_callback(
+    *,
+    run_id: str,
+    node_id: str,
+    iteration: int | None,
+    expires_in_s: float | None,
+    context: dict[str, Any] | None = None,
+    signing_secret: str = "",
+) -> dict[str, Any]:
+    """Register a token for the node; returns {"token", "url", "expires_at"}."""
+    token = pysecrets.token_urlsafe(32)
+    expires_at = timezone.now() + timedelta(seconds=expires_in_s) if expires_in_s else None
+    CorrelationToken.objects.create(
+        token=token,
+        kind=CorrelationKind.CALLBACK,
+        run_id=run_id,
+        node_id=node_id,
+        iteration=iteration,
+        expires_at=expires_at,
+        context=context or {},
+        signing_secret=signing_secret or "",
+    )
+    return {
+        "token": token,
+        "url": callback_url(token),
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "signed": bool(signing_secret),
+    }
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header value a sender computes: `sha256=<hex HMAC-SHA256(secret, body)>`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Request headers as stored: credentials and signatures become `***`."""
+    return {
+        name: "***" if any(word in name.lower() for word in _SECRET_WORDS) else value
+        for name, value in headers.items()
+    }
+
+
+def receive_callback(
+    *,
+    token: str,
+    payload: Any,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    remote_addr: str = "",
+) -> CallbackReceipt:
+    """Store the callback and resume the node waiting on `token` (now, or when it parks).
+
+    Raises DoesNotExist (unknown token, nothing stored), CallbackGone (expired or already
+    used) or CallbackRefused (bad signature); refused requests are stored too."""
+    from .services import wake_run
+
+    headers = headers or {}
+    refusal: Exception | None = None
+    with transaction.atomic():
+        corr = CorrelationToken.objects.select_for_update().get(token=token)
+        now = timezone.now()
+        if corr.used_at:
+            outcome, refusal = CallbackOutcome.DUPLICATE, CallbackGone("already used")
+        elif corr.expires_at and corr.expires_at < now:
+            outcome, refusal = CallbackOutcome.EXPIRED, CallbackGone("expired")
+        elif corr.signing_secret and not _signature_ok(corr.signing_secret, body, headers):
+            outcome, refusal = CallbackOutcome.BAD_SIGNATURE, CallbackRefused("bad signature")
+        else:
+            waiting = NodeExecution.objects.filter(
+                run_id=corr.run_id, node_id=corr.node_id, iteration=corr.iteration, status="waiting"
+            ).exists()
+            outcome = CallbackOutcome.ACCEPTED if waiting else CallbackOutcome.EARLY
+            corr.used_at = now
+            corr.payload = payload
+            corr.save(update_fields=["used_at", "payload"])
+            wake_run(run_id=corr.run_id)
+        receipt = CallbackReceipt.objects.create(
+            run_id=corr.run_id,
+            token=corr,
+            node_id=corr.node_id,
+            iteration=corr.iteration,
+            outcome=outcome,
+            payload=payload,
+            headers=mask_headers(headers),
+            remote_addr=remote_addr[:64],
+        )
+    if refusal is not None:
+        raise refusal
+    return receipt
+
+
+def _signature_ok(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    given = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
+    return bool(given) and hmac.compare_digest(given.strip(), sign(secret, body))
+
+
+def receipts_of(run, request=None) -> list[dict[str, Any]]:
+    """The run's callbacks for the run detail, oldest first."""
+    rows = CallbackReceipt.objects.filter(run=run).select_related("token").order_by("id")
+    return [
+        {
+            "node_id": r.node_id,
+            "iteration": r.iteration,
+            "received_at": r.received_at.isoformat(),
+            "outcome": r.outcome,
+            "payload": r.payload,
+            "headers": r.headers,
+            "remote_addr": r.remote_addr or None,
+            "context": r.token.context or {},
+            "signed": bool(r.token.signing_secret),
+        }
+        for r in rows
+    ]
