@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("runs", "0004_run_version_restrict"),
+        ("runs", "0005_debugging_and_executions"),
     ]
 
     operations = [
