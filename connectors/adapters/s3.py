@@ -17,6 +17,7 @@ from workflows.engine.errors import ErrorCategory, NodeError
 from . import files
 from .base import Adapter, ConnectionSettings, Limits, OperationResult, categorize_common
 from .registry import register_adapter
+from .web import ca_file
 
 
 class _S3Connection:
@@ -59,7 +60,7 @@ class S3Adapter(Adapter):
     def connect(self, settings: ConnectionSettings, limits: Limits) -> _S3Connection:
         verify: Any = settings.tls.verify
         if settings.tls.ca_bundle:
-            verify = _ca_file(settings.tls.ca_bundle)
+            verify = ca_file(settings.tls.ca_bundle)
         client = boto3.session.Session().client(
             "s3",
             endpoint_url=settings.field("endpoint_url"),
@@ -151,15 +152,3 @@ class S3Adapter(Adapter):
                 ErrorCategory.AUTHENTICATION_ERROR, "the credential lacks S3 keys", retryable=False
             )
         return categorize_common(exc)
-
-
-def _ca_file(pem: str) -> str:
-    """boto3 wants a CA bundle file: write the PEM once per distinct bundle."""
-    import hashlib
-    import tempfile
-    from pathlib import Path
-
-    path = Path(tempfile.gettempdir()) / f"switchyard-ca-{hashlib.sha256(pem.encode()).hexdigest()[:16]}.pem"
-    if not path.exists():
-        path.write_text(pem)
-    return str(path)
