@@ -95,8 +95,10 @@ class GraphqlServer(_HttpServer):
 
 TNS = "urn:switchyard:calc"
 WSDL = """<?xml version="1.0" encoding="UTF-8"?>
-<definitions xmlns="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
-  xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:switchyard:calc" targetNamespace="urn:switchyard:calc">
+<definitions xmlns="http://schemas.xmlsoap.org/wsdl/"
+  xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+  xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:tns="urn:switchyard:calc"
+  targetNamespace="urn:switchyard:calc">
   <types>
     <xsd:schema targetNamespace="urn:switchyard:calc" elementFormDefault="qualified">
       <xsd:element name="Add"><xsd:complexType><xsd:sequence>
@@ -109,13 +111,17 @@ WSDL = """<?xml version="1.0" encoding="UTF-8"?>
   </types>
   <message name="AddIn"><part name="parameters" element="tns:Add"/></message>
   <message name="AddOut"><part name="parameters" element="tns:AddResponse"/></message>
-  <portType name="CalcPort"><operation name="Add"><input message="tns:AddIn"/><output message="tns:AddOut"/></operation></portType>
+  <portType name="CalcPort"><operation name="Add">
+    <input message="tns:AddIn"/><output message="tns:AddOut"/>
+  </operation></portType>
   <binding name="CalcBinding" type="tns:CalcPort">
     <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
     <operation name="Add"><soap:operation soapAction="urn:switchyard:calc#Add"/>
       <input><soap:body use="literal"/></input><output><soap:body use="literal"/></output></operation>
   </binding>
-  <service name="Calc"><port name="CalcPort" binding="tns:CalcBinding"><soap:address location="ENDPOINT"/></port></service>
+  <service name="Calc"><port name="CalcPort" binding="tns:CalcBinding">
+    <soap:address location="ENDPOINT"/>
+  </port></service>
 </definitions>"""
 ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
 
