@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.engine import outbound
+from workflows.engine import masking, outbound
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.httpcall import build_request, parse_body, response_text, status_error
 from workflows.engine.templates import render
@@ -71,17 +71,20 @@ def execute_config(
     workspace: dict[str, Any],
     limits: ExecutionLimits | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    secrets: list[str] = (),
 ) -> ExecutionOutcome:
     """Run a connector config's steps in order and return the (masked) outcome.
 
     A failed step stops the chain unless it (or the connector) has `continue_on_error`,
     in which case its output is `{"error": {...}}` and the next step runs. The output is
     the last step's output, or `{step name: output}` for every step with `combine_outputs`.
+    Everything is masked with the workspace secrets and `secrets` (those in play where the
+    execution was started, e.g. credentials a workflow rendered into `input`).
     """
     limits = limits or ExecutionLimits()
     started = time.monotonic()
     deadline = started + limits.overall_timeout_s
-    secrets = outbound.secret_values(workspace)
+    secrets = outbound.secret_values(workspace) + [str(s) for s in secrets]
     outputs: dict[str, Any] = {}
     outcome = ExecutionOutcome()
     last_output: Any = None
@@ -138,7 +141,7 @@ def _run_step(
         error = exc
     else:
         secrets = secrets + spec.secrets
-        record["request"] = _request_record(spec)
+        record["request"] = _request_record(spec, secrets)
         policy = retry_policy(config, step)
         session = outbound.session_for(allow_private=limits.allow_private)
         while True:
@@ -158,7 +161,7 @@ def _run_step(
                     headers=dict(spec.headers),
                     data=spec.data,
                 )
-                record["response"] = _response_record(fetched)
+                record["response"] = _response_record(fetched, secrets)
                 if not 200 <= fetched.status < 300:
                     raise status_error(fetched)
                 output, error = parse_body(fetched), None
@@ -214,24 +217,25 @@ def _masked(error: NodeError, secrets: list[str]) -> NodeError:
     return masked
 
 
-def _preview(content: bytes | str) -> str:
+def _preview(content: bytes | str, secrets: list[str]) -> str:
+    """The first characters of a body, masked before it is cut (a cut secret would leak)."""
     text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-    return text if len(text) <= BODY_PREVIEW_CHARS else text[:BODY_PREVIEW_CHARS] + "…"
+    return masking.mask_then_cut(text, secrets, BODY_PREVIEW_CHARS, "…")
 
 
-def _request_record(spec) -> dict[str, Any]:
+def _request_record(spec, secrets: list[str]) -> dict[str, Any]:
     return {
         "method": spec.method,
         "url": spec.url,
-        "headers": dict(spec.headers),
-        "query": [list(pair) for pair in spec.params],
-        "body": _preview(spec.data) if spec.data is not None else None,
+        "headers": masking.mask_headers(spec.headers),
+        "query": [[k, masking.MASK if masking.is_sensitive_header(k) else v] for k, v in spec.params],
+        "body": _preview(spec.data, secrets) if spec.data is not None else None,
     }
 
 
-def _response_record(fetched: outbound.Fetched) -> dict[str, Any]:
+def _response_record(fetched: outbound.Fetched, secrets: list[str]) -> dict[str, Any]:
     return {
         "status": fetched.status,
         "headers": {k: v for k, v in fetched.headers.items() if k in RECORDED_RESPONSE_HEADERS},
-        "body": _preview(response_text(fetched)),
+        "body": _preview(response_text(fetched), secrets),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workflows.engine.errors import ErrorCategory, NodeError
+from workflows.engine.masking import secret_values
 from workflows.engine.registry import NodeContext, NodeResult, node_type
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -33,7 +34,10 @@ def run_connector_node(ctx: NodeContext) -> NodeResult:
     if not isinstance(ref, str) or not ref:
         raise NodeError(ErrorCategory.VALIDATION_ERROR, "config.connector must name a connector (id or name)")
     connector_input = ctx.config["input"] if "input" in ctx.config else ctx.input
+    # Every workspace credential in the run's scope: a template may have put any of them
+    # into the input, and the execution record must not keep them.
+    secrets = secret_values((ctx.scope or {}).get("workspace")) + list(ctx.secrets)
     output = ctx.services.run_connector(
-        connector=ref, input=connector_input, run_id=ctx.run_id, node_id=ctx.node_id
+        connector=ref, input=connector_input, run_id=ctx.run_id, node_id=ctx.node_id, secrets=secrets
     )
     return NodeResult(output=output)

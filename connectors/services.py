@@ -303,18 +303,22 @@ def execute_connector(
     contact: Contact | None = None,
     run=None,
     node_id: str = "",
+    secrets: list[str] = (),
 ) -> ConnectorExecution:
     """Execute a connector now, in this thread, and return the finished execution record.
 
     The record is created already `executing` (this thread runs it; no worker can claim
     it), in one short transaction with the credential resolution and its audit rows; the
     outcome and the statistics are written in a second one. No row lock or transaction is
-    held while a remote API answers.
+    held while a remote API answers. `secrets`: credential strings in play where the
+    execution was started (a workflow's workspace credentials rendered into `input`); the
+    stored input, steps, output and error are masked with them and the connector's own.
     """
+    secrets = [str(s) for s in secrets]
     with transaction.atomic():
         execution = create_execution(
             connector=connector,
-            input=input,
+            input=outbound.mask_secrets(input, secrets),
             user=user,
             contact=contact,
             run=run,
@@ -322,7 +326,7 @@ def execute_connector(
             status=ExecutionStatus.EXECUTING,
         )
         workspace = _credentials_for(execution, connector)
-    return _run(execution, connector=connector, workspace=workspace)
+    return _run(execution, connector=connector, workspace=workspace, input=input, secrets=secrets)
 
 
 def enqueue_connector_execution(
@@ -376,18 +380,26 @@ def _credentials_for(execution: ConnectorExecution, connector: Connector) -> dic
 
 
 def _run(
-    execution: ConnectorExecution, *, connector: Connector, workspace: dict[str, Any]
+    execution: ConnectorExecution,
+    *,
+    connector: Connector,
+    workspace: dict[str, Any],
+    input: Any = None,
+    secrets: list[str] = (),
 ) -> ConnectorExecution:
-    """Execute an `executing` record's connector and record the outcome; returns the record
-    as stored."""
-    secrets = outbound.secret_values(workspace)
+    """Execute an `executing` record's connector (with `input`, default: the stored one)
+    and record the outcome; returns the record as stored."""
+    input = execution.input if input is None else input
+    secrets = outbound.secret_values(workspace) + list(secrets)
     limits = ExecutionLimits(
         step_timeout_ms=connector.timeout_ms,
         allow_private=settings.ALLOW_PRIVATE_OUTBOUND,
         max_response_bytes=settings.MAX_RESPONSE_BYTES,
     )
     try:
-        outcome = execute_config(connector.config, input=execution.input, workspace=workspace, limits=limits)
+        outcome = execute_config(
+            connector.config, input=input, workspace=workspace, limits=limits, secrets=secrets
+        )
     except Exception as exc:  # a bug must not leave the record `executing` forever
         logger.exception("connector execution %s crashed", execution.pk)
         outcome = ExecutionOutcome(
@@ -399,10 +411,14 @@ def _run(
     if outcome.succeeded and execution.contact_id and connector.config.get("response_mapping"):
         try:
             contact_changes = render(
-                connector.config["response_mapping"], {"output": outcome.output, "input": execution.input}
+                connector.config["response_mapping"], {"output": outcome.output, "input": input}
             )
         except NodeError as exc:
-            outcome.error = NodeError(exc.category, f"response_mapping: {exc.message}", exc.details)
+            outcome.error = NodeError(
+                exc.category,
+                outbound.mask_secrets(f"response_mapping: {exc.message}", secrets),
+                outbound.mask_secrets(exc.details, secrets),
+            )
     _finish(execution, outcome, secrets=secrets, contact_changes=contact_changes)
     return execution
 

@@ -64,9 +64,10 @@ class DjangoServices(Services):
             if threading.current_thread() is not threading.main_thread():
                 connection.close()
 
-    def run_connector(self, *, connector, input, run_id, node_id) -> Any:
+    def run_connector(self, *, connector, input, run_id, node_id, secrets=()) -> Any:
         """Execute a connector of the run's workspace (by id or name) now, in this thread;
-        its output, or a NodeError with the connector's error category."""
+        its output, or a NodeError with the connector's error category. The execution
+        record is masked with `secrets` (the run's credentials in play) too."""
         from connectors.selectors import find_connector
         from connectors.services import execute_connector
         from workflows.engine.errors import ErrorCategory, NodeError
@@ -83,7 +84,9 @@ class DjangoServices(Services):
                     {"connector": connector},
                     retryable=False,
                 )
-            execution = execute_connector(connector=found, input=input, run=run, node_id=node_id)
+            execution = execute_connector(
+                connector=found, input=input, run=run, node_id=node_id, secrets=list(secrets)
+            )
             if execution.status != "completed":
                 error = execution.error or {}
                 raise NodeError(

@@ -18,6 +18,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from config.api_errors import error_body
+from workflows.engine import masking
 
 from . import intake, leases, selectors, services
 from .payloads import for_storage
@@ -40,6 +41,23 @@ def _parse_body(request, raw: bytes):
     if ctype == "application/x-www-form-urlencoded":
         return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     return raw.decode("utf-8", "replace") if raw else None
+
+
+def trigger_payload(request, body, auth: dict) -> dict:
+    """What the run receives (and stores) of the request: credentials never. Cookies and
+    Authorization are dropped; the trigger's own auth header and every other header or
+    query parameter named like a credential is `***`, and the header token is masked
+    wherever else it was repeated."""
+    auth_header = (auth.get("name") or "X-Webhook-Token") if auth.get("type") == "header" else ""
+    headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+    payload = {
+        "body": body,
+        "query": masking.mask_headers(dict(request.GET.items())),
+        "headers": masking.mask_headers(headers, extra=[auth_header] if auth_header else ()),
+        "method": request.method,
+    }
+    secrets = [str(auth.get("token") or "")] if auth_header else []
+    return masking.mask_secrets(payload, secrets)
 
 
 def _authorized(auth: dict, request, raw: bytes) -> bool:
@@ -86,12 +104,7 @@ def receive_webhook(request, token: str):
         body = _parse_body(request, raw)
     except ValueError as exc:
         return _error(400, "PARSE_ERROR", f"The body is not valid JSON: {exc}", {"body": [str(exc)]})
-    payload = {
-        "body": body,
-        "query": dict(request.GET.items()),
-        "headers": {k.lower(): v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS},
-        "method": request.method,
-    }
+    payload = trigger_payload(request, body, config.get("auth") or {})
     on_completion = config.get("respond", "immediately") == "on_completion"
     # on_completion: execute the run right here (see runs.tasks.InlineRunner) when a slot is
     # free. The run row commits leased to this process before it starts, so a 2xx still

@@ -146,3 +146,20 @@ def test_the_secret_is_absent_from_every_stored_row(api, alice, api_server):
     for text in responses + stored:
         assert SECRET not in text
     assert Contact.objects.get().data["echo"]  # the mapping ran, with the masked echo
+
+
+def test_workspace_credentials_templated_into_the_input_are_masked_in_the_execution(api, alice, api_server):
+    """Not the connector's own credential: one the workflow renders into `input`."""
+    api_server.route("POST", "/echo", echo)
+    res = api.post("/api/v1/credentials/", {"name": "other", "data": {"token": SECRET}}, format="json")
+    assert res.status_code == 201
+    make_connector(api, {"method": "POST", "url": api_server.url("/echo"), "body": {"k": "{{ input.key }}"}})
+    run = execute(
+        api, make_workflow(api, {"connector": "crm_lookup", "input": {"key": "{{ workspace.other }}"}}), {}
+    )
+    assert run["status"] == "completed", run
+    assert api_server.requests_to("/echo")[0].json() == {"k": SECRET}
+    execution = ConnectorExecution.objects.get()
+    assert execution.input == {"key": "***"}
+    shown = api.get(f"/api/v1/connectors/executions/{execution.pk}").content.decode()
+    assert SECRET not in shown and SECRET not in json.dumps(serializers.serialize("json", [execution]))

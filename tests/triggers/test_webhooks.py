@@ -175,3 +175,16 @@ def test_activation_names_missing_credentials_in_either_template_form(api):
     res = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json")
     messages = [e["message"] for e in res.json()["error"]["details"]["errors"] if e["node"] == "call"]
     assert any("'alpha'" in m for m in messages) and any("'beta'" in m for m in messages)
+
+
+def test_the_header_auth_token_is_not_stored_in_the_run_input(api, client):
+    token = "whk-stored-token-0123456789"
+    path = activate(
+        api, hook_workflow(api, {"auth": {"type": "header", "name": "X-Hook-Token", "token": token}})
+    )
+    res = post(client, path + "?token=" + token, **{"X-Hook-Token": token, "X-Other": "kept"})
+    assert res.status_code == 202
+    stored = WorkflowRun.objects.get(pk=res.json()["run_id"]).input
+    assert stored["headers"]["x-hook-token"] == "***" and stored["headers"]["x-other"] == "kept"
+    assert stored["query"] == {"token": "***"}
+    assert token not in json.dumps(stored)

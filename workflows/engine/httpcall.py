@@ -22,6 +22,7 @@ from requests.structures import CaseInsensitiveDict
 
 from . import outbound
 from .errors import ErrorCategory, NodeError
+from .masking import is_sensitive_header
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BODY_TYPES = ("json", "form", "xml", "raw")
@@ -126,7 +127,7 @@ def build_request(config: dict[str, Any]) -> RequestSpec:
     _apply_auth(spec, config.get("auth") or {"type": "none"})
     url_query = urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query)
     for name, value in [*spec.headers.items(), *spec.params, *url_query]:
-        if name.lower() in _SENSITIVE_NAMES:
+        if name.lower() in _SENSITIVE_NAMES or is_sensitive_header(name):
             spec.secrets += [value, value.split(" ", 1)[-1]]  # "Bearer abc": also "abc"
     body_type = config.get("body_type") or "json"
     if body_type not in BODY_TYPES:

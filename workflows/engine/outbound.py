@@ -8,7 +8,7 @@
   SNI and certificate verification. Every redirect hop opens its connection the same way.
 - `fetch` maps requests/urllib3 failures onto SPEC error categories and reads the body
   with a size cap and the attempt's deadline.
-- `mask_secrets` hides credentials in anything logged or returned.
+- `mask_secrets` (from `masking`) hides credentials in anything logged or returned.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import http.cookiejar
 import ipaddress
+import logging
 import socket
 import sys
 import threading
@@ -39,10 +40,25 @@ from urllib3.exceptions import (
 from urllib3.util import connection as urllib3_connection
 
 from .errors import ErrorCategory, NodeError
+from .masking import MASK, mask_secrets, secret_values  # noqa: F401 - used by callers of this module
 
 USER_AGENT = "Switchyard"
-MASK = "***"
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class _NoQueryStrings(logging.Filter):
+    """urllib3 logs every request line at DEBUG, query string (API keys) included: keep
+    only the path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "?" in a for a in record.args):
+            record.args = tuple(
+                a.split("?", 1)[0] + "?***" if isinstance(a, str) and "?" in a else a for a in record.args
+            )
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_NoQueryStrings())
 
 
 # ------------------------------------------------------------------------ address policy
@@ -344,52 +360,3 @@ def _short_reason(exc: BaseException) -> str:
         # "<conn object>: Failed to establish a new connection: [Errno 111] ..."
         return str(reason).split(": ", 1)[-1]
     return str(reason)
-
-
-# -------------------------------------------------------------------------------- secrets
-
-
-def secret_values(value: Any, out: list[str] | None = None) -> list[str]:
-    """Every string inside resolved credentials (nested objects and lists included), to be
-    masked wherever it could be stored or logged. Numbers such as ports are left alone:
-    masking them would blank unrelated digits everywhere."""
-    out = [] if out is None else out
-    if isinstance(value, dict):
-        for item in value.values():
-            secret_values(item, out)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            secret_values(item, out)
-    elif isinstance(value, str):
-        out.append(value)
-    return out
-
-
-def mask_secrets(value: Any, secrets: Any) -> Any:
-    """Replace each secret (strings of 3+ characters) with "***" in every string of `value`,
-    recursively through dicts, lists and tuples. Other values pass through unchanged."""
-    needles = sorted(
-        {
-            str(s)
-            for s in secrets or ()
-            if isinstance(s, str | int | float) and not isinstance(s, bool) and len(str(s)) >= 3
-        },
-        key=len,
-        reverse=True,
-    )  # longest first: no partial leftovers
-    if not needles:
-        return value
-    return _mask(value, needles)
-
-
-def _mask(value: Any, needles: list[str]) -> Any:
-    if isinstance(value, str):
-        for needle in needles:
-            if needle in value:
-                value = value.replace(needle, MASK)
-        return value
-    if isinstance(value, dict):
-        return {k: _mask(v, needles) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_mask(v, needles) for v in value)
-    return value

@@ -72,6 +72,7 @@ class NodeContext:
     resume: Any = None  # what ended a Wait (None on a first call)
     wait_data: dict[str, Any] | None = None  # the Wait.data persisted when the node parked
     logs: list[tuple[str, str, Any]] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)  # see add_secrets
 
     @property
     def raw_config(self) -> dict[str, Any]:
@@ -89,6 +90,15 @@ class NodeContext:
 
         scope = {**self.scope, **extra_scope} if extra_scope else self.scope
         return render(value, scope)
+
+    def add_secrets(self, *values: Any) -> None:
+        """Register credential strings this attempt used or received (a token typed into a
+        header, a cookie the server set): from now on the run masks them, in every form,
+        wherever it stores or returns something (outputs, errors, logs, the run result).
+        The node's output still reaches its successors unmasked, in memory."""
+        self.secrets.extend(
+            str(v) for v in values if isinstance(v, str | int | float) and not isinstance(v, bool)
+        )
 
     def log(self, level: str, message: str, data: Any = None) -> None:
         """Queue a log line; the scheduler persists it in order with the node's events."""

@@ -343,6 +343,8 @@ class _Drive:
         if attempt is None or attempt.token != token:
             return  # an attempt already given up on (timeout, cancel): its result is ignored
         del self.running[key]
+        if attempt.ctx.secrets:  # masked from here on, before anything of this attempt is saved
+            self.secrets = sorted({*self.secrets, *attempt.ctx.secrets})
         for level, message, data in attempt.ctx.logs:
             self.rs.log(level, message, key, data)
         if isinstance(outcome, NodeResult):

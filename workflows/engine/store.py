@@ -179,6 +179,9 @@ class Services:
         except KeyError:
             raise NotImplementedError(f"{name} need a host") from None
 
-    def run_connector(self, *, connector: str, input: Any, run_id: str, node_id: str) -> Any:
-        """Execute a workspace connector synchronously and return its output."""
+    def run_connector(
+        self, *, connector: str, input: Any, run_id: str, node_id: str, secrets: list[str] = ()
+    ) -> Any:
+        """Execute a workspace connector synchronously and return its output. `secrets`:
+        the credential strings in play in the calling node (masked in what is stored)."""
         raise NotImplementedError("connectors need a host")

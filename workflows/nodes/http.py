@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..engine import outbound
+from ..engine import masking, outbound
 from ..engine.conditions import check_condition, evaluate_condition
 from ..engine.errors import ErrorCategory, NodeError
 from ..engine.httpcall import (  # noqa: F401  (re-exported: the node's public helpers)
@@ -108,7 +108,12 @@ def perform(ctx: NodeContext, config: dict[str, Any]) -> dict[str, Any]:
         raise NodeError(ErrorCategory.CANCELLED, "cancelled before the request was sent")
     timeout_s = timeout_seconds(config, ctx.remaining_s())
     max_bytes = int(getattr(ctx.services, "max_response_bytes", 10 * 1024 * 1024))
-    shown = {"method": spec.method, "url": spec.url, "query": spec.params, "headers": dict(spec.headers)}
+    shown = {
+        "method": spec.method,
+        "url": spec.url,
+        "query": [(k, masking.MASK if masking.is_sensitive_header(k) else v) for k, v in spec.params],
+        "headers": masking.mask_headers(spec.headers),
+    }
     try:
         fetched = outbound.fetch(
             _session(ctx, spec.url),
@@ -135,6 +140,8 @@ def perform(ctx: NodeContext, config: dict[str, Any]) -> dict[str, Any]:
         f"{spec.method} {fetched.status} in {fetched.elapsed_s * 1000:.0f} ms",
         outbound.mask_secrets({**shown, "status": fetched.status}, secrets),
     )
+    # Cookies and tokens the server hands out are credentials too.
+    ctx.add_secrets(*(v for k, v in fetched.headers.items() if masking.is_sensitive_header(k)))
     fail_on_status = config.get("fail_on_status", True)
     if not 200 <= fetched.status < 300 and fail_on_status not in (False, "false", "False", 0):
         error = status_error(fetched)

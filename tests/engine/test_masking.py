@@ -1,0 +1,87 @@
+"""Every form of a secret that we produce is masked: plain, URL-encoded, JSON-escaped,
+base64 at any alignment (Basic auth), and prefixes left by truncation."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote, quote_plus, urlencode
+
+from workflows.engine import masking, outbound
+
+SECRET = 's3cr3t/p@ss w0rd+"é"'
+
+
+def _mask(text):
+    return outbound.mask_secrets(text, [SECRET])
+
+
+def test_basic_auth_header_and_any_base64_alignment_are_masked():
+    for user in ("", "a", "ab", "abc", "admin", "someone@example.com"):
+        prefix = base64.b64encode(f"{user}:".encode()).decode()
+        pair = base64.b64encode(f"{user}:{SECRET}".encode()).decode()
+        masked = _mask(f"Basic {pair}")
+        head, _, tail = masked.removeprefix("Basic ").partition("***")
+        # only the characters that mix the user part or the padding with the password remain
+        assert _ and prefix.startswith(head[:-1]) and len(head) <= len(prefix)
+        assert len(tail.rstrip("=")) <= 2, masked
+
+
+def test_url_encoded_json_escaped_and_html_forms_are_masked():
+    for form in (
+        quote(SECRET, safe=""),
+        quote_plus(SECRET),
+        urlencode({"key": SECRET}),
+        json.dumps({"key": SECRET}),
+        json.dumps(json.dumps({"key": SECRET})),
+        json.dumps({"key": SECRET}, ensure_ascii=False),
+        base64.urlsafe_b64encode(SECRET.encode()).decode(),
+    ):
+        masked = _mask(f"before {form} after")
+        assert "***" in masked, form
+        assert SECRET[:8] not in masked and quote_plus(SECRET)[:8] not in masked
+
+
+def test_a_truncated_secret_prefix_of_eight_or_more_characters_is_masked():
+    long_secret = "sk_live_0123456789abcdefghij"
+    assert outbound.mask_secrets(f"bad value {long_secret[:12]}", [long_secret]) == "bad value ***"
+    assert outbound.mask_secrets(f"x{long_secret[:8]}", [long_secret]) == "x***"
+    # shorter than 8 characters: not a leak we can tell from chance
+    assert outbound.mask_secrets(long_secret[:7], [long_secret]) == long_secret[:7]
+
+
+def test_mask_then_cut_masks_before_truncating():
+    long_secret = "A" * 10 + "very-long-secret-value"
+    text = f"error: {long_secret} happened"
+    assert masking.mask_then_cut(text, [long_secret], 20) == "error: *** happened"
+    cut = masking.mask_then_cut("x" * 30 + long_secret, [long_secret], 31, "…")
+    assert long_secret[:8] not in cut
+
+
+def test_dict_keys_are_masked_and_other_values_untouched():
+    assert outbound.mask_secrets({SECRET: 5, "n": 1.5, "b": True}, [SECRET]) == {
+        "***": 5,
+        "n": 1.5,
+        "b": True,
+    }
+
+
+def test_sensitive_headers_are_masked_by_name():
+    headers = {
+        "Authorization": "Basic eDp5",
+        "Proxy-Authorization": "x",
+        "Cookie": "a=b",
+        "X-Api-Key": "k",
+        "X-Webhook-Token": "t",
+        "X-Custom": "keep",
+        "Content-Type": "application/json",
+    }
+    assert masking.mask_headers(headers, extra=["x-custom"]) == {
+        "Authorization": "***",
+        "Proxy-Authorization": "***",
+        "Cookie": "***",
+        "X-Api-Key": "***",
+        "X-Webhook-Token": "***",
+        "X-Custom": "***",
+        "Content-Type": "application/json",
+    }

@@ -1,0 +1,206 @@
+"""Secret masking: every stored or returned form of a credential becomes `***`.
+
+A secret reaches text in more shapes than its own spelling: inside a Basic-auth header
+(base64 of `user:password`), in a query string or form body (URL-encoded), inside a JSON
+string (escaped), and cut short by whatever truncated an error text. `Masker` knows all
+the forms we ourselves produce and hides each of them:
+
+- the plain text, its URL-encodings (`quote`, `quote_plus`), its JSON-escaped spellings
+  (once and twice escaped) and its HTML-escaped spelling;
+- base64 (standard and URL-safe): the characters that depend only on the secret, at each
+  of the three byte alignments it can have inside a longer encoded value (so the secret
+  is hidden inside `base64("user:" + secret)` too), when that core is 6+ characters;
+- any prefix of 8+ characters of a form, so text truncated before it was masked does not
+  leak a long secret's beginning.
+
+Header values whose name says they carry credentials (`mask_headers`) are replaced whole.
+Pure Python, no Django: the engine, the connector executor and the host share it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+MIN_SECRET = 3  # shorter strings are not masked (they would blank unrelated text)
+MIN_ENCODED_CORE = 6  # shorter base64 fragments are too likely to occur by chance
+PREFIX = 8  # a prefix this long (or longer) of a form is masked wherever it appears
+
+# Header names (lower case) whose values are credentials, whatever they contain.
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        "apikey",
+        "x-auth-token",
+        "x-access-token",
+        "x-csrftoken",
+        "x-csrf-token",
+        "x-amz-security-token",
+    }
+)
+_SENSITIVE_WORDS = ("token", "secret", "password", "passwd", "api-key", "api_key", "apikey", "session")
+
+
+def is_sensitive_header(name: Any) -> bool:
+    """True for a header (or query parameter) name that says its value is a credential."""
+    lowered = str(name).strip().lower()
+    return lowered in SENSITIVE_HEADERS or any(word in lowered for word in _SENSITIVE_WORDS)
+
+
+def mask_headers(headers: Mapping[str, Any] | None, extra: Iterable[str] = ()) -> dict[str, Any]:
+    """A copy of `headers` with every credential-carrying value (by name, or a name in
+    `extra`) replaced by `***`."""
+    names = {n.lower() for n in extra}
+    return {
+        k: (MASK if is_sensitive_header(k) or str(k).lower() in names else v)
+        for k, v in (headers or {}).items()
+    }
+
+
+def secret_values(value: Any, out: list[str] | None = None) -> list[str]:
+    """Every string inside resolved credentials (nested objects and lists included), to be
+    masked wherever it could be stored or logged. Numbers such as ports are left alone:
+    masking them would blank unrelated digits everywhere."""
+    out = [] if out is None else out
+    if isinstance(value, dict):
+        for item in value.values():
+            secret_values(item, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            secret_values(item, out)
+    elif isinstance(value, str):
+        out.append(value)
+    return out
+
+
+def _base64_cores(data: bytes, encode) -> set[str]:
+    """The base64 characters fixed by `data` alone at each byte offset (0, 1, 2) it may
+    have inside a longer encoded value."""
+    cores = set()
+    for offset in range(3):
+        encoded = encode(b"\0" * offset + data).decode("ascii").rstrip("=")
+        start = -(-8 * offset // 6)  # the first character with no bits of the padding
+        end = 8 * (offset + len(data)) // 6  # the last character with only the secret's bits
+        core = encoded[start:end]
+        if len(core) >= MIN_ENCODED_CORE:
+            cores.add(core)
+    return cores
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The plain, URL-encoded, JSON-escaped, HTML-escaped and base64 forms of `secret`."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), html.escape(secret)}
+    for ascii_only in (True, False):
+        once = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        forms |= {once, json.dumps(once, ensure_ascii=ascii_only)[1:-1]}
+    data = secret.encode("utf-8")
+    forms |= _base64_cores(data, base64.b64encode) | _base64_cores(data, base64.urlsafe_b64encode)
+    return {f for f in forms if len(f) >= MIN_SECRET}
+
+
+class Masker:
+    """Masks every form of a fixed set of secrets in strings and nested values."""
+
+    def __init__(self, secrets: Iterable[str]):
+        by_head: dict[str, set[str]] = {}
+        for secret in secrets:
+            for form in secret_forms(secret):
+                by_head.setdefault(form[:PREFIX], set()).add(form)
+        self._forms = {head: sorted(forms, key=len, reverse=True) for head, forms in by_head.items()}
+        heads = sorted(by_head, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, heads))) if heads else None
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def text(self, value: str) -> str:
+        if self._pattern is None:
+            return value
+        parts, pos = [], 0
+        search = self._pattern.search
+        while True:
+            found = search(value, pos)
+            if found is None:
+                break
+            start = found.start()
+            length = self._covered(value, start, found.group())
+            if length == 0:  # a head that no form continues here: step past its first char
+                parts.append(value[pos : start + 1])
+                pos = start + 1
+                continue
+            parts += [value[pos:start], MASK]
+            pos = start + length
+        if not parts:
+            return value
+        parts.append(value[pos:])
+        return "".join(parts)
+
+    def _covered(self, value: str, start: int, head: str) -> int:
+        """How many characters from `start` are a form or a long enough prefix of one."""
+        best = 0
+        for form in self._forms[head]:
+            if len(form) <= best:
+                break
+            same = len(head)
+            limit = min(len(form), len(value) - start)
+            while same < limit and value[start + same] == form[same]:
+                same += 1
+            if same == len(form) or same >= PREFIX:
+                best = max(best, same)
+        return best
+
+    def value(self, value: Any) -> Any:
+        """`value` with every string inside it (dict keys too) masked."""
+        if self._pattern is None:
+            return value
+        return self._walk(value)
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {(self.text(k) if isinstance(k, str) else k): self._walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._walk(v) for v in value)
+        return value
+
+
+@lru_cache(maxsize=256)
+def _masker(needles: frozenset[str]) -> Masker:
+    return Masker(needles)
+
+
+def masker(secrets: Any) -> Masker:
+    """The (cached) `Masker` for `secrets`: strings and numbers of 3+ characters."""
+    needles = frozenset(
+        str(s)
+        for s in secrets or ()
+        if isinstance(s, str | int | float) and not isinstance(s, bool) and len(str(s)) >= MIN_SECRET
+    )
+    return _masker(needles)
+
+
+def mask_secrets(value: Any, secrets: Any) -> Any:
+    """Replace each secret (strings of 3+ characters), in every form listed in the module
+    docstring, with "***" in every string of `value`, recursively through dicts, lists and
+    tuples. Other values pass through unchanged."""
+    return masker(secrets).value(value)
+
+
+def mask_then_cut(text: str, secrets: Any, limit: int, marker: str = "") -> str:
+    """Mask, then truncate to `limit` characters (plus `marker` when cut): never the other
+    way round, which would leave a cut secret's beginning unmatched."""
+    text = masker(secrets).text(text)
+    return text if len(text) <= limit else text[:limit] + marker
