@@ -16,6 +16,7 @@ watches).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from channels.db import database_sync_to_async
@@ -29,7 +30,7 @@ from .models import RunEvent, WorkflowRun
 
 logger = logging.getLogger("switchyard.events")
 
-EMBEDDED_TICK_S = 0.04
+EMBEDDED_TICK_S = 0.025
 REDIS_TICK_S = 0.25
 BATCH = 500
 # Several runs commit concurrently on PostgreSQL: re-read this far back so an event whose
@@ -116,8 +117,9 @@ class EventHub:
                 targets = self.groups.get(events.run_group(str(run_id)), set()) | self.groups.get(
                     events.workflow_group(str(workflow_id)), set()
                 )
+                text = json.dumps({**payload, "seq": event_id})  # once, however many watch
                 for consumer in targets:
-                    consumer.deliver(event_id, payload)
+                    consumer.deliver(event_id, text)
             if len(rows) >= BATCH:
                 self.poke()
 
@@ -197,15 +199,15 @@ class _EventStream(AsyncJsonWebsocketConsumer):
         if self.group and hasattr(self, "hub"):
             await self.hub.unsubscribe(self, self.group)
 
-    def deliver(self, event_id: int, payload: dict) -> None:
-        self.queue.put_nowait((event_id, payload))
+    def deliver(self, event_id: int, text: str) -> None:
+        self.queue.put_nowait((event_id, text))
 
     async def forward_events(self):
         while True:
-            event_id, payload = await self.queue.get()
+            event_id, text = await self.queue.get()
             if event_id <= self.position:
                 continue  # already in the snapshot
-            await self.send_json({**payload, "seq": event_id})
+            await self.send(text_data=text)
 
     async def receive_json(self, content, **kwargs):
         pass  # the stream is one-way

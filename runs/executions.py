@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, time
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, TextField
+from django.db.models import Avg, Count, F, FloatField, Func, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -135,6 +135,27 @@ def execution_rows(runs: list[WorkflowRun]) -> list[dict]:
     return out
 
 
+class DurationMs(Func):
+    """completed_at - started_at in milliseconds, computed by the database itself (Django's
+    portable datetime difference calls a Python function per row on SQLite)."""
+
+    output_field = FloatField()
+
+    def __init__(self):
+        super().__init__(F("completed_at"), F("started_at"))
+
+    def as_sql(self, compiler, connection, **extra):
+        completed, c_params = compiler.compile(self.source_expressions[0])
+        started, s_params = compiler.compile(self.source_expressions[1])
+        if connection.vendor == "sqlite":
+            sql = f"((julianday({completed}) - julianday({started})) * 86400000.0)"
+        elif connection.vendor == "postgresql":
+            sql = f"(EXTRACT(EPOCH FROM ({completed} - {started})) * 1000.0)"
+        else:
+            sql = f"(TIMESTAMPDIFF(MICROSECOND, {started}, {completed}) / 1000.0)"
+        return sql, [*c_params, *s_params]
+
+
 def start_of_today() -> datetime:
     return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -144,7 +165,7 @@ def node_stats(*, workflow, since: datetime | None = None) -> dict:
     succeeded and failed, the success ratio of the finished ones and their mean duration.
     One aggregate query over the workflow's runs in the window (index run_workflow_recent)."""
     since = since or start_of_today()
-    duration = ExpressionWrapper(F("completed_at") - F("started_at"), output_field=DurationField())
+    duration = DurationMs()
     finished = Q(status__in=[NodeStatus.SUCCEEDED, NodeStatus.FAILED])
     rows = (
         NodeExecution.objects.filter(
@@ -168,6 +189,6 @@ def node_stats(*, workflow, since: datetime | None = None) -> dict:
             "succeeded": row["succeeded"],
             "failed": row["failed"],
             "success_ratio": round(row["succeeded"] / done, 4) if done else None,
-            "avg_duration_ms": round(avg.total_seconds() * 1000, 1) if avg is not None else None,
+            "avg_duration_ms": round(avg, 1) if avg is not None else None,
         }
     return {"workflow": str(workflow.pk), "since": since.isoformat(), "nodes": nodes}
