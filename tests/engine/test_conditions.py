@@ -427,3 +427,41 @@ def test_check_paths_are_relative_without_a_prefix():
 
 def test_check_never_evaluates():
     assert check_condition(cond("{{ 1 / 0 }}", "eq", "{{ missing.path }}")) == []
+
+
+def test_a_catastrophic_matches_pattern_fails_with_a_timeout_instead_of_stalling():
+    """`(a|aa)+$` on 40 `a`s and `!` backtracks for minutes with Python's `re`."""
+    import threading
+    import time
+
+    from workflows.engine import conditions
+    from workflows.engine.errors import NodeError
+
+    ticks = []
+    stop = threading.Event()
+
+    def tick():  # another thread (a lease heartbeat, say) must keep running meanwhile
+        while not stop.wait(0.05):
+            ticks.append(time.monotonic())
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(NodeError) as caught:
+            evaluate_condition({"left": "a" * 40 + "!", "op": "matches", "right": "(a|aa)+$"}, {})
+    finally:
+        stop.set()
+        ticker.join()
+    elapsed = time.monotonic() - started
+    assert caught.value.category == ErrorCategory.TIMEOUT_ERROR
+    assert "regular expression took longer" in caught.value.message
+    assert elapsed < conditions.MATCH_TIMEOUT_S * 10
+    assert len(ticks) >= elapsed / 0.05 / 2  # the GIL was released while matching
+
+
+def test_matches_keeps_python_re_syntax():
+    assert evaluate_condition({"left": "order-42", "op": "matches", "right": r"^order-\d+$"}, {}) is True
+    assert evaluate_condition({"left": "A", "op": "matches", "right": "(?i)a"}, {}) is True
+    with pytest.raises(TemplateError):
+        evaluate_condition({"left": "x", "op": "matches", "right": "("}, {})

@@ -691,3 +691,24 @@ def test_credentials_typed_into_headers_and_query_are_masked_in_logs(target):
     http_request(ctx)
     logged = json.dumps(ctx.logs)
     assert "tok-in-url" not in logged and "hdr-tok" not in logged and "qry-key" not in logged
+
+
+def test_a_jsonpath_regex_in_a_poll_condition_is_time_bounded(target):
+    """`=~` in a JSONPath filter is a user regex too: a catastrophic one fails the node
+    with TIMEOUT_ERROR rather than stalling the worker."""
+    store, run_id = run_flow(
+        target,
+        {
+            "id": "poll",
+            "type": "flow.poll",
+            "config": {
+                "url": "{{ trigger.target }}/echo",
+                "query": {"v": "a" * 40 + "!"},
+                "success_condition": '$.body.query.v[?(@ =~ "(a|aa)+$")]',
+                "max_attempts": 1,
+            },
+        },
+    )
+    assert store.run(run_id).status == "failed"
+    error = store.state(run_id, "poll").error
+    assert error["category"] == "TIMEOUT_ERROR" and "regular expression" in error["message"]

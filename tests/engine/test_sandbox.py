@@ -374,3 +374,33 @@ def test_document_validation_reports_code_syntax_only():
     issues = validate(doc("x = 1\nif x\n"))
     assert [(i.node, i.field) for i in issues] == [("calc", "config.code")] and "line 2" in issues[0].message
     assert validate(doc("import os\nresult = f'{{x}}'")) == []  # policy is a run-time matter
+
+
+# --------------------------------------------------------------------- format strings
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'result = "{0.__globals__[os].environ}".format(print)',
+        'result = "{0.__globals__}".format_map([print])',
+        'result = "{f.__globals__}".format(f=print)',
+        'result = "{0.f_globals}".format(print)',
+        'result = "{0:{1.__class__}}".format(1, 2)',
+        'result = "{0[__builtins__]}".format({"__builtins__": 1})',
+        'fmt = "{0.__globals__}"\nresult = fmt.format(print)',
+        'result = str.format("{0.__globals__}", print)',
+        'f = "{0.__globals__}".format\nresult = f(print)',
+    ],
+)
+def test_format_strings_cannot_read_attributes_or_internals(code):
+    error = fails(code)
+    assert "format" in error.message
+
+
+def test_literal_format_strings_without_attribute_access_still_work():
+    code = (
+        'result = ["{} items".format(3), "{n:>4}|{0[1]}".format([1, 2], n=5), '
+        '"{a[k]}".format_map({"a": {"k": 1}})]'
+    )
+    assert run(code) == ["3 items", "   5|2", "1"]

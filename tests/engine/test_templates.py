@@ -570,3 +570,59 @@ def test_engine_templates_and_conditions_do_not_import_django():
         "sys.exit(any(m == 'django' or m.startswith('django.') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{{ "{0.__globals__}".format(input) }}',
+        '{{ "{}".format_map(input) }}',
+        '{{ ("{0." ~ "__class__}").format(1) }}',
+    ],
+)
+def test_templates_have_no_string_format(source):
+    with pytest.raises(TemplateError):
+        render(source, {"input": {"a": 1}})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{{ ([0] * 1000) | join("x" * 999000) }}',
+        '{{ ([0] * 10000) | join("y" * 200) }}',
+        '{{ ["a" * 600000, "b" * 600000] | join }}',
+        "{{ ([[0] * 100000] * 9) | json }}",
+        "{{ ([[0] * 100000] * 9) | string }}",
+        "{{ input.big | upper }}",
+        "{{ input.big | string }}",
+        "{{ input.big | json }}",
+        "{{ input.bigs | join }}",
+        '{{ ("ab" * 400000) | lower ~ ("ab" * 400000) | upper }}',
+        '{{ "x" * 10 ** 12 }}',
+        "{{ [1] * 10 ** 9 }}",
+    ],
+)
+def test_every_filter_and_repetition_is_bounded_without_building_the_value(source):
+    import time
+    import tracemalloc
+
+    scope = {"input": {"big": "z" * 1_200_000, "bigs": ["z" * 400_000] * 3}}
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TemplateError) as caught:
+            render(source, scope)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "1000000" in caught.value.message.replace(",", "") or "too large" in caught.value.message
+    assert peak < 64 * 1024 * 1024, f"{peak} bytes allocated"  # never the ~1 GB value
+    assert time.monotonic() - started < 5
+
+
+def test_bounded_filters_still_work_below_the_limit():
+    assert render("{{ [1, 'a', null] | join('-') }}", {}) == "1-a-null"
+    assert render("{{ {'a': [1]} | json }}", {}) == '{"a":[1]}'
+    assert render("{{ 5 | string }}", {}) == "5"
+    assert render("{{ ' Hi ' | trim | upper }}", {}) == "HI"
+    assert render("{{ [0, 1, 2] | join(', ') }}", {}) == "0, 1, 2"

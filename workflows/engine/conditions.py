@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import operator
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+import regex
+
 from . import templates
-from .errors import TemplateError
+from .errors import ErrorCategory, NodeError, TemplateError
 from .templates import MissingPathError, json_type
 
 __all__ = [
@@ -47,6 +48,10 @@ COMBINATORS = ("all", "any", "not")
 
 MAX_PATTERN_LENGTH = 1_000
 MAX_MATCH_SUBJECT = 100_000  # characters of `left` that `matches` will search
+# A user's pattern may backtrack exponentially: every search runs with this time bound
+# (the `regex` package checks it while matching) and releases the GIL meanwhile, so other
+# threads (other runs, the lease heartbeat) keep going.
+MATCH_TIMEOUT_S = 1.0
 
 _MISSING = object()  # a unary operand whose path does not exist
 
@@ -167,11 +172,27 @@ def _affix(op: str, left: Any, right: Any) -> bool:
 
 
 @lru_cache(maxsize=512)
-def _pattern(source: str) -> re.Pattern[str]:
-    return re.compile(source)
+def _pattern(source: str) -> regex.Pattern:
+    return regex.compile(source, regex.VERSION0)  # VERSION0: the syntax of Python's `re`
 
 
-def _compile_pattern(source: Any) -> re.Pattern[str]:
+def bounded_search(pattern: Any, text: str, what: str = "condition 'matches'") -> bool:
+    """`pattern` (text or compiled) found in `text`, within MATCH_TIMEOUT_S; a pattern that
+    takes longer fails with TIMEOUT_ERROR instead of stalling the process."""
+    compiled = _compile_pattern(pattern) if isinstance(pattern, str) else pattern
+    try:
+        return compiled.search(text, timeout=MATCH_TIMEOUT_S, concurrent=True) is not None
+    except TimeoutError:
+        raise NodeError(
+            ErrorCategory.TIMEOUT_ERROR,
+            f"{what}: the regular expression took longer than {MATCH_TIMEOUT_S:g} s "
+            "(it backtracks too much on this text; simplify the pattern)",
+            {"pattern": compiled.pattern[:200], "timeout_s": MATCH_TIMEOUT_S},
+            retryable=False,
+        ) from None
+
+
+def _compile_pattern(source: Any) -> regex.Pattern:
     """Compile a `matches` pattern; raises `TemplateError` on a bad or oversized one."""
     if not isinstance(source, str):
         raise TemplateError(f"condition 'matches' needs a string pattern, got {json_type(source)}")
@@ -179,7 +200,7 @@ def _compile_pattern(source: Any) -> re.Pattern[str]:
         raise TemplateError(f"condition 'matches': pattern is longer than {MAX_PATTERN_LENGTH} characters")
     try:
         return _pattern(source)
-    except (re.error, RecursionError, OverflowError) as exc:
+    except (regex.error, RecursionError, OverflowError) as exc:
         raise TemplateError(f"condition 'matches': invalid regular expression: {exc}") from None
 
 
@@ -191,7 +212,7 @@ def _matches(left: Any, right: Any) -> bool:
     # (exponentially backtracking) pattern, which is why patterns are length-capped too.
     if len(left) > MAX_MATCH_SUBJECT:
         raise TemplateError(f"condition 'matches': text is longer than {MAX_MATCH_SUBJECT} characters")
-    return pattern.search(left) is not None
+    return bounded_search(pattern, left)
 
 
 def _order(op: str, compare: Any) -> Any:

@@ -119,10 +119,50 @@ def _policy_problem(node: ast.AST) -> str | None:
         return "class definitions are not allowed"
     if isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRIBUTES:
         return f"attribute {node.attr!r} is not allowed"
+    if isinstance(node, ast.Attribute) and node.attr in _FORMAT_METHODS:
+        return _format_problem(node)
     for name in _identifiers(node):
         # A bare `_` is the usual throwaway variable and reaches nothing.
         if name.startswith("_") and name != "_":
             return f"name {name!r} is not allowed (names starting with '_' are forbidden)"
+    return None
+
+
+_FORMAT_METHODS = ("format", "format_map")
+
+
+def _format_problem(node: ast.Attribute) -> str | None:
+    """`str.format` resolves `{0.attr}` / `{0[key]}` inside the format string, where the
+    syntax-tree check cannot see it (`"{0.__globals__[os]}".format(print)`). Only a literal
+    format string is allowed, and only if none of its fields reads an attribute or an
+    `_` key."""
+    what = f".{node.attr}()"
+    if not (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+        return f"{what} is only allowed on a string literal (use an f-string)"
+    try:
+        return _format_fields_problem(node.value.value, what, depth=0)
+    except ValueError as exc:
+        return f"{what}: invalid format string ({exc})"
+
+
+def _format_fields_problem(template: str, what: str, depth: int) -> str | None:
+    import _string  # the parser behind str.format itself
+
+    if depth > 2:
+        return f"{what}: format specs nested too deeply"
+    for _literal, field, spec, _conversion in _string.formatter_parser(template):
+        if field is None:
+            continue
+        _first, rest = _string.formatter_field_name_split(field)
+        for is_attribute, key in rest:
+            if is_attribute:
+                return f"{what}: attribute access in a format field ({{{field}}}) is not allowed"
+            if isinstance(key, str) and key.startswith("_"):
+                return f"{what}: keys starting with '_' in a format field ({{{field}}}) are not allowed"
+        if spec:
+            problem = _format_fields_problem(spec, what, depth + 1)
+            if problem:
+                return problem
     return None
 
 

@@ -40,6 +40,7 @@ from jinja2.exceptions import TemplateSyntaxError as JinjaSyntaxError
 from jinja2.parser import Parser
 from jinja2.runtime import StrictUndefined, Undefined, missing
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import pass_context
 
 from .errors import TemplateError, TemplateSyntaxError
 
@@ -191,14 +192,67 @@ def _f_length(value: Any) -> int:
     return len(value)
 
 
-def _f_lower(value: Any) -> str:
+# Filters that build text are charged against the evaluation's budget (see `_charge`)
+# before they build it: `{{ ([0]*1000) | join("x"*999000) }}` is refused, not built.
+
+
+def _json_size_at_least(value: Any, limit: int) -> int:
+    """A lower bound of the compact JSON length of `value`, counted only until it passes
+    `limit` (no text is built; the exact length is at most a few times this)."""
+    size, stack = 0, [value]
+    scalars = (int, float, bool, type(None))
+    while stack and size <= limit:
+        item = stack.pop()
+        if type(item) in scalars:
+            size += 1
+        elif isinstance(item, str):
+            size += len(item) + 2
+        elif isinstance(item, Mapping):
+            size += 1 + len(item)
+            for key, child in item.items():
+                stack.append(child)
+                size += len(str(key)) + 2
+        elif isinstance(item, list | tuple | range | set | frozenset):
+            size += 1 + len(item)
+            stack.extend(item)
+        else:
+            size += 1  # anything else is written as its str(): checked exactly after
+    return size
+
+
+def _bounded_text(context: Any, value: Any, filter_name: str) -> str:
+    """`to_text(value)`, charged to the budget; refused before building when it cannot fit."""
+    left = MAX_TEXT_SIZE - getattr(context, "_switchyard_built", 0)
+    if isinstance(value, str):
+        size = len(value)
+    else:
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+        size = _json_size_at_least(value, left)
+    if size > left:
+        raise TemplateError(f"filter '{filter_name}': the result would be over {MAX_TEXT_SIZE} characters")
+    text = to_text(value)
+    _charge(context, len(text))
+    return text
+
+
+@pass_context
+def _f_lower(context: Any, value: Any) -> str:
     _require(value, str, "lower", "a string")
+    _charge(context, len(value))
     return value.lower()
 
 
-def _f_upper(value: Any) -> str:
+@pass_context
+def _f_upper(context: Any, value: Any) -> str:
     _require(value, str, "upper", "a string")
+    _charge(context, len(value))
     return value.upper()
+
+
+@pass_context
+def _f_string(context: Any, value: Any) -> str:
+    return _bounded_text(context, value, "string")
 
 
 def _convert(value: Any, convert: Any, name: str, default: Any) -> Any:
@@ -233,9 +287,15 @@ def _f_float(value: Any, default: Any = _NO_DEFAULT) -> float:
     return _convert(value, float, "float", default)
 
 
-def _f_json(value: Any) -> str:
+@pass_context
+def _f_json(context: Any, value: Any) -> str:
     """`json`: the compact JSON text of any value (a string gets its quotes)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    left = MAX_TEXT_SIZE - getattr(context, "_switchyard_built", 0)
+    if _json_size_at_least(value, left) > left:
+        raise TemplateError(f"filter 'json': the result would be over {MAX_TEXT_SIZE} characters")
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    _charge(context, len(text))
+    return text
 
 
 def _f_round(value: Any, precision: int = 0) -> float:
@@ -248,15 +308,19 @@ def _f_abs(value: Any) -> Any:
     return abs(value)
 
 
-def _f_trim(value: Any) -> str:
+@pass_context
+def _f_trim(context: Any, value: Any) -> str:
     _require(value, str, "trim", "a string")
+    _charge(context, len(value))
     return value.strip()
 
 
-def _f_join(value: Any, separator: str = "") -> str:
+@pass_context
+def _f_join(context: Any, value: Any, separator: str = "") -> str:
     _require(value, (list, tuple), "join", "a list")
     _require(separator, str, "join", "a string separator")
-    return separator.join(to_text(item) for item in value)
+    _charge(context, len(separator) * max(len(value) - 1, 0))  # before any part is built
+    return separator.join([_bounded_text(context, item, "join") for item in value])
 
 
 FILTERS: dict[str, Any] = {
@@ -267,7 +331,7 @@ FILTERS: dict[str, Any] = {
     "upper": _f_upper,
     "int": _f_int,
     "float": _f_float,
-    "string": to_text,  # the same text interpolation writes: 1 -> "1", null -> "null"
+    "string": _f_string,  # the same text interpolation writes: 1 -> "1", null -> "null"
     "json": _f_json,
     # extras: Jinja aliases and a few bounded, side-effect-free helpers
     "d": _f_default,

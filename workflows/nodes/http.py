@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..engine import masking, outbound
-from ..engine.conditions import check_condition, evaluate_condition
+from ..engine.conditions import bounded_search, check_condition, evaluate_condition
 from ..engine.errors import ErrorCategory, NodeError
 from ..engine.httpcall import (  # noqa: F401  (re-exported: the node's public helpers)
     AUTH_TYPES,
@@ -208,9 +208,16 @@ def _is_jsonpath(condition: Any) -> bool:
 
 
 def _jsonpath(expression: str):
+    from jsonpath_ng.ext import filter as jsonpath_filter
     from jsonpath_ng.ext import parse  # imported on use: only polls with JSONPath need it
 
+    # `=~` in a filter is a user regex: bounded in time like the `matches` condition.
+    jsonpath_filter.OPERATOR_MAP["=~"] = _jsonpath_matches
     return parse(expression.strip())
+
+
+def _jsonpath_matches(value: Any, pattern: Any) -> bool:
+    return isinstance(value, str) and bounded_search(str(pattern), value, "JSONPath '=~'")
 
 
 def validate_poll_config(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -233,6 +240,8 @@ def _condition_holds(ctx: NodeContext, condition: Any, response: dict[str, Any])
     if _is_jsonpath(condition):
         try:
             matches = _jsonpath(condition).find(response)
+        except NodeError:  # a `=~` that took too long
+            raise
         except Exception as exc:  # noqa: BLE001 - see validate_poll_config
             raise _invalid(f"invalid JSONPath {condition!r}: {exc}") from None
         return any(m.value not in (None, False, 0, "", [], {}) for m in matches)
