@@ -39,6 +39,9 @@ urlpatterns = [
         rf"^workflows/(?P<pk>{UUID})/execute/?$", runs_api.ExecuteView.as_view(), name="workflow-execute"
     ),
     re_path(rf"^workflows/(?P<pk>{UUID})/runs/?$", runs_api.WorkflowRunsView.as_view(), name="workflow-runs"),
+    re_path(
+        r"^integrations/health/?$", connectors_api.IntegrationHealthView.as_view(), name="integrations-health"
+    ),
     re_path(r"^runs/?$", debug_api.ExecutionsView.as_view(), name="run-list"),
     re_path(r"^runs/bulk-retry/?$", debug_api.BulkRetryView.as_view(), name="runs-bulk-retry"),
     re_path(r"^runs/bulk-cancel/?$", debug_api.BulkCancelView.as_view(), name="runs-bulk-cancel"),

@@ -202,3 +202,30 @@ class CredentialViewSet(_ScopedViewSet):
 
     def remove(self, credential):
         services.delete_credential(credential=credential)
+
+
+# --------------------------------------------------------------------- integration health
+
+
+class HealthQuery(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    workspace = serializers.UUIDField(required=False)
+
+
+class IntegrationHealthView(APIView):
+    """GET /integrations/health?since=&workspace= — per connection: operations, success rate,
+    p50/p95 latency, last error and its time (default window: the last 7 days)."""
+
+    @extend_schema(parameters=[HealthQuery], responses={200: dict})
+    def get(self, request):
+        from .adapters.health import integration_health
+
+        query = HealthQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(
+            integration_health(
+                user=request.user,
+                since=query.validated_data.get("since"),
+                workspace_id=query.validated_data.get("workspace"),
+            )
+        )
