@@ -1,15 +1,15 @@
 """Databases: `db.query` and `db.execute` on PostgreSQL (psycopg 3) and MySQL/MariaDB (PyMySQL).
 
 SQL uses named `:name` parameters; values are always bound by the driver (`sql.bind`).
-`db.query` streams: PostgreSQL through a server-side cursor, MySQL through an unbuffered
-cursor, reading at most `max_rows` rows (+1 to tell that there were more, then
-`truncated: true`). `db.execute` runs one statement, or `statements` in one transaction
+`db.query` streams: PostgreSQL in single-row mode, MySQL through an unbuffered cursor,
+reading at most `max_rows` rows (+1 to tell that there were more, then `truncated: true`). `db.execute` runs one statement, or `statements` in one transaction
 (all or nothing), and returns RETURNING rows when there are any. A credential with
 `read_only` opens read-only sessions and refuses `db.execute` before connecting.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -168,13 +168,15 @@ class _PgConnection:
             self.timeout_s = timeout_s
 
     def query(self, sql: str, values: dict, max_rows: int, timeout_s: int) -> tuple[list[dict], bool]:
-        with self.conn.transaction():
-            with self.conn.cursor() as plain:
-                self._timeout(plain, timeout_s)
-            with self.conn.cursor(name="switchyard_stream", row_factory=dict_row) as cur:
-                cur.itersize = min(max_rows + 1, 2000)
-                cur.execute(sql, values)
-                fetched = cur.fetchmany(max_rows + 1)
+        # Single-row mode: rows stream from the server in one round trip; stopping after
+        # max_rows + 1 cancels the rest of the query server-side instead of reading it.
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            self._timeout(cur, timeout_s)
+            stream = cur.stream(sql, values)
+            try:
+                fetched = list(itertools.islice(stream, max_rows + 1))
+            finally:
+                stream.close()
         return [json_row(r) for r in fetched[:max_rows]], len(fetched) > max_rows
 
     def execute(self, bound: list[tuple[str, dict]], timeout_s: int) -> tuple[list[dict], int]:
