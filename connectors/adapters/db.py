@@ -2,8 +2,9 @@
 
 SQL uses named `:name` parameters; values are always bound by the driver (`sql.bind`).
 `db.query` streams: PostgreSQL in single-row mode, MySQL through an unbuffered cursor,
-reading at most `max_rows` rows (+1 to tell that there were more, then `truncated: true`). `db.execute` runs one statement, or `statements` in one transaction
-(all or nothing), and returns RETURNING rows when there are any. A credential with
+reading at most `max_rows` rows (+1 to tell that there were more, then `truncated: true`).
+`db.execute` runs one statement, or `statements` in one transaction (all or nothing), and
+returns RETURNING rows when there are any. A credential with
 `read_only` opens read-only sessions and refuses `db.execute` before connecting.
 """
 
