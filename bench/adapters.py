@@ -433,7 +433,8 @@ def main() -> None:
         flag = "" if r["ratio"] <= TARGET_RATIO or r["bare_us"] > 1500 else "  (over target)"
         print(
             f"{key:8} {case.family + '.' + case.operation:14} {r['bare_us']:9.0f} {r['adapter_us']:11.0f}"
-            f" {r['ratio']:5.2f}x {r['overhead_us']:12.0f} {r['pooled_ops_s']:13.0f} {r['unpooled_ops_s']:15.0f}"
+            f" {r['ratio']:5.2f}x {r['overhead_us']:12.0f} {r['pooled_ops_s']:13.0f}"
+            f" {r['unpooled_ops_s']:15.0f}"
             f" {r['pooled_ops_s'] / r['unpooled_ops_s']:9.1f}x{flag}"
         )
     print(f"target: adapter ≤ {TARGET_RATIO}x bare for a ~1 ms operation; load after {load()}")
