@@ -34,6 +34,14 @@ PLAIN_FIELDS = frozenset(
         "pool_size",
         "prefix",
         "service",
+        "username",
+        "user",
+        "jetstream",
+        "api_key_header",
+        "host_key",
+        "tls_ca_bundle",
+        "wsdl",
+        "target",
     }
 )
 
@@ -238,9 +246,11 @@ def settings_from(*, credential_id: str, credential_name: str, data: dict[str, A
             retryable=False,
         ) from None
     password = urllib.parse.unquote(parts.password) if parts.password else None
+    # The URL's password, not the whole URL: its scheme and host are not secret, and the
+    # run masks any long prefix of a secret wherever it appears.
     secrets = [v for k, v in data.items() if k not in PLAIN_FIELDS and k != "url"]
     if parts.password:
-        secrets += [url, parts.password, password]
+        secrets += [parts.password, password]
     rate = data.get("rate_limit_per_s")
     try:
         rate_value = float(rate) if rate else None

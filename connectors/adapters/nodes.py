@@ -74,12 +74,19 @@ def _executor(family: str, op: Operation):
             )
         remaining = ctx.remaining_s()
         services = ctx.services
+        host_resolve = host.resolver(run_id=ctx.run_id, node_id=ctx.node_id)
+
+        def resolve(name: str):
+            settings = host_resolve(name)
+            ctx.add_secrets(*settings.secrets)  # the run masks them in all it stores
+            return settings
+
         request = OperationRequest(
             family=family,
             operation=op.name,
             credential=credential,
             params={k: v for k, v in ctx.config.items() if k not in COMMON_KEYS},
-            resolve=host.resolver(run_id=ctx.run_id, node_id=ctx.node_id),
+            resolve=resolve,
             log=ctx.log,
             limits=Limits(
                 timeout_s=DEFAULT_TIMEOUT_S if remaining is None else remaining,
