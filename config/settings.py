@@ -186,6 +186,15 @@ WAIT_INLINE_MAX_S = env.float("WAIT_INLINE_MAX_S", default=60.0)
 # each web process may execute itself, concurrently; beyond that they take the queue.
 INLINE_RUNS = env.int("INLINE_RUNS", default=16)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+# Every request: a bigger body is a 413 (at the HTTP layer under `serve`, and in the ASGI app),
+# more header lines or header bytes a 431; JSON nested deeper than MAX_JSON_DEPTH is a 400.
+MAX_REQUEST_BODY_BYTES = max(
+    env.int("MAX_REQUEST_BODY_BYTES", default=4 * 1024 * 1024), WEBHOOK_MAX_BODY_BYTES
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+MAX_REQUEST_HEADERS = env.int("MAX_REQUEST_HEADERS", default=200)
+MAX_REQUEST_HEADER_BYTES = env.int("MAX_REQUEST_HEADER_BYTES", default=32 * 1024)
+MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=100)
 MAX_RESPONSE_BYTES = env.int("MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", default="inbound.switchyard.local")
 # `manage.py serve` also runs `inbound_smtp` on this port when set (0: off; `make run` uses 2525).
@@ -211,6 +220,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.json_input.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
@@ -221,6 +235,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Workflows, runs, connectors, credentials and provider connections.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "runs.models.RunStatus",
+        "NodeStatusEnum": "runs.models.NodeStatus",
+        "WorkflowStatusEnum": "workflows.models.WorkflowStatus",
+        "ExecutionStatusEnum": "connectors.models.ExecutionStatus",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.add_error_responses",
+    ],
 }
 
 LANGUAGE_CODE = "en-us"

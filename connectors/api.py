@@ -6,7 +6,7 @@ is write-only: no response ever carries a value.
 """
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
@@ -15,11 +15,20 @@ from rest_framework.views import APIView
 
 from config.api_errors import ApiError
 from config.api_params import UUID_PATTERN, uuid_param
+from config.openapi import ID_PARAM, PAGE_PARAM
 from workflows.api import require_object, target_workspace
 from workflows.permissions import WorkspaceRolePermission
 from workflows.services import ensure_personal_workspace
 
 from . import selectors, services
+from .api_schemas import (
+    ConnectorOut,
+    CredentialOut,
+    ExecutionAcceptedOut,
+    ExecutionOut,
+    ExecutionPage,
+    scoped_crud,
+)
 
 
 def _valid(serializer_class, data, *, partial=False) -> dict:
@@ -37,6 +46,7 @@ def _paginated(request, view, queryset, represent):
 class _ScopedViewSet(viewsets.ViewSet):
     permission_classes = viewsets.ViewSet.permission_classes + [WorkspaceRolePermission]
     lookup_value_regex = UUID_PATTERN
+    pagination_class = PageNumberPagination  # documents list answers as pages
 
     def scoped(self):
         """The caller's rows of this kind (subclasses say which)."""
@@ -85,6 +95,7 @@ class ExecuteInput(serializers.Serializer):
     wait = serializers.BooleanField(required=False, default=False)
 
 
+@scoped_crud(ConnectorOut, ConnectorInput)
 class ConnectorViewSet(_ScopedViewSet):
     """/connectors/: CRUD, POST {id}/execute, GET {id}/executions."""
 
@@ -93,14 +104,14 @@ class ConnectorViewSet(_ScopedViewSet):
     def scoped(self):
         return selectors.connectors_for(user=self.request.user)
 
-    @extend_schema(request=ConnectorInput, responses={201: dict})
+    @extend_schema(request=ConnectorInput, responses={201: ConnectorOut})
     def create(self, request):
         data = _valid(ConnectorInput, request.data)
         workspace = target_workspace(user=request.user, workspace_id=data.pop("workspace", None))
         connector = services.create_connector(workspace=workspace, **data)
         return Response(self.represent(connector), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ConnectorInput, responses={200: dict})
+    @extend_schema(parameters=[ID_PARAM], request=ConnectorInput, responses={200: ConnectorOut})
     def update(self, request, pk=None, partial=False):
         connector = self.get_object(pk)
         data = _valid(ConnectorInput, request.data, partial=partial)
@@ -114,7 +125,14 @@ class ConnectorViewSet(_ScopedViewSet):
     def remove(self, connector):
         services.delete_connector(connector=connector)
 
-    @extend_schema(request=ExecuteInput, responses={200: dict, 202: dict})
+    @extend_schema(
+        parameters=[
+            ID_PARAM,
+            OpenApiParameter("wait", bool, description="Wait for the execution (as `wait` in the body)."),
+        ],
+        request=ExecuteInput,
+        responses={200: ExecutionOut, 202: ExecutionAcceptedOut},
+    )
     @action(detail=True, methods=["post"])
     def execute(self, request, pk=None):
         """202 {execution_id} (a worker runs it); with wait (body or ?wait=true) 200 and the record."""
@@ -140,6 +158,14 @@ class ConnectorViewSet(_ScopedViewSet):
             {"execution_id": str(execution.id), "status": execution.status}, status=status.HTTP_202_ACCEPTED
         )
 
+    @extend_schema(
+        parameters=[
+            ID_PARAM,
+            OpenApiParameter("status", str, enum=["pending", "executing", "completed", "failed"]),
+            PAGE_PARAM,
+        ],
+        responses={200: ExecutionPage},
+    )
     @action(detail=True, methods=["get"])
     def executions(self, request, pk=None):
         connector = self.get_object(pk)
@@ -152,6 +178,9 @@ class ConnectorViewSet(_ScopedViewSet):
 class ExecutionDetailView(APIView):
     """GET /connectors/executions/{id}."""
 
+    @extend_schema(
+        operation_id="v1_connector_execution_retrieve", parameters=[ID_PARAM], responses={200: ExecutionOut}
+    )
     def get(self, request, pk):
         execution = get_object_or_404(selectors.executions_for(user=request.user), pk=pk)
         return Response(selectors.execution_representation(execution))
@@ -167,6 +196,7 @@ class CredentialInput(serializers.Serializer):
     workspace = serializers.UUIDField(required=False)
 
 
+@scoped_crud(CredentialOut, CredentialInput)
 class CredentialViewSet(_ScopedViewSet):
     """/credentials/: `data` is write-only; PUT replaces it, PATCH merges (null removes a field)."""
 
@@ -175,7 +205,7 @@ class CredentialViewSet(_ScopedViewSet):
     def scoped(self):
         return selectors.credentials_for(user=self.request.user)
 
-    @extend_schema(request=CredentialInput, responses={201: dict})
+    @extend_schema(request=CredentialInput, responses={201: CredentialOut})
     def create(self, request):
         data = _valid(CredentialInput, request.data)
         workspace = target_workspace(user=request.user, workspace_id=data.pop("workspace", None))
@@ -184,7 +214,7 @@ class CredentialViewSet(_ScopedViewSet):
         )
         return Response(self.represent(credential), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=CredentialInput, responses={200: dict})
+    @extend_schema(parameters=[ID_PARAM], request=CredentialInput, responses={200: CredentialOut})
     def update(self, request, pk=None, partial=False):
         credential = self.get_object(pk)
         data = _valid(CredentialInput, request.data, partial=partial)

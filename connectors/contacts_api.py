@@ -13,10 +13,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from config.openapi import ID_PARAM
 from workflows.api import target_workspace
 
 from . import contacts
 from .api import _ScopedViewSet, _valid
+from .api_schemas import CONTACT_FILTERS, ContactOut, scoped_crud
 from .models import Contact
 
 
@@ -29,6 +31,7 @@ class ContactInput(serializers.Serializer):
     workspace = serializers.UUIDField(required=False)
 
 
+@scoped_crud(ContactOut, ContactInput, list_filters=CONTACT_FILTERS)
 class ContactViewSet(_ScopedViewSet):
     """/contacts/: CRUD."""
 
@@ -55,14 +58,14 @@ class ContactViewSet(_ScopedViewSet):
                     )
         return qs
 
-    @extend_schema(request=ContactInput, responses={201: dict})
+    @extend_schema(request=ContactInput, responses={201: ContactOut})
     def create(self, request):
         data = _valid(ContactInput, request.data)
         workspace = target_workspace(user=request.user, workspace_id=data.pop("workspace", None))
         contact = contacts.create_contact(workspace=workspace, **data)
         return Response(self.represent(contact), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ContactInput, responses={200: dict})
+    @extend_schema(parameters=[ID_PARAM], request=ContactInput, responses={200: ContactOut})
     def update(self, request, pk=None, partial=False):
         contact = self.get_object(pk)
         data = _valid(ContactInput, request.data, partial=partial)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from config import json_input
 from workflows.engine.httpcall import AUTH_TYPES, BODY_TYPES, METHODS
 
 from .config import DEFAULT_MAX_ATTEMPTS, SINGLE_STEP_NAME, is_multi_step, step_documents
@@ -272,7 +273,9 @@ def _step_config(step: StepForm) -> dict[str, Any]:
     if body.strip():
         if step.body_type in ("json", "form") and not _is_one_template(body):
             try:
-                out["body"] = json.loads(body)
+                out["body"] = json_input.loads(body)
+            except json_input.JSONTooDeep as exc:
+                errors.setdefault("body", []).append(str(exc))
             except ValueError as exc:
                 errors.setdefault("body", []).append(
                     f"A {step.body_type} body must be JSON ({exc.msg} at line {exc.lineno}); templates go "
@@ -345,7 +348,7 @@ def _json_object(text: str, errors: dict[str, list[str]], field_name: str, messa
     if not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = json_input.loads(text)
     except ValueError:
         value = None
     if not isinstance(value, dict):

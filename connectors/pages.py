@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from config import json_input
 from workflows.models import WRITE_ROLES, Workspace
 from workflows.selectors import role_in
 from workflows.services import ensure_personal_workspace
@@ -147,9 +148,10 @@ def _save(request, form: editor.ConnectorForm, *, connector, workspace):
     config, timeout_ms = editor.config_from_form(form)
     if request.POST.get("action") == "test":
         try:
-            json.loads(form.sample_input or "null")
+            json_input.loads(form.sample_input or "null")
         except ValueError as exc:
-            form.errors.setdefault("sample_input", []).append(f"The test input must be JSON ({exc.msg}).")
+            reason = getattr(exc, "msg", str(exc))
+            form.errors.setdefault("sample_input", []).append(f"The test input must be JSON ({reason}).")
     multi = is_multi_step(config)
     if form.has_errors or workspace is None:
         # Still show every config problem at once, not only the ones parsing found.

@@ -1,6 +1,7 @@
 """Run API (SPEC §6): execute, history, detail, logs, retry, cancel, callbacks."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.pagination import PageNumberPagination
@@ -9,14 +10,33 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
+from config.openapi import ERROR, ID_PARAM, PAGE_PARAM
 from workflows.api import require_object
 from workflows.models import WRITE_ROLES
 from workflows.selectors import role_in, workflows_for
 
 from . import callbacks, selectors, services
+from .api_schemas import (
+    CallbackAcceptedOut,
+    ExecuteAcceptedOut,
+    ExecuteIn,
+    ExecuteTimeoutOut,
+    LogEntryOut,
+    RetryIn,
+    RunDetailOut,
+    RunPage,
+    RunSummaryOut,
+)
 from .models import CorrelationToken, RunMode, WorkflowRun
 
 MAX_WAIT_S = 300
+RUN_FILTERS = [
+    OpenApiParameter("status", str, description="Comma-separated statuses."),
+    OpenApiParameter("since", str, description="ISO 8601 date or date-time (UTC when naive)."),
+    OpenApiParameter("until", str, description="ISO 8601 date or date-time (UTC when naive)."),
+    OpenApiParameter("mode", str, enum=["test", "live"]),
+    PAGE_PARAM,
+]
 
 
 def _writable_workflow(request, pk):
@@ -36,6 +56,17 @@ def _run_for(request, pk, *, write=False) -> WorkflowRun:
 class ExecuteView(APIView):
     """POST /workflows/{id}/execute {input, mode, wait, timeout_s}."""
 
+    @extend_schema(
+        parameters=[ID_PARAM],
+        request=ExecuteIn,
+        responses={
+            202: ExecuteAcceptedOut,
+            200: RunDetailOut,
+            408: ExecuteTimeoutOut,
+            409: ERROR("Live runs need an active workflow."),
+            429: ERROR("The workflow reached max_runs_per_day."),
+        },
+    )
     def post(self, request, pk):
         workflow = _writable_workflow(request, pk)
         body = require_object(request.data or {})
@@ -91,6 +122,7 @@ class ExecuteView(APIView):
 class WorkflowRunsView(APIView):
     """GET /workflows/{id}/runs?status=&since=&until=&mode= — newest first."""
 
+    @extend_schema(parameters=[ID_PARAM, *RUN_FILTERS], responses={200: RunPage})
     def get(self, request, pk):
         workflow = get_object_or_404(workflows_for(user=request.user), pk=pk)
         mode = request.query_params.get("mode")
@@ -110,11 +142,20 @@ class WorkflowRunsView(APIView):
 
 
 class RunDetailView(APIView):
+    @extend_schema(parameters=[ID_PARAM], responses={200: RunDetailOut})
     def get(self, request, pk):
         return Response(selectors.run_detail(_run_for(request, pk), request=request))
 
 
 class RunLogsView(APIView):
+    @extend_schema(
+        parameters=[
+            ID_PARAM,
+            OpenApiParameter("level", str, enum=["debug", "info", "warning", "error"]),
+            OpenApiParameter("node", str, description="Only this node's entries."),
+        ],
+        responses={200: LogEntryOut(many=True)},
+    )
     def get(self, request, pk):
         run = _run_for(request, pk)
         return Response(
@@ -125,6 +166,7 @@ class RunLogsView(APIView):
 
 
 class RunRetryView(APIView):
+    @extend_schema(parameters=[ID_PARAM], request=RetryIn, responses={201: RunSummaryOut})
     def post(self, request, pk):
         run = _run_for(request, pk, write=True)
         body = require_object(request.data or {})
@@ -133,6 +175,7 @@ class RunRetryView(APIView):
 
 
 class RunCancelView(APIView):
+    @extend_schema(parameters=[ID_PARAM], request=None, responses={200: RunDetailOut})
     def post(self, request, pk):
         run = services.cancel_run(run=_run_for(request, pk, write=True))
         if not run.is_finished:
@@ -140,6 +183,15 @@ class RunCancelView(APIView):
         return Response(selectors.run_detail(run, request=request))
 
 
+@extend_schema(
+    request={"application/json": {"type": "object", "additionalProperties": True}},
+    responses={
+        202: CallbackAcceptedOut,
+        404: ERROR("Unknown callback token."),
+        410: ERROR("This callback has expired or was already used."),
+    },
+    auth=[],
+)
 @api_view(["POST"])
 @authentication_classes([])
 @permission_classes([AllowAny])

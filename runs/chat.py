@@ -9,9 +9,10 @@ return the first run."""
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from typing import Any
+
+from config import json_input
 
 from . import intake
 from .app_events import idempotency_key, ignored, json_error, read_body, start_live_run, trigger_secret
@@ -111,7 +112,7 @@ def filter_reason(config: dict, payload: dict) -> str | None:
 
 def _parse_update(raw: bytes) -> tuple[dict | None, str]:
     try:
-        update: Any = json.loads(raw or b"null")
+        update: Any = json_input.loads(raw or b"null")
     except ValueError as exc:
         return None, f"The body is not valid JSON: {exc}"
     if not isinstance(update, dict):

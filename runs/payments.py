@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from typing import Any
+
+from config import json_input
 
 from . import intake
 from .app_events import idempotency_key, ignored, json_error, read_body, start_live_run, trigger_secret
@@ -150,7 +151,7 @@ def receive_payment_event(request, *, workflow, endpoint, node):
     except SignatureInvalid as exc:
         return json_error(400, "SIGNATURE_INVALID", str(exc))
     try:
-        event = json.loads(raw)
+        event = json_input.loads(raw)
     except ValueError as exc:
         return json_error(400, "PARSE_ERROR", f"The body is not valid JSON: {exc}", {"body": [str(exc)]})
     problem = _event_problem(event)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import parse_qsl
@@ -17,6 +16,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from config import json_input
 from config.api_errors import error_body
 from workflows.engine import masking
 
@@ -37,7 +37,7 @@ def _parse_body(request, raw: bytes):
     if ctype == "application/json" or ctype.endswith("+json"):
         if not raw.strip():
             return None
-        return json.loads(raw)
+        return json_input.loads(raw)
     if ctype == "application/x-www-form-urlencoded":
         return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     return raw.decode("utf-8", "replace") if raw else None

@@ -1,16 +1,25 @@
 """Workflow API (SPEC §6): CRUD in the interchange format, import/export, validate, node types."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
 from config.api_params import UUID_PATTERN, uuid_param, uuid_value
+from config.openapi import ID_PARAM, uuid_query
 
 from . import selectors, services
+from .api_schemas import (
+    NodeTypesOut,
+    ValidationOut,
+    WorkflowDocumentOut,
+    WorkflowOut,
+    WorkspaceOut,
+)
 from .engine.registry import registry
 from .models import WRITE_ROLES, Workspace
 from .permissions import WorkspaceRolePermission
@@ -23,6 +32,17 @@ class WorkflowDocumentSerializer(serializers.Serializer):
     nodes = serializers.ListField(child=serializers.DictField())
     edges = serializers.ListField(child=serializers.DictField())
     workspace = serializers.UUIDField(required=False)
+
+
+class WorkflowPatchSerializer(serializers.Serializer):
+    """Any top-level fields of the document."""
+
+    name = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    variables = serializers.DictField(required=False)
+    settings = serializers.DictField(required=False)
+    nodes = serializers.ListField(child=serializers.DictField(), required=False)
+    edges = serializers.ListField(child=serializers.DictField(), required=False)
 
 
 def workflow_representation(workflow, request=None) -> dict:
@@ -72,9 +92,25 @@ def require_object(data):
     return data
 
 
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[ID_PARAM], responses={200: WorkflowOut}),
+    destroy=extend_schema(parameters=[ID_PARAM], responses={204: None}),
+    partial_update=extend_schema(
+        parameters=[ID_PARAM],
+        request=WorkflowPatchSerializer,
+        responses={200: WorkflowOut},
+        description="Changes the given top-level fields of the document (a new version).",
+    ),
+    export=extend_schema(parameters=[ID_PARAM], responses={200: WorkflowDocumentOut}),
+    activate=extend_schema(parameters=[ID_PARAM], request=None, responses={200: WorkflowOut}),
+    deactivate=extend_schema(parameters=[ID_PARAM], request=None, responses={200: WorkflowOut}),
+    validate=extend_schema(parameters=[ID_PARAM], request=None, responses={200: ValidationOut}),
+    import_document=extend_schema(request=WorkflowDocumentSerializer, responses={201: WorkflowOut}),
+)
 class WorkflowViewSet(viewsets.ViewSet):
     permission_classes = viewsets.ViewSet.permission_classes + [WorkspaceRolePermission]
     lookup_value_regex = UUID_PATTERN
+    pagination_class = PageNumberPagination  # documents list answers as pages
 
     def get_object(self, pk):
         services.ensure_personal_workspace(user=self.request.user)
@@ -82,7 +118,13 @@ class WorkflowViewSet(viewsets.ViewSet):
         self.check_object_permissions(self.request, workflow)
         return workflow
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        parameters=[
+            uuid_query("workspace", "Only this workspace's workflows."),
+            OpenApiParameter("status", str, enum=["active", "inactive", "error"]),
+        ],
+        responses={200: WorkflowOut(many=True)},
+    )
     def list(self, request):
         services.ensure_personal_workspace(user=request.user)
         qs = selectors.workflows_for(user=request.user)
@@ -90,13 +132,11 @@ class WorkflowViewSet(viewsets.ViewSet):
             qs = qs.filter(workspace_id=ws)
         if st := request.query_params.get("status"):
             qs = qs.filter(status=st)
-        from rest_framework.pagination import PageNumberPagination
-
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(qs.prefetch_related("versions"), request, view=self)
         return paginator.get_paginated_response([workflow_representation(w, request) for w in page])
 
-    @extend_schema(request=WorkflowDocumentSerializer, responses={201: dict})
+    @extend_schema(request=WorkflowDocumentSerializer, responses={201: WorkflowOut})
     def create(self, request):
         data = require_object(request.data)
         workspace = target_workspace(user=request.user, workspace_id=data.get("workspace"))
@@ -107,7 +147,7 @@ class WorkflowViewSet(viewsets.ViewSet):
     def retrieve(self, request, pk=None):
         return Response(workflow_representation(self.get_object(pk), request))
 
-    @extend_schema(request=WorkflowDocumentSerializer, responses={200: dict})
+    @extend_schema(parameters=[ID_PARAM], request=WorkflowDocumentSerializer, responses={200: WorkflowOut})
     def update(self, request, pk=None):
         workflow = self.get_object(pk)
         document = {k: v for k, v in require_object(request.data).items() if k != "workspace"}
@@ -185,6 +225,7 @@ class WorkflowViewSet(viewsets.ViewSet):
 class NodeTypesView(APIView):
     """The palette: every registered node type with its schemas and handles."""
 
+    @extend_schema(responses={200: NodeTypesOut})
     def get(self, request):
         return Response(
             {"count": len(registry.all()), "results": [t.palette_entry() for t in registry.all()]}
@@ -192,6 +233,9 @@ class NodeTypesView(APIView):
 
 
 class WorkspaceViewSet(viewsets.ViewSet):
+    pagination_class = PageNumberPagination  # one page with every membership
+
+    @extend_schema(responses={200: WorkspaceOut(many=True)})
     def list(self, request):
         services.ensure_personal_workspace(user=request.user)
         rows = [

@@ -109,7 +109,7 @@ class Command(BaseCommand):
         daphne = [
             sys.executable,
             "-m",
-            "daphne",
+            "config.web_server",  # daphne, with JSON answers for what the HTTP layer refuses
             "--fd",
             str(listener.fileno()),
             "--proxy-headers",

@@ -1,0 +1,72 @@
+"""Response shapes of the workflow API, for the OpenAPI schema (the views build plain dicts)."""
+
+from rest_framework import serializers
+
+from .models import WorkflowStatus
+
+
+class TriggerOut(serializers.Serializer):
+    node_id = serializers.CharField()
+    type = serializers.CharField()
+    url = serializers.CharField(allow_null=True)
+    next_runs = serializers.ListField(child=serializers.CharField())
+    address = serializers.CharField(required=False)
+
+
+class UsageOut(serializers.Serializer):
+    runs_today = serializers.IntegerField()
+    max_runs_per_day = serializers.IntegerField(allow_null=True)
+
+
+class WorkflowDocumentOut(serializers.Serializer):
+    """A `switchyard.workflow/1` document (export)."""
+
+    schema = serializers.CharField()
+    name = serializers.CharField(allow_blank=True, required=False)
+    description = serializers.CharField(allow_blank=True, required=False)
+    variables = serializers.DictField(required=False)
+    settings = serializers.DictField(required=False)
+    nodes = serializers.ListField(child=serializers.DictField())
+    edges = serializers.ListField(child=serializers.DictField())
+
+
+class WorkflowOut(WorkflowDocumentOut):
+    id = serializers.UUIDField()
+    workspace = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=WorkflowStatus.choices)
+    version = serializers.IntegerField()
+    triggers = TriggerOut(many=True)
+    usage = UsageOut()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ValidationOut(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = serializers.ListField(child=serializers.DictField())
+
+
+class NodeTypeOut(serializers.Serializer):
+    type = serializers.CharField()
+    label = serializers.CharField()
+    category = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    icon = serializers.CharField(allow_blank=True, allow_null=True)
+    is_trigger = serializers.BooleanField()
+    handles = serializers.ListField(child=serializers.CharField())
+    dynamic_handles = serializers.BooleanField()
+    config_schema = serializers.DictField(allow_null=True)
+    input_schema = serializers.DictField(allow_null=True)
+    output_schema = serializers.DictField(allow_null=True)
+
+
+class NodeTypesOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = NodeTypeOut(many=True)
+
+
+class WorkspaceOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    role = serializers.ChoiceField(choices=["owner", "editor", "viewer"])
+    is_personal = serializers.BooleanField()
