@@ -199,7 +199,11 @@ MAX_RESPONSE_BYTES = env.int("MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", default="inbound.switchyard.local")
 # `manage.py serve` also runs `inbound_smtp` on this port when set (0: off; `make run` uses 2525).
 INBOUND_SMTP_PORT = env.int("INBOUND_SMTP_PORT", default=0)
-DEMO_PASSWORD = env("DEMO_PASSWORD", default="switchyard-demo")
+# `make run` offers a demo login (`demo`); DEMO_USER=false leaves it out. The published password
+# is refused by `serve` beyond loopback with DEBUG off (workflows.demo_login).
+PUBLISHED_DEMO_PASSWORD = "switchyard-demo"
+DEMO_USER = env.bool("DEMO_USER", default=True)
+DEMO_PASSWORD = env("DEMO_PASSWORD", default=PUBLISHED_DEMO_PASSWORD)
 
 # --- Auth, API ------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

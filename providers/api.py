@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_errors import ApiError
+from config.api_params import UUID_PATTERN, uuid_param
 from workflows.api import require_object, target_workspace
 from workflows.models import WRITE_ROLES
 from workflows.permissions import WorkspaceRolePermission
@@ -21,8 +22,6 @@ from workflows.selectors import role_in
 from workflows.services import ensure_personal_workspace
 
 from . import selectors, services
-
-UUID_PATTERN = "[0-9a-fA-F-]{36}"
 
 
 def _valid(serializer_class, data, *, partial=False) -> dict:
@@ -68,7 +67,7 @@ class ConnectionViewSet(viewsets.ViewSet):
     def list(self, request):
         ensure_personal_workspace(user=request.user)
         qs = selectors.connections_for(user=request.user)
-        if workspace := request.query_params.get("workspace"):
+        if workspace := uuid_param(request, "workspace"):
             qs = qs.filter(workspace_id=workspace)
         if provider := request.query_params.get("provider"):
             qs = qs.filter(provider=provider)

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 
+from config.api_params import uuid_value
 from config.errors import ApplicationError
 from workflows.engine.attempt import Job, run_job
 from workflows.engine.document import normalize, validate
@@ -59,6 +60,8 @@ def _node_of(document: dict, node_id: str) -> dict:
 
 
 def _run_of(workflow, run_id, field: str = "run_id") -> WorkflowRun:
+    if run_id:
+        run_id = uuid_value(run_id, field)
     run = WorkflowRun.objects.filter(workflow=workflow, pk=run_id).first() if run_id else None
     if run is None:
         raise _invalid(field, f"No run {run_id!r} of this workflow.")

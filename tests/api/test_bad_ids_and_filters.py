@@ -37,6 +37,10 @@ ID_ROUTES = [
     ("delete", "/api/v1/credentials/{}/"),
     ("get", "/api/v1/contacts/{}/"),
     ("delete", "/api/v1/contacts/{}/"),
+    ("get", "/api/v1/providers/connections/{}/"),
+    ("put", "/api/v1/providers/connections/{}/"),
+    ("delete", "/api/v1/providers/connections/{}/"),
+    ("post", "/api/v1/providers/connections/{}/test/"),
 ]
 
 
@@ -80,6 +84,7 @@ def test_workflow_create_with_an_invalid_workspace_names_the_field(api, sample_d
         ("/api/v1/credentials/?workspace={}", "workspace"),
         ("/api/v1/contacts/?workspace={}", "workspace"),
         ("/api/v1/runs?workflow={}", "workflow"),
+        ("/api/v1/providers/connections/?workspace={}", "workspace"),
     ],
 )
 @pytest.mark.parametrize("bad", ["nope", "0" * 36, "1"])
@@ -104,6 +109,13 @@ def test_good_filters_still_filter(api, sample_document):
     assert api.get(f"/api/v1/workflows/?workspace={ws.upper()}").json()["count"] == 1
     assert api.get("/api/v1/runs?since=2020-01-01&until=2999-01-01T00:00:00Z").status_code == 200
     assert api.get(f"/api/v1/runs?workflow={wid}").status_code == 200
+
+
+@pytest.mark.parametrize("run_id", ["À", "0" * 36, 7])
+def test_pinning_from_a_run_id_that_is_not_a_uuid_names_the_field(api, sample_document, run_id):
+    wid = api.post("/api/v1/workflows/", sample_document, format="json").json()["id"]
+    res = api.put(f"/api/v1/workflows/{wid}/pins/start/", {"run_id": run_id}, format="json")
+    assert_error(res, 400, "run_id")
 
 
 @pytest.mark.parametrize("path", ["/ws/runs/{}/", "/ws/workflows/{}/", "/ws/nothing-here/{}/"])

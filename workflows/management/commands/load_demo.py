@@ -1,16 +1,19 @@
-"""Idempotently create the demo login, its workspace and the example workflows."""
+"""Idempotently create the demo login, its workspace and the example workflows.
+
+With `DEMO_USER=false` it does nothing. The demo user is created once: later runs never reset
+its password nor give it back superuser rights (see workflows.demo_login)."""
 
 import json
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from workflows import services
 from workflows.activation import activate_workflow
+from workflows.demo_login import USERNAME, ensure_demo_user
 from workflows.models import Membership, Role, Workflow, Workspace
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -22,12 +25,10 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        User = get_user_model()
-        user, created = User.objects.get_or_create(username="demo", defaults={"email": "demo@example.com"})
-        if created or not user.has_usable_password():
-            user.set_password(settings.DEMO_PASSWORD)
-        user.is_staff = user.is_superuser = True
-        user.save()
+        if not settings.DEMO_USER:
+            self.stdout.write("Demo login off (DEMO_USER=false): no demo user or example workflows.")
+            return
+        user = ensure_demo_user()
         workspace = Workspace.objects.filter(name="Demo workspace", memberships__user=user).first()
         if workspace is None:
             workspace = Workspace.objects.create(name="Demo workspace")
@@ -41,7 +42,8 @@ class Command(BaseCommand):
                     activate_workflow(workflow=workflow)
                 made += 1
         token, _ = Token.objects.get_or_create(user=user)
-        self.stdout.write(
-            "Demo ready: log in as 'demo' with password "
-            f"'{settings.DEMO_PASSWORD}' · API token {token.key} · {made} example workflow(s) added."
-        )
+        if user.check_password(settings.DEMO_PASSWORD):
+            login = f"log in as '{USERNAME}' with password '{settings.DEMO_PASSWORD}'"
+        else:
+            login = f"log in as '{USERNAME}' with the password you set"
+        self.stdout.write(f"Demo ready: {login} · API token {token.key} · {made} example workflow(s) added.")

@@ -19,7 +19,7 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 PR_SET_PDEATHSIG = 1
 
@@ -98,6 +98,10 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, no_workers, web, smtp_port, worker_cluster, **options):
         if worker_cluster:
             return self._worker_cluster()
+        from workflows.demo_login import serve_refusal
+
+        if reason := serve_refusal(host):
+            raise CommandError(reason)
         env = {
             **os.environ,
             "Q_WORKERS": str(workers),
