@@ -15,8 +15,8 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import RunStatus, WorkflowRun
@@ -33,15 +33,29 @@ def expiry():
     return timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
 
 
-def acquire(run_id: str, owner: str) -> bool:
-    """Take the run's lease if it is free or expired. Atomic: one winner."""
+def acquire(run_id: str, owner: str) -> int:
+    """Take the run's lease if it is free or expired. Atomic: one winner. Returns the new
+    lease epoch (the fencing token the holder's writes carry, see `runs.store`), 0 when
+    the lease was not taken."""
     now = timezone.now()
-    return bool(
-        WorkflowRun.objects.filter(pk=run_id)
-        .exclude(status__in=RunStatus.terminal())
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner))
-        .update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=settings.RUN_LEASE_SECONDS))
-    )
+    with transaction.atomic():
+        taken = (
+            WorkflowRun.objects.filter(pk=run_id)
+            .exclude(status__in=RunStatus.terminal())
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=owner))
+            .update(
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=settings.RUN_LEASE_SECONDS),
+                lease_epoch=F("lease_epoch") + 1,
+            )
+        )
+        return epoch_of(run_id, owner) if taken else 0
+
+
+def epoch_of(run_id: str, owner: str) -> int:
+    """The epoch of the lease `owner` holds on the run (0: it holds none)."""
+    found = WorkflowRun.objects.filter(pk=run_id, lease_owner=owner).values_list("lease_epoch", flat=True)
+    return next(iter(found), 0)
 
 
 def renew(run_id: str, owner: str) -> bool:

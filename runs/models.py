@@ -63,6 +63,8 @@ class WorkflowRun(models.Model):
     resume_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=100, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Fencing token: +1 on every acquisition; the holder's writes check it (runs.store).
+    lease_epoch = models.BigIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
     parent_run = models.ForeignKey(

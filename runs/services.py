@@ -182,7 +182,7 @@ def _start_run(
         parent_iteration=parent[2] if parent else None,
     )
     if lease_owner:
-        fields.update(lease_owner=lease_owner, lease_expires_at=leases.expiry())
+        fields.update(lease_owner=lease_owner, lease_expires_at=leases.expiry(), lease_epoch=1)
     if idempotency_key:
         try:
             with transaction.atomic():

@@ -14,13 +14,13 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from workflows.engine.outbound import secret_values
-from workflows.engine.store import LogEntry, NodeState, RunSnapshot
+from workflows.engine.store import LeaseLost, LogEntry, NodeState, RunSnapshot
 
-from . import events, rows
+from . import events, leases, rows
 from .models import CorrelationToken, ExecutionLog, NodeExecution, RunStatus, WorkflowRun
 from .payloads import for_storage
 
@@ -218,6 +218,7 @@ class OrmStore:
         self._workflow: dict[str, str] = {}
         self._parent: dict[str, Any] = {}
         self._primed: dict[str, WorkflowRun] = {}
+        self._fences: dict[str, tuple[str, int]] = {}  # run id -> (lease owner, epoch)
 
     # -- loading ------------------------------------------------------------------------
     def prime(self, run: WorkflowRun) -> None:
@@ -226,9 +227,17 @@ class OrmStore:
         host that has just created the run (unstarted, no initial states)."""
         self._primed[str(run.pk)] = run
 
+    def hold(self, run_id: str, owner: str, epoch: int) -> None:
+        """Fence every write of this run: from now on each `batch()` first checks, in the
+        same transaction, that `owner` still holds the lease at `epoch` (and renews it);
+        if another worker took the run over, the batch writes nothing and raises
+        `LeaseLost`. Cleared by `forget`."""
+        self._fences[run_id] = (owner, int(epoch))
+
     def forget(self, run_id: str) -> None:
         """Drop what this process cached about the run (after an `advance()`)."""
         for cache in (
+            self._fences,
             self._rows,
             self._secrets,
             self._types,
@@ -242,13 +251,48 @@ class OrmStore:
     @contextmanager
     def batch(self, run_id: str):
         """One transaction around a scheduler flush (node states, events, logs, run status);
-        on PostgreSQL its statements also travel together, in one round trip."""
+        on PostgreSQL its statements also travel together, in one round trip. A held run's
+        batch starts with the lease check (see `hold`)."""
         if rows.can_batch():
-            with rows.batched():
-                yield
+            outermost = not rows.batching()
+            try:
+                with rows.batched():
+                    if outermost:
+                        self._fence(run_id)
+                    yield
+            except DataError as exc:
+                if outermost and run_id in self._fences and "division by zero" in str(exc):
+                    raise LeaseLost(f"run {run_id}: the lease was taken over; nothing was written") from None
+                raise
         else:
+            outermost = not connection.in_atomic_block
             with write_lock(), transaction.atomic(savepoint=False):
+                if outermost:
+                    self._fence(run_id)
                 yield
+
+    def _fence(self, run_id: str) -> None:
+        """The lease check of a held run, first in the current transaction: one UPDATE that
+        renews the lease only where owner and epoch still match. Collected in a batch it
+        divides by the count of matched rows, so a lost lease aborts the whole batch."""
+        fence = self._fences.get(run_id)
+        if fence is None:
+            return
+        qn = connection.ops.quote_name
+        opts = WorkflowRun._meta
+        sql = (
+            f"UPDATE {qn(opts.db_table)} SET {qn('lease_expires_at')} = %s "
+            f"WHERE {qn('id')} = %s AND {qn('lease_owner')} = %s AND {qn('lease_epoch')} = %s"
+        )
+        params = [
+            opts.get_field("lease_expires_at").get_db_prep_save(leases.expiry(), connection),
+            opts.pk.get_db_prep_save(run_id, connection),
+            *fence,
+        ]
+        if rows.batching():
+            rows.execute(f"WITH fence AS ({sql} RETURNING 1) SELECT 1 / (SELECT COUNT(*) FROM fence)", params)
+        elif not rows.execute(sql, params):
+            raise LeaseLost(f"run {run_id}: the lease was taken over; nothing was written")
 
     def load_run(self, run_id: str) -> RunSnapshot:
         primed = self._primed.pop(run_id, None)
@@ -357,6 +401,8 @@ class OrmStore:
             self._workflow[run_id], self._parent[run_id] = str(workflow_id), parent_id
         if self._parent.get(run_id):
             rows.flush()  # the parent is woken below: from here on, write straight through
+            if rows.batching():
+                self._fence(run_id)  # the rest of the batch is checked again
         with rows.transaction_unless_batching():
             # One statement; a finished run never changes again (e.g. cancelled while a node ran).
             updated = _update_run(

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 
 from workflows.engine.scheduler import RunOutcome
+from workflows.engine.store import LeaseLost
 
 from . import leases
 from .engine_host import scheduler
@@ -22,34 +23,56 @@ logger = logging.getLogger("switchyard.runs")
 TERMINAL = set(RunStatus.terminal())
 
 
+LEASE_LOST = "lease lost"  # the status `advance_leased` reports when another worker took over
+
+
 def execute_run(run_id: str) -> str:
     """Advance the run until it finishes or parks. Returns the status it reached."""
     owner = leases.new_owner()
-    if not leases.acquire(run_id, owner):
+    epoch = leases.acquire(run_id, owner)
+    if not epoch:
         return "skipped: another worker holds the run, or it is finished"
-    return advance_leased(str(run_id), owner)
+    return advance_leased(str(run_id), owner, epoch)
 
 
-def advance_leased(run_id: str, owner: str) -> str:
-    """Advance a run whose lease `owner` holds, keep the lease renewed meanwhile, then let
-    it go. Returns the status the run reached."""
-    return _advance_leased(run_id, owner).status
+def advance_leased(run_id: str, owner: str, epoch: int | None = None) -> str:
+    """Advance a run whose lease `owner` holds (at `epoch`; read when not given), keep the
+    lease renewed meanwhile, then let it go. Returns the status the run reached."""
+    return _advance_leased(run_id, owner, epoch).status
 
 
-def _advance_leased(run_id: str, owner: str) -> RunOutcome:
+def _advance_leased(run_id: str, owner: str, epoch: int | None = None) -> RunOutcome:
+    """Every store write of the advance is fenced by (owner, epoch): once another worker
+    has taken the run over, this process writes nothing more, starts nothing more, and
+    returns `LEASE_LOST`."""
     status = ""
+    store = scheduler().store
     try:
+        epoch = epoch or leases.epoch_of(run_id, owner)
+        if not epoch:
+            status = LEASE_LOST
+            return RunOutcome(LEASE_LOST)
         with leases.Heartbeat(run_id, owner):
+            store.hold(run_id, owner, epoch)
             outcome = scheduler().advance(run_id)
             # A callback or child result may have arrived while this worker held the lease
             # (its own enqueue was skipped): take it now rather than leave the run parked.
+            # Parking let the lease go: take it again first (whoever else has, wins).
             while outcome.status == "waiting" and pending_deliveries(run_id):
+                epoch = leases.acquire(run_id, owner)
+                if not epoch:
+                    break
+                store.hold(run_id, owner, epoch)
                 outcome = scheduler().advance(run_id)
         status = outcome.status
         return outcome
+    except LeaseLost:
+        logger.warning("run %s was taken over by another worker; this one stopped and wrote nothing", run_id)
+        status = LEASE_LOST
+        return RunOutcome(LEASE_LOST)
     finally:
-        scheduler().store.forget(run_id)
-        if status not in TERMINAL and status != RunStatus.WAITING:  # those saves let the lease go
+        store.forget(run_id)
+        if status not in TERMINAL and status not in (RunStatus.WAITING, LEASE_LOST):  # those let it go
             leases.release(run_id, owner)
 
 
@@ -96,9 +119,11 @@ class InlineRunner:
     def _advance(self, run, owner: str) -> RunOutcome:
         run_id = str(getattr(run, "pk", run))
         try:
+            epoch = None
             if getattr(run, "fresh", False):
                 scheduler().store.prime(run)
-            return _advance_leased(run_id, owner)
+                epoch = run.lease_epoch  # created leased to us (runs.services.start_run)
+            return _advance_leased(run_id, owner, epoch)
         except Exception:
             logger.exception("run %s failed in the web process; handing it to a worker", run_id)
             from .services import enqueue_run

@@ -9,7 +9,13 @@ worker). It is idempotent and safe to call again at any time; the host must make
 most one `advance()` per run is in progress (e.g. a row lock or a lease).
 
 Threads: every `Store` call happens on the thread that called `advance()`. Pool threads
-only render configs and call executors, and report back through a queue.
+only render configs and call executors, and report back through a queue. An attempt is
+handed to the pool only after the flush that stores its `running` state (and so its
+predecessors' results) has succeeded.
+
+Fencing: a store may raise `LeaseLost` from any write when this process no longer owns
+the run; `advance()` then stops at once (nothing more is started or stored) and the
+exception reaches the host.
 
 Host protocol
 -------------
@@ -149,6 +155,7 @@ class _Drive:
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.pool: ThreadPoolExecutor | None = None
         self.running: dict[NodeKey, _Attempt] = {}
+        self.unsent: list[Job] = []  # attempts started in the run state, not yet handed to the pool
         self.in_flight = 0  # pool threads busy, including attempts given up on after a timeout
         self.timers: list[tuple[float, int, NodeKey, str]] = []  # (due, token, key, "retry"|"wake")
         self.timer_token: dict[NodeKey, int] = {}
@@ -186,7 +193,10 @@ class _Drive:
             self._expire_attempts(mono)
             self._fire_timers(mono)
             self._dispatch_ready()
+            # Stored first, then sent: a node runs only once its `running` state and its
+            # predecessors' results are stored (a store that lost the run raises here).
             self._flush()
+            self._submit_started()
             if not self.running and not rs.ready:
                 if not self.timers:
                     return self._park() if self.parked else self._finish()
@@ -218,6 +228,11 @@ class _Drive:
                 message = self.results.get_nowait()
             except queue.Empty:
                 return
+
+    def _submit_started(self) -> None:
+        jobs, self.unsent = self.unsent, []
+        for job in jobs:
+            self.pool.submit(run_job, job, self.results)
 
     def _cancel_requested(self, force: bool = False) -> bool:
         mono = time.monotonic()
@@ -332,8 +347,9 @@ class _Drive:
         if self.pool is None:
             self.pool = ThreadPoolExecutor(self.sched.max_workers, thread_name_prefix="switchyard-node")
         self.in_flight += 1
-        job = Job(key, token, ctx, node_type.execute, node_type.type, self.graph.render_keys[key[0]])
-        self.pool.submit(run_job, job, self.results)
+        self.unsent.append(
+            Job(key, token, ctx, node_type.execute, node_type.type, self.graph.render_keys[key[0]])
+        )
         rs.log("debug", "resumed" if item.from_wait else f"started (attempt {st.attempts})", key)
 
     # -- outcomes -----------------------------------------------------------------------

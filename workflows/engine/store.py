@@ -69,6 +69,12 @@ class NodeState:
         return None
 
 
+class LeaseLost(Exception):
+    """Raised by a store when this process no longer holds the run's lease (another
+    worker took the run over): nothing of the write was stored, and the scheduler stops
+    without starting anything more."""
+
+
 @dataclass
 class RunSnapshot:
     """What the scheduler needs to (re)start a run."""

@@ -1,0 +1,126 @@
+"""Lease fencing: every store write of a run carries the holder's lease epoch, checked in
+the same transaction; once another worker has taken the run over, the old holder writes
+nothing, starts no further node and stops."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from runs import leases, services
+from runs.models import NodeExecution, RunEvent, WorkflowRun
+from runs.store import OrmStore
+from runs.tasks import LEASE_LOST, execute_run
+from tests.connectors.api_server import ApiServer
+from workflows.engine.store import LeaseLost, NodeState
+from workflows.models import Workflow
+
+from .test_run_api import START, workflow
+
+pytestmark = pytest.mark.usefixtures("inline_queue")
+
+
+def take_over(run_id, owner="another-worker") -> int:
+    """What a worker does once the holder's lease has expired."""
+    WorkflowRun.objects.filter(pk=run_id).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+    epoch = leases.acquire(run_id, owner)
+    assert epoch
+    return epoch
+
+
+def new_run(api, nodes, edges):
+    wid = workflow(api, nodes, edges)
+    return services.start_run(workflow=Workflow.objects.get(pk=wid), input={}, enqueue=False)
+
+
+def snapshot(run_id):
+    return (
+        sorted(NodeExecution.objects.filter(run_id=run_id).values_list("node_id", "status", "attempts")),
+        WorkflowRun.objects.filter(pk=run_id).values_list("status", "lease_owner").get(),
+        RunEvent.objects.filter(run_id=run_id).count(),
+    )
+
+
+def test_every_acquisition_increments_the_epoch(api):
+    run = new_run(api, [START], [])
+    first = leases.acquire(run.pk, "one")
+    assert first == 1 and leases.acquire(run.pk, "two") == 0  # held: nobody else
+    assert take_over(run.pk) == 2 and leases.epoch_of(run.pk, "another-worker") == 2
+    assert leases.epoch_of(run.pk, "one") == 0
+
+
+def test_a_write_after_a_takeover_stores_nothing_and_raises(api):
+    run = new_run(api, [START], [])
+    run_id = str(run.pk)
+    epoch = leases.acquire(run_id, "holder")
+    store = OrmStore()
+    store.load_run(run_id)
+    store.hold(run_id, "holder", epoch)
+    with store.batch(run_id):
+        store.save_nodes(run_id, [NodeState(node_id="start", status="running", attempts=1)])
+    take_over(run_id)
+    before = snapshot(run_id)
+    with pytest.raises(LeaseLost):
+        with store.batch(run_id):
+            store.save_nodes(run_id, [NodeState(node_id="start", status="succeeded", attempts=1)])
+            store.save_run(run_id, status="completed", output={"x": 1})
+    assert snapshot(run_id) == before
+    assert WorkflowRun.objects.get(pk=run_id).status != "completed"
+
+
+def test_the_fence_renews_the_lease_of_the_holder(api):
+    run = new_run(api, [START], [])
+    run_id = str(run.pk)
+    epoch = leases.acquire(run_id, "holder")
+    WorkflowRun.objects.filter(pk=run_id).update(lease_expires_at=timezone.now() + dt.timedelta(seconds=1))
+    store = OrmStore()
+    store.load_run(run_id)
+    store.hold(run_id, "holder", epoch)
+    with store.batch(run_id):
+        store.save_nodes(run_id, [NodeState(node_id="start", status="running", attempts=1)])
+    expires = WorkflowRun.objects.get(pk=run_id).lease_expires_at
+    assert expires > timezone.now() + dt.timedelta(seconds=5)
+
+
+def test_a_holder_that_lost_the_run_mid_node_neither_stores_it_nor_calls_the_next_node(api):
+    """While node `a` waits for its answer, another worker takes the run over (as after a
+    stall longer than the lease). The old holder gets the answer but stores nothing and
+    never calls `b`; the new holder re-runs the interrupted `a` and then `b`, once."""
+    server = ApiServer()
+    try:
+        run = new_run(
+            api,
+            [
+                START,
+                {"id": "a", "type": "http.request", "config": {"url": server.url("/a")}},
+                {"id": "b", "type": "http.request", "config": {"method": "POST", "url": server.url("/b")}},
+            ],
+            [{"source": "start", "target": "a"}, {"source": "a", "target": "b"}],
+        )
+        hits = []
+
+        def first_a(seen):
+            hits.append("a")
+            if hits.count("a") == 1:
+                take_over(run.pk)
+                connection.close()  # this server thread's own connection
+            return 200, {"ok": True}
+
+        server.route("GET", "/a", first_a)
+        server.route("POST", "/b", lambda seen: (hits.append("b") or 200, {"ok": True}))
+        assert execute_run(str(run.pk)) == LEASE_LOST
+        assert hits == ["a"]  # b was never called
+        nodes = dict(NodeExecution.objects.filter(run_id=run.pk).values_list("node_id", "status"))
+        assert nodes["a"] == "running" and "b" not in nodes  # a's answer was not stored
+        assert WorkflowRun.objects.get(pk=run.pk).lease_owner == "another-worker"
+
+        leases.release(run.pk, "another-worker")  # the new holder: here, the queue's next try
+        assert execute_run(str(run.pk)) == "completed"
+        assert hits == ["a", "a", "b"]
+        nodes = {n.node_id: n for n in NodeExecution.objects.filter(run_id=run.pk)}
+        assert nodes["a"].attempts == 2 and nodes["b"].attempts == 1
+    finally:
+        server.close()
