@@ -7,7 +7,7 @@ import secrets
 from django.db import transaction
 
 from .engine.document import validate
-from .engine.errors import ValidationIssue, WorkflowInvalid
+from .engine.errors import NodeError, ValidationIssue, WorkflowInvalid
 from .engine.registry import registry
 from .models import TriggerEndpoint, Workflow, WorkflowStatus
 from .schedules import register_schedules, unregister_schedules
@@ -79,6 +79,7 @@ def _reference_issues(workflow: Workflow, node: dict) -> list[ValidationIssue]:
                 )
             )
     names = set(Credential.objects.filter(workspace=workflow.workspace).values_list("name", flat=True))
+    issues += _connection_issues(workflow, node, names)
     for name in sorted(credential_refs(config)):
         if name not in names:
             issues.append(
@@ -89,6 +90,36 @@ def _reference_issues(workflow: Workflow, node: dict) -> list[ValidationIssue]:
                 )
             )
     return issues
+
+
+def _connection_issues(workflow: Workflow, node: dict, names: set[str]) -> list[ValidationIssue]:
+    """Adapter nodes (`db.*`, `mq.*`, `trigger.queue`, …) name a workspace credential in
+    `config.credential`; a queue trigger's credential must also be a broker it can consume."""
+    node_type = registry.get(node["type"]) if node.get("type") in registry else None
+    ref = (node.get("config") or {}).get("credential")
+    if node_type is None or "credential" not in node_type.config_schema.get("properties", {}):
+        return []
+    if not isinstance(ref, str) or "{{" in ref:
+        return []
+    if ref not in names:
+        message = f"Credential {ref!r} does not exist in this workspace."
+        return [ValidationIssue(node=node["id"], field="config.credential", message=message)]
+    if node["type"] == "trigger.queue":
+        from connectors.adapters.base import settings_from
+        from connectors.adapters.queue_trigger import RECEIVING_SCHEMES
+        from connectors.models import Credential
+
+        credential = Credential.objects.get(workspace=workflow.workspace, name=ref)
+        try:
+            scheme = settings_from(
+                credential_id=str(credential.pk), credential_name=ref, data=credential.data
+            ).scheme
+        except NodeError:
+            scheme = ""
+        if scheme not in RECEIVING_SCHEMES:
+            message = "A queue trigger consumes amqp://, redis:// or nats:// (JetStream) URLs only."
+            return [ValidationIssue(node=node["id"], field="config.credential", message=message)]
+    return []
 
 
 def _uuid(value: str):

@@ -27,7 +27,7 @@ ADAPTER_MODULES = (
 
 def load_adapters():
     """Import the adapter modules (each registers itself) and return the registry."""
-    from . import nodes  # noqa: F401  (turns registered operations into node types)
+    from . import nodes, queue_trigger  # noqa: F401  (operations become node types; trigger.queue)
     from .registry import adapters
 
     for name in ADAPTER_MODULES:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from workflows.engine.errors import ErrorCategory, NodeError
@@ -72,6 +74,26 @@ OPERATIONS = (
         icon="inbox",
     ),
 )
+
+
+@dataclass
+class Delivery:
+    """One received message, not yet acknowledged: `ack()` once it is safely stored;
+    without it the broker delivers the message again (after a crash, say)."""
+
+    destination: str
+    message: Any
+    headers: dict[str, Any]
+    message_id: str
+    ack: Callable[[], None]
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "destination": self.destination,
+            "message": self.message,
+            "headers": self.headers,
+            "message_id": self.message_id,
+        }
 
 
 def new_message_id() -> str:

@@ -3,6 +3,7 @@ message with a timeout. One pooled connection holds one confirm-mode channel."""
 
 from __future__ import annotations
 
+import time
 import urllib.parse
 from typing import Any
 
@@ -115,6 +116,32 @@ class AmqpAdapter(Adapter):
                 bytes=len(body),
             )
         raise mq.nothing_arrived(queue, timeout_s)
+
+    def receive(
+        self, connection: _AmqpConnection, queue: str, group: str, timeout_s: float
+    ) -> mq.Delivery | None:
+        """The next message of `queue`, unacknowledged (the broker requeues it if we die)."""
+        deadline = time.monotonic() + timeout_s
+        channel = connection.channel
+        while True:
+            method, props, body = channel.basic_get(queue, auto_ack=False)
+            if method is not None:
+                break
+            if time.monotonic() >= deadline:
+                return None
+            connection.connection.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        headers = {
+            str(k): v if isinstance(v, str | int | float | bool) else str(v)
+            for k, v in (props.headers or {}).items()
+        }
+        tag = method.delivery_tag
+        return mq.Delivery(
+            destination=queue,
+            message=mq.decode(body),
+            headers=headers,
+            message_id=props.message_id or "",  # none: a redelivery after a crash may run twice
+            ack=lambda: channel.basic_ack(tag),
+        )
 
     def categorize(self, exc: BaseException) -> NodeError:
         if isinstance(exc, pika.exceptions.ChannelClosedByBroker):

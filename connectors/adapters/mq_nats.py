@@ -117,6 +117,39 @@ class NatsAdapter(Adapter):
         finally:
             await sub.unsubscribe()
 
+    def receive(
+        self, connection: _NatsConnection, subject: str, group: str, timeout_s: float
+    ) -> mq.Delivery | None:
+        """JetStream only: the next message for durable consumer `group`, acked once stored
+        (unacked messages are redelivered after the consumer's ack wait)."""
+        if connection.jetstream is None:
+            raise NodeError(
+                ErrorCategory.VALIDATION_ERROR,
+                "trigger.queue on NATS needs JetStream (jetstream: true in the credential)",
+                retryable=False,
+            )
+
+        async def fetch():
+            durable = (group or "switchyard").replace(".", "_")
+            sub = await connection.jetstream.pull_subscribe(subject, durable=durable)
+            try:
+                return (await sub.fetch(1, timeout=timeout_s))[0]
+            except (TimeoutError, nats.errors.TimeoutError):
+                return None
+
+        msg = aioloop.run(fetch(), timeout_s + 5)
+        if msg is None:
+            return None
+        headers = dict(msg.headers or {})
+        meta = msg.metadata
+        return mq.Delivery(
+            destination=msg.subject,
+            message=mq.decode(msg.data),
+            headers=headers,
+            message_id=headers.get("Nats-Msg-Id") or f"{meta.stream}:{meta.sequence.stream}",
+            ack=lambda: aioloop.run(msg.ack(), 10),
+        )
+
     def categorize(self, exc: BaseException) -> NodeError:
         if isinstance(exc, nats.errors.AuthorizationError):
             return NodeError(

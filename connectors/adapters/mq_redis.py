@@ -72,11 +72,7 @@ class RedisStreamsAdapter(Adapter):
             )
         timeout_s = mq.consume_timeout(params, limits.timeout_s)
         group = str(params.get("group") or "switchyard")
-        try:
-            connection.xgroup_create(stream, group, id="0", mkstream=True)
-        except redis.exceptions.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        self._ensure_group(connection, stream, group)
         consumer = f"switchyard-{uuid.uuid4().hex[:8]}"
         answer = connection.xreadgroup(
             group, consumer, {stream: ">"}, count=1, block=max(1, int(timeout_s * 1000))
@@ -94,6 +90,39 @@ class RedisStreamsAdapter(Adapter):
             messages=1,
             bytes=len(body),
         )
+
+    def receive(
+        self, connection: redis.Redis, stream: str, group: str, timeout_s: float
+    ) -> mq.Delivery | None:
+        """The next entry for consumer `group`: first any entry this consumer read but never
+        acknowledged (a crash between reading and storing), then new ones."""
+        self._ensure_group(connection, stream, group)
+        consumer = f"{group}-trigger"
+        answer = connection.xreadgroup(group, consumer, {stream: "0"}, count=1)
+        if not answer or not answer[0][1]:
+            answer = connection.xreadgroup(
+                group, consumer, {stream: ">"}, count=1, block=max(1, int(timeout_s * 1000))
+            )
+        if not answer or not answer[0][1]:
+            return None
+        entry_id, fields = answer[0][1][0]
+        fields = {k.decode() if isinstance(k, bytes) else k: v for k, v in fields.items()}
+        message_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        headers = json.loads(fields["headers"]) if fields.get("headers") else {}
+        return mq.Delivery(
+            destination=stream,
+            message=mq.decode(fields.get("message", b"")),
+            headers=headers,
+            message_id=message_id,
+            ack=lambda: connection.xack(stream, group, entry_id),
+        )
+
+    def _ensure_group(self, connection: redis.Redis, stream: str, group: str) -> None:
+        try:
+            connection.xgroup_create(stream, group, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
     def categorize(self, exc: BaseException) -> NodeError:
         if isinstance(exc, redis.exceptions.AuthenticationError | redis.exceptions.NoPermissionError):

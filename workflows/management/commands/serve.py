@@ -93,9 +93,26 @@ class Command(BaseCommand):
             default=settings.INBOUND_SMTP_PORT,
             help="also receive mail for email triggers on this port (inbound_smtp); 0: off",
         )
+        parser.add_argument(
+            "--no-queues",
+            action="store_true",
+            help="no trigger.queue consumers here (run queue_triggers elsewhere)",
+        )
         parser.add_argument("--worker-cluster", action="store_true", help=argparse.SUPPRESS)
 
-    def handle(self, *args, host, port, workers, no_workers, web, smtp_port, worker_cluster, **options):
+    def handle(
+        self,
+        *args,
+        host,
+        port,
+        workers,
+        no_workers,
+        web,
+        smtp_port,
+        worker_cluster,
+        no_queues=False,
+        **options,
+    ):
         if worker_cluster:
             return self._worker_cluster()
         from workflows.demo_login import serve_refusal
@@ -123,6 +140,8 @@ class Command(BaseCommand):
         if not no_workers:
             commands["workers"] = [*manage, "serve", "--worker-cluster"]
             commands["timekeeper"] = [*manage, "timekeeper"]
+            if not no_queues:
+                commands["queues"] = [*manage, "queue_triggers"]  # trigger.queue consumers
         if smtp_port:
             commands["smtp"] = [*manage, "inbound_smtp", "--host", host, "--port", str(smtp_port)]
         # Only the web server pools database connections (see settings: DB_POOL).

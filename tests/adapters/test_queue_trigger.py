@@ -1,0 +1,129 @@
+"""`trigger.queue`: a run per message, started by the listener for active workflows only,
+on Redis streams and RabbitMQ (the kill test with real processes is in tests/e2e)."""
+
+from __future__ import annotations
+
+import time
+
+import pika
+import pytest
+import redis
+
+from runs.models import WorkflowRun
+from workflows.queue_triggers import QueueTriggerListener
+
+from .helpers import make_credential, unique
+
+pytestmark = pytest.mark.usefixtures("inline_queue")
+REDIS_URL = "redis://127.0.0.1:6379/6"
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def _workflow(api, cred, destination):
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": unique("queued"),
+        "nodes": [
+            {
+                "id": "inbox",
+                "type": "trigger.queue",
+                "config": {"credential": cred, "destination": destination},
+            },
+            {
+                "id": "shape",
+                "type": "data.transform",
+                "config": {"set": {"order": "{{ input.message.order }}"}},
+            },
+        ],
+        "edges": [{"source": "inbox", "target": "shape"}],
+    }
+    res = api.post("/api/v1/workflows/", doc, format="json")
+    assert res.status_code == 201, res.content
+    return res.json()["id"]
+
+
+def _wait_for_runs(workflow_id, count, timeout_s=20):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = list(
+            WorkflowRun.objects.filter(workflow_id=workflow_id, status="completed").order_by("created_at")
+        )
+        if len(runs) >= count:
+            return runs
+        time.sleep(0.1)
+    raise AssertionError(
+        f"{count} runs expected, {WorkflowRun.objects.filter(workflow_id=workflow_id).count()} stored"
+    )
+
+
+@pytest.fixture
+def broker(request):
+    """(kind, credential url, destination, publish(message))"""
+    kind = request.param
+    if kind == "redis":
+        stream = unique("orders")
+        client = redis.Redis.from_url(REDIS_URL)
+        request.addfinalizer(lambda: client.delete(stream))
+        return kind, REDIS_URL, stream, lambda m: client.xadd(stream, {"message": m})
+    queue = unique("orders")
+    conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672))
+    channel = conn.channel()
+    channel.queue_declare(queue)
+
+    def publish(message):
+        props = pika.BasicProperties(message_id=unique("m"))
+        channel.basic_publish("", queue, message, props)
+
+    def cleanup():
+        channel.queue_delete(queue)
+        conn.close()
+
+    request.addfinalizer(cleanup)
+    return kind, AMQP_URL, queue, publish
+
+
+@pytest.mark.parametrize("broker", ["redis", "amqp"], indirect=True)
+def test_each_message_starts_one_run_while_the_workflow_is_active(api, broker):
+    kind, url, destination, publish = broker
+    cred = unique(kind)
+    make_credential(api, cred, {"url": url})
+    workflow_id = _workflow(api, cred, destination)
+    listener = QueueTriggerListener()
+    listener.reconcile()
+    assert listener.consumers == {}  # inactive: nothing consumed
+    res = api.post(f"/api/v1/workflows/{workflow_id}/activate")
+    assert res.status_code == 200, res.content
+    try:
+        listener.reconcile()
+        assert len(listener.consumers) == 1
+        for n in (1, 2, 3):
+            publish(f'{{"order": {n}}}'.encode())
+        runs = _wait_for_runs(workflow_id, 3)
+        assert sorted(r.output["order"] for r in runs) == [1, 2, 3]
+        assert all(r.trigger_type == "trigger.queue" and r.input["destination"] == destination for r in runs)
+        assert all(r.input["message_id"] for r in runs) or kind == "amqp"
+        res = api.post(f"/api/v1/workflows/{workflow_id}/deactivate")
+        assert res.status_code == 200
+        listener.reconcile()
+        assert listener.consumers == {}
+        time.sleep(1.5)  # a stopped consumer finishes its last wait
+        publish(b'{"order": 4}')
+        time.sleep(1.5)
+        assert WorkflowRun.objects.filter(workflow_id=workflow_id).count() == 3
+    finally:
+        listener.stop_all()
+
+
+def test_activation_checks_the_queue_credential(api):
+    workflow_id = _workflow(api, "missing_cred", "orders")
+    res = api.post(f"/api/v1/workflows/{workflow_id}/activate")
+    assert res.status_code == 400
+    errors = res.json()["error"]["details"]["errors"]
+    assert {"node": "inbox", "field": "config.credential"} in [
+        {"node": e["node"], "field": e["field"]} for e in errors
+    ]
+    mqtt = unique("mqtt")
+    make_credential(api, mqtt, {"url": "mqtt://127.0.0.1:1883"})
+    workflow_id = _workflow(api, mqtt, "orders")
+    res = api.post(f"/api/v1/workflows/{workflow_id}/activate")
+    assert res.status_code == 400 and "amqp://" in str(res.json())
