@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "runs.ops.WebhookAnswersMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -174,6 +175,15 @@ else:
     Q_CLUSTER["orm"] = "default"
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Operations -------------------------------------------------------------------------
+# Prometheus metrics at /metrics: counters from every process (web, workers) are kept in this
+# directory (prometheus_client's multiprocess mode); `serve` empties it when it starts.
+METRICS_DIR = Path(env("METRICS_DIR", default=str(LOCAL_STATE_DIR / "metrics")))
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)  # read by prometheus_client at import
+# When set, /metrics wants `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # --- Product settings -----------------------------------------------------------------
 ALLOW_PRIVATE_OUTBOUND = env.bool("ALLOW_PRIVATE_OUTBOUND", default=False)
 MAX_STORED_PAYLOAD_BYTES = env.int("MAX_STORED_PAYLOAD_BYTES", default=256 * 1024)
@@ -262,14 +272,28 @@ STATIC_ROOT = LOCAL_STATE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
+# LOG_FORMAT=json: one JSON object a line, with run_id/node_id where known (config.log_format).
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "config.log_format.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
     "loggers": {
         "switchyard": {"level": env("LOG_LEVEL", default="INFO"), "propagate": True},
         "django_q": {"level": "WARNING"},
+        # Each run's own log entries (node messages), also kept in ExecutionLog rows.
+        "switchyard.run": {
+            "level": env("RUN_LOG_LEVEL", default="INFO" if LOG_FORMAT == "json" else "WARNING")
+        },
     },
 }

@@ -17,7 +17,7 @@ from config.errors import ApplicationError
 from workflows.models import Workflow
 from workflows.selectors import latest_version
 
-from . import leases
+from . import leases, metrics
 from .models import (
     NodeExecution,
     NodeStatus,
@@ -193,6 +193,7 @@ def _start_run(
     else:
         run = WorkflowRun.objects.create(**fields)
     run.fresh = True
+    metrics.run_started(run)
     if several_triggers:
         from workflows.engine.scheduler import initial_states
 
@@ -388,7 +389,12 @@ def reap_expired_leases(now=None) -> int:
             if WorkflowRun.objects.filter(pk=run_id, lease_expires_at__lt=now).update(
                 lease_owner="", lease_expires_at=None
             ):
-                logger.warning("run %s lost its worker; handing it back to the queue", run_id)
+                logger.warning(
+                    "run %s lost its worker; handing it back to the queue",
+                    run_id,
+                    extra={"run_id": str(run_id)},
+                )
+                metrics.LEASE_TAKEOVERS.inc()
                 enqueue_run(run_id)
                 count += 1
     return count

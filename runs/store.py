@@ -8,6 +8,7 @@ size-capped (`runs.payloads`); each change is published to live listeners after 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from contextlib import contextmanager, nullcontext
@@ -20,7 +21,7 @@ from django.utils import timezone
 from workflows.engine.outbound import secret_values
 from workflows.engine.store import LeaseLost, LogEntry, NodeState, RunSnapshot
 
-from . import events, leases, rows
+from . import events, leases, metrics, rows
 from .models import CorrelationToken, ExecutionLog, NodeExecution, RunStatus, WorkflowRun
 from .payloads import for_storage
 
@@ -134,6 +135,14 @@ NODE_FIELDS = (
 )  # OrmStore._fields, in this order
 NODE_COLUMNS = ("run", "node_id", "iteration", "node_type", "order", *NODE_FIELDS)
 LOG_COLUMNS = ("run", "timestamp", "level", "node_id", "iteration", "message", "data")
+# A run's own log entries also go to this logger (LOG_FORMAT=json: with run_id and node_id).
+run_log = logging.getLogger("switchyard.run")
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def _waiting_on(states, kind: str) -> dict[str, NodeState]:
@@ -212,6 +221,7 @@ class OrmStore:
         # resolve_secrets(run) -> {credential name: value}; audited by the caller.
         self._resolve_secrets = resolve_secrets
         self._rows: dict[str, set[tuple[str, int | None]]] = {}  # node instances with a row
+        self._timed: dict[str, set] = {}  # node instances whose duration was measured
         self._secrets: dict[str, list[str]] = {}
         self._types: dict[str, dict[str, str]] = {}
         self._order: dict[str, dict[str, int]] = {}
@@ -239,6 +249,7 @@ class OrmStore:
         for cache in (
             self._fences,
             self._rows,
+            self._timed,
             self._secrets,
             self._types,
             self._order,
@@ -343,12 +354,16 @@ class OrmStore:
         if not states:
             return
         known = self._rows.setdefault(run_id, set())
+        timed = self._timed.setdefault(run_id, set())
         types = self._types.get(run_id, {})
         order = self._order.get(run_id, {})
         with rows.transaction_unless_batching():
             new = []
             for state in states:
                 fields = self._fields(run_id, state)
+                if state.status in metrics.FINISHED_NODE_STATUSES and state.key not in timed:
+                    timed.add(state.key)
+                    metrics.node_finished(types.get(state.node_id, ""), state)
                 if state.key in known:
                     rows.update(
                         NodeExecution,
@@ -410,6 +425,8 @@ class OrmStore:
             )
             if updated == 0:
                 return
+            if status in TERMINAL:
+                metrics.run_finished(status)
             # Collected for later (updated is None): the event is stored if the update was.
             events.record(
                 run_id,
@@ -429,22 +446,26 @@ class OrmStore:
             return
         secrets = self._secrets.get(run_id, [])
         now = timezone.now()
-        rows.insert(
-            ExecutionLog,
-            LOG_COLUMNS,
-            [
-                (
-                    run_id,
-                    e.timestamp or now,
-                    e.level,
-                    e.node_id or "",
-                    e.iteration,
-                    for_storage(str(e.message), secrets, limit=1 << 30)[:10_000],
-                    for_storage(e.data, secrets, limit=20_000),
+        stored = [
+            (
+                run_id,
+                e.timestamp or now,
+                e.level,
+                e.node_id or "",
+                e.iteration,
+                for_storage(str(e.message), secrets, limit=1 << 30)[:10_000],
+                for_storage(e.data, secrets, limit=20_000),
+            )
+            for e in entries
+        ]
+        rows.insert(ExecutionLog, LOG_COLUMNS, stored)
+        if run_log.isEnabledFor(logging.DEBUG if any(e.level == "debug" for e in entries) else logging.INFO):
+            for _, _, level, node_id, iteration, message, _ in stored:
+                run_log.log(
+                    LOG_LEVELS.get(level, logging.INFO),
+                    message,
+                    extra={"run_id": str(run_id), "node_id": node_id or None, "iteration": iteration},
                 )
-                for e in entries
-            ],
-        )
 
     def cancel_requested(self, run_id: str) -> bool:
         return WorkflowRun.objects.filter(pk=run_id, cancel_requested=True).exists()

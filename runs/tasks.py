@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 from django.db import connection
 
+from config.log_format import bind_run
 from workflows.engine.scheduler import RunOutcome
 from workflows.engine.store import LeaseLost
 
@@ -19,6 +20,7 @@ from .models import RunStatus
 from .store import pending_deliveries
 
 logger = logging.getLogger("switchyard.runs")
+
 
 TERMINAL = set(RunStatus.terminal())
 
@@ -52,7 +54,7 @@ def _advance_leased(run_id: str, owner: str, epoch: int | None = None) -> RunOut
         if not epoch:
             status = LEASE_LOST
             return RunOutcome(LEASE_LOST)
-        with leases.Heartbeat(run_id, owner):
+        with leases.Heartbeat(run_id, owner), bind_run(run_id):
             store.hold(run_id, owner, epoch)
             outcome = scheduler().advance(run_id)
             # A callback or child result may have arrived while this worker held the lease

@@ -119,6 +119,8 @@ class Command(BaseCommand):
 
         if reason := serve_refusal(host):
             raise CommandError(reason)
+        for stale in settings.METRICS_DIR.glob("*.db"):  # counters restart with the server
+            stale.unlink(missing_ok=True)
         env = {
             **os.environ,
             "Q_WORKERS": str(workers),
