@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -141,7 +142,14 @@ def history(server: Server, count: int) -> list[tuple[str, dict]]:
     edges = [{"source": "start", "target": "enrich"}, {"source": "enrich", "target": "deliver"}]
     flows = [server.create_workflow(nodes, edges, name=f"History {i}") for i in (1, 2)]
     t0 = time.monotonic()
-    server.manage("shell", "-c", f"from bench._fixtures import bulk_runs; bulk_runs({flows!r}, {count})")
+    code = f"from bench._fixtures import bulk_runs; bulk_runs({flows!r}, {count})"
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code],
+        env=server.env,
+        cwd=ROOT,
+        check=True,
+        timeout=3600,
+    )
     print(f"    inserted {count:,} runs ({3 * count:,} node rows) in {time.monotonic() - t0:.0f} s")
     stored = server.sql("SELECT COUNT(*) FROM runs_workflowrun")[0][0]
     rid = server.sql("SELECT id FROM runs_workflowrun ORDER BY created_at LIMIT 1 OFFSET 500")[0][0]
@@ -173,7 +181,7 @@ def history(server: Server, count: int) -> list[tuple[str, dict]]:
     return out
 
 
-def bench_setup(setup: str, runs: int, count: int) -> None:
+def bench_setup(setup: str, runs: int, count: int, live: bool = True) -> None:
     env = setup_env(setup)
     print(f"\n== {setup} ({'PostgreSQL + Redis' if setup == 'postgres' else 'SQLite, in-memory layer'})")
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
@@ -186,7 +194,7 @@ def bench_setup(setup: str, runs: int, count: int) -> None:
                 f"    {'watchers':>8} {'events':>7} {'samples':>8} {'lost':>5} "
                 f"{'p50':>7} {'p99':>7} {'max':>7}  load"
             )
-            for clients in WATCHERS:
+            for clients in WATCHERS if live else ():
                 before = loadavg()
                 r = asyncio.run(watch(server, wid, clients, runs))
                 print(
@@ -210,10 +218,11 @@ def main() -> None:
     parser.add_argument("--setup", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--history", type=int, default=100_000)
+    parser.add_argument("--no-live", action="store_true", help="skip the websocket part")
     args = parser.parse_args()
     print(f"nproc {os.cpu_count()}, load {loadavg()}; postgres {PG_URL}, redis {REDIS_URL}")
     for setup in ("sqlite", "postgres") if args.setup == "both" else (args.setup,):
-        bench_setup(setup, args.runs, args.history)
+        bench_setup(setup, args.runs, args.history, live=not args.no_live)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 import { readdirSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
 import react from "@vitejs/plugin-react";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -26,8 +26,43 @@ function pageEntries(): Record<string, string> {
   return entries;
 }
 
+// Each page keeps one stylesheet, `<page>.css`, even when it shares CSS-importing modules (the
+// canvas) with another page: Rollup puts shared CSS in a chunk stylesheet that nothing loads
+// for a static import, so the CSS of every statically imported chunk is prepended to the page's.
+function pageStylesheets(): Plugin {
+  return {
+    name: "page-stylesheets",
+    apply: "build",
+    generateBundle(_options, bundle) {
+      const chunks = Object.values(bundle).filter((c) => c.type === "chunk") as any[];
+      const byFile = Object.fromEntries(chunks.map((c) => [c.fileName, c]));
+      const cssOf = (name: string) => {
+        const asset = bundle[name] as any;
+        return asset && asset.type === "asset" ? String(asset.source) : "";
+      };
+      for (const entry of chunks.filter((c) => c.isEntry)) {
+        const own = `${entry.name}.css`;
+        const seen = new Set<string>();
+        const shared: string[] = [];
+        const visit = (chunk: any) => {
+          if (!chunk || seen.has(chunk.fileName)) return;
+          seen.add(chunk.fileName);
+          for (const imported of chunk.imports ?? []) visit(byFile[imported]);
+          if (chunk !== entry) for (const css of chunk.viteMetadata?.importedCss ?? []) if (!shared.includes(css)) shared.push(css);
+        };
+        visit(entry);
+        const extra = shared.filter((css) => css !== own).map(cssOf).join("\n");
+        if (!extra) continue;
+        const current = bundle[own] as any;
+        if (current && current.type === "asset") current.source = `${extra}\n${String(current.source)}`;
+        else this.emitFile({ type: "asset", fileName: own, source: extra });
+      }
+    },
+  };
+}
+
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), pageStylesheets()],
   base: "/static/bundle/",
   logLevel: "warn",
   build: {

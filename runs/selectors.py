@@ -56,7 +56,12 @@ def node_entry(row: NodeExecution | None, node_id: str, *, finished: bool, reque
         "started_at": _iso(row.started_at),
         "completed_at": _iso(row.completed_at),
         "duration_ms": row.duration_ms,
+        "handles": row.handles,
     }
+    if (row.wait or {}).get("kind") == "loop":
+        entry["items"] = len(row.wait.get("items") or [])  # a loop's iteration count
+    if row.status == "waiting" and row.wait:
+        entry["wait_kind"] = row.wait.get("kind")
     data = (row.wait or {}).get("data") or {}
     if row.status == "waiting":
         if data.get("token") and (data.get("url") or data.get("callback_url")):
@@ -153,3 +158,9 @@ def run_logs(run: WorkflowRun, *, level=None, node=None) -> list[dict]:
         }
         for e in qs
     ]
+
+
+def role_in_run_workspace(*, user, run: WorkflowRun) -> str | None:
+    from workflows.selectors import role_in
+
+    return role_in(user=user, workspace_id=run.workspace_id)

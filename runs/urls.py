@@ -2,9 +2,13 @@
 
 from django.urls import path
 
-from . import forms
+from . import forms, pages
 
 urlpatterns = [
+    path("runs", pages.executions_page, name="executions"),
+    path("runs/", pages.executions_page),
+    path("runs/<uuid:pk>", pages.run_page, name="run-page"),
+    path("runs/<uuid:pk>/", pages.run_page),
     path("forms/<str:token>", forms.form_page, name="hosted-form"),
     path("forms/<str:token>/", forms.form_page),
     path("forms/<str:token>/thanks", forms.thanks_page, name="hosted-form-thanks"),

@@ -1,5 +1,7 @@
 // The workflow page: activate/deactivate, Run now (test), live run tables, usage, copy buttons.
-// Everything goes through the REST API with the browser session and its CSRF token.
+// Everything goes through the REST API with the browser session and its CSRF token. The run
+// tables follow the workflow's websocket (/ws/workflows/<id>/, SPEC §7); only while no
+// websocket is connected do they fall back to polling.
 (function () {
   "use strict";
 
@@ -104,7 +106,7 @@
     tr.setAttribute("data-status", run.status);
     var first = document.createElement("span");
     var link = document.createElement("a");
-    link.href = "/api/v1/runs/" + run.id;
+    link.href = "/runs/" + run.id;
     link.title = run.id;
     var code = document.createElement("code");
     code.textContent = run.id.slice(0, 8);
@@ -157,6 +159,43 @@
   }
 
   var pollTimer = null;
+  var live = false;
+  var refreshTimer = null;
+  function refreshSoon() {
+    if (refreshTimer) { return; }
+    refreshTimer = window.setTimeout(function () { refreshTimer = null; refresh(); }, 120);
+  }
+
+  // -- live: the workflow's event stream -------------------------------------------------------
+  function connectLive(delay) {
+    if (!window.WebSocket) { schedulePoll(); return; }
+    var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
+    var socket;
+    try {
+      socket = new WebSocket(proto + "//" + window.location.host + "/ws/workflows/" + workflowId + "/");
+    } catch (e) { schedulePoll(); return; }
+    socket.onopen = function () {
+      live = true;
+      delay = 500;
+      if (pollTimer) { window.clearTimeout(pollTimer); pollTimer = null; }
+      root.setAttribute("data-live", "true");
+    };
+    socket.onmessage = function (message) {
+      var event;
+      try { event = JSON.parse(message.data); } catch (e) { return; }
+      // a snapshot after (re)connecting, a run that changed status, a run that began
+      if (event.type === "snapshot" || event.type === "run.status" ||
+          (event.type === "node.status" && !$("tr[data-run=\"" + event.run_id + "\"]"))) {
+        refreshSoon();
+      }
+    };
+    socket.onclose = function () {
+      live = false;
+      root.setAttribute("data-live", "false");
+      schedulePoll();
+      window.setTimeout(function () { connectLive(Math.min((delay || 500) * 2, 10000)); }, delay || 500);
+    };
+  }
   function refresh() {
     if (pollTimer) { window.clearTimeout(pollTimer); pollTimer = null; }
     var modes = ["live", "test"];
@@ -171,9 +210,9 @@
     }, schedulePoll);
   }
 
-  // Quick while a run is unfinished; otherwise slowly, to pick up runs that triggers start.
+  // Without a websocket: quick while a run is unfinished, otherwise slowly.
   function schedulePoll() {
-    if (pollTimer) { return; }
+    if (pollTimer || live) { return; }
     pollTimer = window.setTimeout(function () {
       if (document.hidden) { pollTimer = null; schedulePoll(); return; }
       refresh();
@@ -284,5 +323,5 @@
   if (form) { form.addEventListener("submit", runNow); }
   $all("[data-copy]").forEach(function (b) { b.addEventListener("click", function () { copy(b); }); });
   $all("input[readonly]").forEach(function (i) { i.addEventListener("focus", function () { i.select(); }); });
-  schedulePoll();
+  connectLive(500);
 })();

@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from "react";
 import { ReactFlowProvider } from "@xyflow/react";
 import { nodeTypes as fetchNodeTypes, type NodeTypeInfo, type ValidationIssue } from "../lib/api";
 import { docToFlow } from "./convert";
+import type { NodeNote } from "./context";
 import type { WorkflowDocument } from "./handles";
 import { WorkflowCanvas } from "./WorkflowCanvas";
 
@@ -14,9 +15,20 @@ export type WorkflowPreviewProps = {
   nodeTypes?: NodeTypeInfo[];
   minimap?: boolean;
   onNodeClick?: (nodeId: string) => void;
+  notes?: Record<string, NodeNote>;
+  activeEdges?: string[];
 };
 
-export function WorkflowPreview({ document, statuses, issues, nodeTypes, minimap = false, onNodeClick }: WorkflowPreviewProps) {
+export function WorkflowPreview({
+  document,
+  statuses,
+  issues,
+  nodeTypes,
+  minimap = false,
+  onNodeClick,
+  notes,
+  activeEdges,
+}: WorkflowPreviewProps) {
   const [types, setTypes] = useState<NodeTypeInfo[]>(nodeTypes ?? []);
   useEffect(() => {
     if (!nodeTypes) fetchNodeTypes().then(setTypes, () => setTypes([]));
@@ -33,6 +45,8 @@ export function WorkflowPreview({ document, statuses, issues, nodeTypes, minimap
         issues={issues}
         readOnly
         minimap={minimap}
+        notes={notes}
+        activeEdges={activeEdges}
         onNodeClick={onNodeClick ? (_e, n) => onNodeClick(n.id) : undefined}
       />
     </ReactFlowProvider>

@@ -11,7 +11,7 @@ import {
   type ReactFlowProps,
 } from "@xyflow/react";
 import type { NodeTypeInfo, ValidationIssue } from "../lib/api";
-import { CanvasContext } from "./context";
+import { CanvasContext, type NodeNote } from "./context";
 import type { FlowEdge, FlowNode } from "./convert";
 import { WorkflowNode } from "./WorkflowNode";
 
@@ -26,6 +26,10 @@ export type WorkflowCanvasProps = {
   issues?: ValidationIssue[];
   readOnly?: boolean;
   minimap?: boolean;
+  /** Optional per-node annotations (hover title, detail line, badge, pinned). */
+  notes?: Record<string, NodeNote>;
+  /** Ids of edges that carried data: drawn animated. */
+  activeEdges?: string[];
   children?: ReactNode;
 } & Omit<ReactFlowProps<FlowNode, FlowEdge>, "nodes" | "edges" | "nodeTypes">;
 
@@ -39,9 +43,18 @@ export function WorkflowCanvas({
   issues,
   readOnly = false,
   minimap = true,
+  notes,
+  activeEdges,
   children,
   ...flowProps
 }: WorkflowCanvasProps) {
+  const drawnEdges = useMemo(() => {
+    if (!activeEdges?.length) return edges;
+    const active = new Set(activeEdges);
+    return edges.map((e) =>
+      active.has(e.id) ? { ...e, animated: true, className: `${e.className ?? ""} sy-edge-active`.trim() } : e,
+    );
+  }, [edges, activeEdges]);
   const types = useMemo(() => {
     if (!Array.isArray(nodeTypes)) return nodeTypes;
     return Object.fromEntries(nodeTypes.map((t) => [t.type, t]));
@@ -51,14 +64,17 @@ export function WorkflowCanvas({
     for (const issue of issues ?? []) if (issue.node) (out[issue.node] ??= []).push(issue);
     return out;
   }, [issues]);
-  const ctx = useMemo(() => ({ types, statuses, issuesByNode, readOnly }), [types, statuses, issuesByNode, readOnly]);
+  const ctx = useMemo(
+    () => ({ types, statuses, issuesByNode, readOnly, notes }),
+    [types, statuses, issuesByNode, readOnly, notes],
+  );
 
   return (
     <CanvasContext.Provider value={ctx}>
       <div className="sy-canvas" data-testid="canvas" data-readonly={readOnly ? "true" : "false"}>
         <ReactFlow<FlowNode, FlowEdge>
           nodes={nodes}
-          edges={edges}
+          edges={drawnEdges}
           nodeTypes={NODE_TYPES}
           snapToGrid
           snapGrid={[GRID, GRID]}

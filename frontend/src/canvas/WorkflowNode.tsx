@@ -10,7 +10,8 @@ import { iconFor } from "./icons";
 const ROW = 22;
 
 function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
-  const { types, statuses, issuesByNode, readOnly } = useCanvas();
+  const { types, statuses, issuesByNode, readOnly, notes } = useCanvas();
+  const note = notes?.[id];
   const node = data.node;
   const info = types[node.type];
   const status = statuses[id] ?? "idle";
@@ -20,7 +21,9 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const Icon = iconFor(info?.icon, info?.category);
   const showLabels = outs.length > 1 || (outs.length === 1 && outs[0] !== "main");
   const height = Math.max(64, 30 + outs.length * ROW);
-  const title = issues.length ? issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join("\n") : undefined;
+  const title = issues.length
+    ? issues.map((i) => (i.field ? `${i.field}: ${i.message}` : i.message)).join("\n")
+    : note?.title;
   return (
     <div
       className={`sy-node sy-cat-${info?.category ?? "unknown"}${selected ? " is-selected" : ""}${issues.length ? " has-errors" : ""}${info ? "" : " is-unknown"}`}
@@ -41,6 +44,13 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
         </div>
         <span className={`sy-node-status sy-s-${status}`} aria-label={`status ${status}`} />
       </div>
+      {note?.detail && <div className="sy-node-detail" data-testid="node-detail">{note.detail}</div>}
+      {(note?.badge || note?.pinned) && (
+        <div className="sy-node-badges">
+          {note.pinned && <span className="sy-node-pin" data-testid="node-pinned" title="pinned output">pinned</span>}
+          {note.badge && <span className="sy-node-badge" data-testid="node-badge">{note.badge}</span>}
+        </div>
+      )}
       {issues.length > 0 && (
         <div className="sy-node-errors" data-testid="node-errors">
           {issues.length === 1 ? issues[0].message : `${issues.length} problems`}

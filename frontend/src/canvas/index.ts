@@ -13,3 +13,4 @@ export { inputHandles, outputHandles, dynamicHandles } from "./handles";
 export type { DocEdge, DocNode, WorkflowDocument } from "./handles";
 export { autoLayout } from "./layout";
 export { iconFor } from "./icons";
+export type { NodeNote } from "./context";
