@@ -1,11 +1,11 @@
 """The connector step executor: render each step, send it, retry, record — no Django here.
 
 Each step's templates see `input` (the execution input), `workspace` (resolved secrets)
-and `steps` (earlier steps' outputs: their parsed response bodies). Requests are built,
-sent and judged by the `http.request` machinery (`build_request`, `outbound.fetch`,
-`status_error`, `parse_body`) through this thread's pooled guarded session, so auth,
-body types, the private-address policy and status → category mapping are the same as
-the node's. Everything a step records and everything the execution returns is masked
+and `steps` (earlier steps' outputs: their parsed response bodies). Requests are built by
+the `http.request` machinery (`engine.httpcall.build_request`) and sent and judged by the
+HTTP integration adapter (`adapters.http`) through this thread's pooled guarded session,
+so auth, body types, the private-address policy and status → category mapping are the
+same as the node's. Everything a step records and everything the execution returns is masked
 with the resolved secret values.
 """
 
@@ -18,11 +18,16 @@ from typing import Any
 
 from workflows.engine import masking, outbound
 from workflows.engine.errors import ErrorCategory, NodeError
-from workflows.engine.httpcall import build_request, parse_body, response_text, status_error
+from workflows.engine.httpcall import build_request, response_text
 from workflows.engine.templates import render
 
+from .adapters.base import Limits as AdapterLimits
+from .adapters.http import HttpAdapter
+from .adapters.registry import adapters
 from .config import continues_on_error, http_config_of, is_multi_step, retry_policy, step_documents
 
+# Steps are sent and judged by the HTTP adapter, like every other integration operation.
+HTTP: HttpAdapter = adapters.get("http")  # type: ignore[assignment]
 OVERALL_TIMEOUT_S = 300.0  # a whole execution, all steps and retry pauses included
 BODY_PREVIEW_CHARS = 2000
 RECORDED_RESPONSE_HEADERS = (
@@ -143,7 +148,7 @@ def _run_step(
         secrets = secrets + spec.secrets
         record["request"] = _request_record(spec, secrets)
         policy = retry_policy(config, step)
-        session = outbound.session_for(allow_private=limits.allow_private)
+        session = HTTP.connect(None, AdapterLimits(allow_private=limits.allow_private))
         while True:
             record["attempts"] += 1
             remaining = deadline - time.monotonic()
@@ -151,20 +156,11 @@ def _run_step(
                 error = _over_budget(limits)
                 break
             try:
-                fetched = outbound.fetch(
-                    session,
-                    spec.method,
-                    spec.url,
-                    timeout_s=min(timeout_s, remaining),
-                    max_bytes=limits.max_response_bytes,
-                    params=spec.params,
-                    headers=dict(spec.headers),
-                    data=spec.data,
+                fetched = HTTP.send(
+                    session, spec, timeout_s=min(timeout_s, remaining), max_bytes=limits.max_response_bytes
                 )
                 record["response"] = _response_record(fetched, secrets)
-                if not 200 <= fetched.status < 300:
-                    raise status_error(fetched)
-                output, error = parse_body(fetched), None
+                output, error = HTTP.judge(fetched), None
                 break
             except NodeError as exc:
                 error = exc
