@@ -13,7 +13,8 @@ a fresh database and its own `serve` (bench/_harness.py), then:
    `node.status` event of a finished node that every client receives, the latency is the
    client's receive time minus the node's `completed_at` as stored (the same clock: one
    machine). Figures: p50/p99/max over all (client, event) pairs, and events lost (must be
-   0). The clients share one asyncio process: with 200 of them, part of the figure is
+   0; a client's events are counted once it has the last run's final event, or after 30 s).
+   The clients share one asyncio process: with 200 of them, part of the figure is
    the client's own work.
 2. History at volume: `--history` runs (default 100,000; 3 node rows each) bulk-inserted
    over 30 days (bench/_fixtures.py), then each read is timed 20 times over HTTP (client
@@ -86,7 +87,18 @@ async def watch(server: Server, workflow_id: str, clients: int, runs: int) -> di
         )
         assert code == 200 and body["status"] == "completed", body
         run_ids.append(body["id"])
-    await asyncio.sleep(1.0)  # the last events are on their way
+    last = run_ids[-1]
+
+    def has_last(events):
+        return any(
+            m.get("type") == "run.status" and m.get("run_id") == last and m.get("status") == "completed"
+            for _, m in events
+        )
+
+    # Late is not lost: wait (up to 30 s) until every client has the last run's final event.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(has_last(events) for events in received):
+        await asyncio.sleep(0.1)
     for r in readers:
         r.cancel()
     for ws in sockets:

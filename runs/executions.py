@@ -66,24 +66,28 @@ def executions(*, user, params) -> object:
         qs = qs.filter(created_at__lte=until)
     if q := (params.get("q") or "").strip():
         qs = _search(qs, q)
-    return qs.order_by("-created_at", "-pk")
+    return qs.order_by("-created_at")  # the order of the workspace/workflow indexes
 
 
 def _search(qs, q: str):
-    """By run id (whole, or a prefix of at least 4 hex digits) or text in the input."""
+    """By run id (whole, or a prefix of at least 4 hex digits: an index range on the primary
+    key) or by text in the input (a scan of the filtered runs). A prefix of 8 or more hex
+    digits is taken as an id only."""
     if len(q) > MAX_QUERY:
         raise _invalid("q", f"`q` is at most {MAX_QUERY} characters.")
     try:
         return qs.filter(pk=uuid.UUID(q))
     except ValueError:
         pass
-    text = Cast("input", output_field=TextField())
-    found = Q(input_text__icontains=q)
     compact = q.replace("-", "").lower()
-    if len(compact) >= 4 and all(c in "0123456789abcdef" for c in compact) and len(q) <= 36:
-        found |= Q(id_text__startswith=q.lower())
-        return qs.annotate(input_text=text, id_text=Cast("id", output_field=TextField())).filter(found)
-    return qs.annotate(input_text=text).filter(found)
+    by_text = Q(input_text__icontains=q)
+    if 4 <= len(compact) <= 32 and all(c in "0123456789abcdef" for c in compact):
+        low, high = uuid.UUID(compact.ljust(32, "0")), uuid.UUID(compact.ljust(32, "f"))
+        by_id = Q(pk__gte=low, pk__lte=high)
+        if len(compact) >= 8:
+            return qs.filter(by_id)
+        return qs.annotate(input_text=Cast("input", output_field=TextField())).filter(by_id | by_text)
+    return qs.annotate(input_text=Cast("input", output_field=TextField())).filter(by_text)
 
 
 def failure_reasons(runs: list[WorkflowRun]) -> dict[str, dict]:

@@ -94,6 +94,11 @@ class WorkflowRun(models.Model):
             # The executions page: a workspace's runs, newest first, optionally by status.
             models.Index(fields=["workspace", "-created_at"], name="run_workspace_recent"),
             models.Index(fields=["workspace", "status", "-created_at"], name="run_workspace_status"),
+            # Counting a filtered page without reading the (wide) rows: every filter column.
+            models.Index(
+                fields=["workspace", "workflow", "mode", "status", "trigger_type", "created_at"],
+                name="run_workspace_filters",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
