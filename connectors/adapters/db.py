@@ -49,10 +49,9 @@ OPERATIONS = (
                 "sql": _SQL,
                 "params": {**_PARAMS, "default": {}},
                 "max_rows": {
-                    "anyOf": [
-                        {"type": "integer", "minimum": 1, "maximum": MAX_ROWS_LIMIT},
-                        {"type": "string"},
-                    ],
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_ROWS_LIMIT,
                     "default": 1000,
                     "title": "Most rows to return",
                 },

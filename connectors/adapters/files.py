@@ -21,7 +21,7 @@ _PATH = {
     "description": "Relative to the connection's base",
 }
 _ENCODING = {"type": "string", "enum": ["text", "base64"], "default": "text", "title": "Content encoding"}
-_MAX = {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}], "title": "Size cap (bytes)"}
+_MAX = {"type": "integer", "minimum": 1, "title": "Size cap (bytes)"}
 OPERATIONS = (
     Operation(
         name="upload",

@@ -32,13 +32,18 @@ MAPPING_SCHEMA: dict[str, Any] = {
         "template": {"title": "Template (TEMPLATE): JSON with {{ data.… }}"},
         "code": {"type": "string", "title": "Code (SCRIPT): reads input, assigns result"},
     },
-    "required": ["type"],
+    # No "required": an empty mapping means none (the builder's forms fill objects with {}).
 }
+
+
+def is_unset(mapping: Any) -> bool:
+    """No mapping: absent, empty, or an object whose kind is not chosen (forms leave those)."""
+    return mapping in (None, {}) or (isinstance(mapping, dict) and mapping.get("type") in (None, ""))
 
 
 def mapping_problems(mapping: Any, field: str) -> list[tuple[str, str]]:
     """Save-time checks: the kind, and what that kind needs."""
-    if mapping in (None, {}):
+    if is_unset(mapping):
         return []
     if not isinstance(mapping, dict) or mapping.get("type") not in MAPPING_TYPES:
         return [(f"{field}.type", f"type must be one of {', '.join(MAPPING_TYPES)}")]
@@ -67,7 +72,7 @@ def apply_mapping(
     cancelled: Any = None,
 ) -> Any:
     """`data` transformed by `mapping` (unchanged when there is none)."""
-    if mapping in (None, {}):
+    if is_unset(mapping):
         return data
     problems = mapping_problems(mapping, "mapping")
     if problems:

@@ -56,7 +56,9 @@ OPERATIONS = (
             "properties": {
                 "destination": _DESTINATION,
                 "timeout_s": {
-                    "anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": 300}, {"type": "string"}],
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 300,
                     "default": 10,
                     "title": "Wait at most (s)",
                 },
