@@ -10,4 +10,10 @@ class ConnectorsConfig(AppConfig):
         from .adapters import load_adapters
 
         load_adapters()  # db.*, mq.*, file.*, soap.call, graphql.query, grpc.call
+        from django_q.signals import post_spawn
+
+        from .adapters.pool import close_when_worker_exits
+
+        # Pooled adapter connections close when a worker process stops.
+        post_spawn.connect(close_when_worker_exits, dispatch_uid="adapters-pool-close")
         contact_events.connect()  # trigger.contact: runs on contact saves

@@ -9,13 +9,15 @@
 - Rotation: when a credential's data changes, the next checkout sees a new fingerprint,
   closes the idle connections made with the old one, and closes the busy ones when they
   come back.
-- Closed on shutdown: `close_all()` runs at interpreter exit (worker shutdown).
+- Closed on shutdown: `close_all()` runs at interpreter exit, and at a forked worker's exit
+  (`close_when_worker_exits`, connected to Django-Q's `post_spawn`).
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import multiprocessing.util
 import threading
 import time
 from collections.abc import Iterator
@@ -188,3 +190,9 @@ def _healthy(adapter: Adapter, conn: Any) -> bool:
 
 pool = ConnectionPool()
 atexit.register(pool.close_all)
+
+
+def close_when_worker_exits(**_signal_kwargs) -> None:
+    """For a forked worker process (Django-Q's `post_spawn`): multiprocessing children leave
+    through `os._exit`, which skips atexit, so register the pool with its finalizers too."""
+    multiprocessing.util.Finalize(pool, pool.close_all, exitpriority=10)
