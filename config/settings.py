@@ -189,6 +189,10 @@ ALLOW_PRIVATE_OUTBOUND = env.bool("ALLOW_PRIVATE_OUTBOUND", default=False)
 MAX_STORED_PAYLOAD_BYTES = env.int("MAX_STORED_PAYLOAD_BYTES", default=256 * 1024)
 RUN_RETENTION_DAYS = env.int("RUN_RETENTION_DAYS", default=30)
 RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=30)
+# A pending/running run with no lease that has not moved for this long is queued again
+# (at most this often), and failed with the reason after RUN_MAX_REQUEUES such tries.
+RUN_ORPHAN_SECONDS = env.int("RUN_ORPHAN_SECONDS", default=300)
+RUN_MAX_REQUEUES = env.int("RUN_MAX_REQUEUES", default=5)
 ENGINE_MAX_THREADS = env.int("ENGINE_MAX_THREADS", default=8)
 # Waits and retry delays shorter than this sleep in the worker; longer ones park the run.
 WAIT_INLINE_MAX_S = env.float("WAIT_INLINE_MAX_S", default=60.0)

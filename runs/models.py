@@ -65,6 +65,8 @@ class WorkflowRun(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     # Fencing token: +1 on every acquisition; the holder's writes check it (runs.store).
     lease_epoch = models.BigIntegerField(default=0)
+    # Times the timekeeper found the run unfinished with no worker and queued it again.
+    orphan_requeues = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
     parent_run = models.ForeignKey(

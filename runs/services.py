@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -397,6 +398,50 @@ def reap_expired_leases(now=None) -> int:
                 metrics.LEASE_TAKEOVERS.inc()
                 enqueue_run(run_id)
                 count += 1
+    return count
+
+
+def recover_orphaned_runs(now=None) -> int:
+    """Every run that is not finished is running somewhere, waiting, or queued. A pending
+    or running run that no worker holds (no lease) and that has not moved for
+    RUN_ORPHAN_SECONDS lost its queue message (or failed before it could be stored):
+    it is queued again, at most once per RUN_ORPHAN_SECONDS (`resume_at`, unused while a
+    run is pending or running, holds when to look again). A run that was started (it has
+    held a lease) and was already queued again RUN_MAX_REQUEUES times is failed with the
+    reason instead; one never started (a lost queue message, a long backlog) is not."""
+    from .engine_host import scheduler
+
+    now = now or timezone.now()
+    idle = now - timedelta(seconds=settings.RUN_ORPHAN_SECONDS)
+    orphans = WorkflowRun.objects.filter(
+        status__in=[RunStatus.PENDING, RunStatus.RUNNING],
+        lease_owner="",
+        lease_expires_at__isnull=True,
+        created_at__lt=idle,
+    ).filter(Q(resume_at__isnull=True) | Q(resume_at__lt=now))
+    count = 0
+    for run_id, requeues, epoch in orphans.values_list("pk", "orphan_requeues", "lease_epoch")[:500]:
+        if requeues >= settings.RUN_MAX_REQUEUES and epoch > 0:
+            error = {
+                "category": "VALIDATION_ERROR",
+                "message": f"the run was queued again {requeues} times and never finished; giving up",
+                "details": {"requeues": requeues},
+                "node": None,
+            }
+            with transaction.atomic():
+                scheduler().store.save_run(str(run_id), status=RunStatus.FAILED, error=error)
+            logger.warning("run %s never finished after %s requeues; failed", run_id, requeues)
+        else:
+            with transaction.atomic():
+                if WorkflowRun.objects.filter(
+                    pk=run_id, lease_owner="", lease_expires_at__isnull=True
+                ).update(
+                    resume_at=now + timedelta(seconds=settings.RUN_ORPHAN_SECONDS),
+                    orphan_requeues=F("orphan_requeues") + 1,
+                ):
+                    logger.warning("run %s had no worker and no queue entry; queueing it again", run_id)
+                    enqueue_run(run_id)
+        count += 1
     return count
 
 

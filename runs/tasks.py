@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from config.log_format import bind_run
 from workflows.engine.scheduler import RunOutcome
@@ -72,10 +72,34 @@ def _advance_leased(run_id: str, owner: str, epoch: int | None = None) -> RunOut
         logger.warning("run %s was taken over by another worker; this one stopped and wrote nothing", run_id)
         status = LEASE_LOST
         return RunOutcome(LEASE_LOST)
+    except DatabaseError:
+        raise  # likely transient: the lease is let go and the timekeeper hands the run back
+    except Exception as exc:  # the run itself cannot be executed: say why, never leave it pending
+        logger.exception("run %s cannot be executed; failing it", run_id)
+        outcome = _fail_unrunnable(store, run_id, exc)
+        status = outcome.status
+        return outcome
     finally:
         store.forget(run_id)
         if status not in TERMINAL and status not in (RunStatus.WAITING, LEASE_LOST):  # those let it go
             leases.release(run_id, owner)
+
+
+def _fail_unrunnable(store, run_id: str, exc: BaseException) -> RunOutcome:
+    """Fail a run the engine could not advance (e.g. data it cannot encode), with the
+    reason, through the (still fenced) store."""
+    error = {
+        "category": "VALIDATION_ERROR",
+        "message": f"the run could not be executed: {type(exc).__name__}: {str(exc)[:300]}",
+        "details": {"exception": type(exc).__name__},
+        "node": None,
+    }
+    try:
+        with store.batch(run_id):
+            store.save_run(run_id, status=RunStatus.FAILED, error=error)
+    except LeaseLost:
+        return RunOutcome(LEASE_LOST)
+    return RunOutcome(RunStatus.FAILED, error=error)
 
 
 # -- in-process execution -------------------------------------------------------------------

@@ -95,3 +95,59 @@ def test_idempotency_key_returns_the_first_run(workflow):
     first = services.start_run(workflow=workflow, idempotency_key="abc", enqueue=False)
     again = services.start_run(workflow=workflow, idempotency_key="abc", enqueue=False)
     assert first.pk == again.pk and WorkflowRun.objects.count() == 1
+
+
+def _age(run, seconds):
+    WorkflowRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=seconds))
+
+
+def test_an_unfinished_run_without_worker_or_queue_entry_is_queued_again(workflow, queued, settings):
+    """Its lease was let go (the worker failed, or its queue message was lost): nothing
+    would ever pick it up again."""
+    settings.RUN_ORPHAN_SECONDS = 60
+    fresh = services.start_run(workflow=workflow, enqueue=False)
+    stuck = services.start_run(workflow=workflow, enqueue=False)
+    _age(stuck, 120)
+    assert services.recover_orphaned_runs() == 1
+    assert queued == [str(stuck.pk)]
+    assert services.recover_orphaned_runs() == 0  # not again before RUN_ORPHAN_SECONDS
+    assert WorkflowRun.objects.get(pk=fresh.pk).status == "pending"  # young: just queued
+    later = timezone.now() + timedelta(seconds=61)
+    services.recover_orphaned_runs(now=later)
+    assert queued.count(str(stuck.pk)) == 2
+
+
+def test_a_started_run_that_keeps_losing_its_worker_is_failed_with_the_reason(workflow, queued, settings):
+    settings.RUN_ORPHAN_SECONDS, settings.RUN_MAX_REQUEUES = 60, 2
+    run = services.start_run(workflow=workflow, enqueue=False)
+    assert leases.acquire(str(run.pk), "worker")
+    leases.release(str(run.pk), "worker")
+    _age(run, 120)
+    now = timezone.now()
+    for step in range(3):
+        services.recover_orphaned_runs(now=now + timedelta(seconds=61 * step))
+    assert len(queued) == 2
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "never finished" in run.error["message"] and run.completed_at
+
+
+def test_a_run_the_engine_cannot_advance_is_failed_with_the_reason(api, workflow, settings):
+    """Input nested 950 deep cannot be encoded for storage: the run must end failed, saying
+    why, instead of staying pending once its lease is let go."""
+    from django.db import connection
+
+    from runs.tasks import execute_run
+
+    run = services.start_run(workflow=workflow, input={}, enqueue=False)
+    deep = '{"a":' * 950 + "{}" + "}" * 950
+    with connection.cursor() as cursor:
+        table, column = WorkflowRun._meta.db_table, WorkflowRun._meta.get_field("input").column
+        cursor.execute(
+            f"UPDATE {table} SET {column} = %s WHERE id = %s",
+            [deep, run.pk.hex if connection.vendor == "sqlite" else run.pk],
+        )
+    assert execute_run(str(run.pk)) == "failed"
+    stored = WorkflowRun.objects.filter(pk=run.pk).values("status", "lease_owner", "error").get()
+    assert stored["status"] == "failed" and stored["lease_owner"] == ""
+    assert stored["error"]["message"].startswith("the run could not be executed: RecursionError")

@@ -49,6 +49,7 @@ class Command(BaseCommand):
                 fire_due_schedules()
                 services.resume_due_runs()
                 services.reap_expired_leases()
+                services.recover_orphaned_runs()
                 if time.monotonic() - last_prune > PRUNE_EVERY_S:
                     pruned = services.prune_finished_runs()
                     if pruned:
