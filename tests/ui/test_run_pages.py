@@ -243,3 +243,58 @@ def test_the_workflow_page_follows_its_runs_over_the_websocket(demo, server):
     row = page.locator(f'tr[data-run="{run_id}"]')
     row.locator(".status-completed").wait_for()
     assert row.locator("a").get_attribute("href") == f"/runs/{run_id}"
+
+
+def test_one_node_tested_alone_from_the_builders_inspector(demo, server, remote, screenshot):
+    page = demo
+    remote.route("GET", "/price", lambda seen: (200, {"price": int(seen.query.get("n", ["1"])[0]) * 10}))
+    nodes = [
+        {"id": "start", "type": "trigger.manual", "position": [0, 0]},
+        {
+            "id": "fetch",
+            "type": "http.request",
+            "position": [260, 0],
+            "config": {"url": remote.url("/price?n={{ input.n }}")},
+        },
+        {
+            "id": "shape",
+            "type": "data.transform",
+            "position": [520, 0],
+            "config": {"set": {"t": "{{ input.body.price }}"}},
+        },
+    ]
+    edges = [{"source": "start", "target": "fetch"}, {"source": "fetch", "target": "shape"}]
+    wid, run_id = start(server, nodes, edges, {"n": 2})
+    server.wait_for(lambda: server.run(run_id)["status"] == "completed", timeout_s=20)
+    page.goto(f"{server.base}/workflows/{wid}/edit")
+    fetch = page.locator('[data-node-id="fetch"]')
+    # The last run's states and today's statistics are on the canvas.
+    page.wait_for_selector('[data-node-id="fetch"][data-status="succeeded"]')
+    assert "1 today" in fetch.locator("[data-testid=node-badge]").inner_text()
+    fetch.click()
+    inspector = page.locator("[data-testid=node-inspector]")
+    inspector.locator("[data-testid=inspector-logs] li").first.wait_for()
+    inspector.locator("[data-testid=inspector-tab-test]").click()
+    inspector.locator("[data-testid=node-test-input]").fill('{"n": 7}')
+    inspector.locator("[data-testid=node-test-run]").click()
+    result = inspector.locator("[data-testid=node-test-result]")
+    result.wait_for()
+    assert result.get_attribute("data-status") == "succeeded"
+    assert "70" in result.locator("[data-testid=node-test-output]").inner_text()
+    assert remote.requests_to("/price")[-1].query["n"] == ["7"]
+    screenshot("builder-node-test")
+    # Its input in the earlier run, then pin the result and run from the next node.
+    inspector.locator("[data-testid=node-test-source]").select_option(index=1)
+    inspector.locator("[data-testid=node-test-run]").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=node-test-output]')?.textContent.includes('20')"
+    )
+    inspector.locator("[data-testid=node-test-pin]").click()
+    fetch.locator("[data-testid=node-pinned]").wait_for()
+    page.locator('[data-node-id="shape"]').click()
+    page.locator("[data-testid=inspector-run-from]").click()
+    page.wait_for_url(lambda url: "/runs/" in url)
+    wait_run_status(page, "completed")
+    calls = len(remote.requests_to("/price"))
+    assert calls == 3  # the run, and two tests: the run from `shape` used the pin
+    screenshot("builder-run-from-pinned")

@@ -11,6 +11,7 @@ import { useBuilder } from "./store";
 import { Toolbar } from "./Toolbar";
 import { useShortcuts } from "./shortcuts";
 import type { FormCtx } from "./fields";
+import { Inspector, useLiveCanvas } from "../live";
 
 const Drawer = lazy(() => import("./Drawer"));
 const Dialogs = lazy(() => import("./dialogs").then((m) => ({ default: m.Dialogs })));
@@ -141,6 +142,9 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
   useShortcuts({ readOnly, openDialog: setDialog, layout, save: () => void saveVersion() });
 
   const issuesForSelected = selected ? s.issues.filter((i) => i.node === selected.id) : [];
+  // Live run state, badges and pins on the canvas; the inspector for the selected node.
+  const liveDoc = useMemo(() => useBuilder.getState().document(), [s.nodes, s.edges]);
+  const live = useLiveCanvas(s.workflowId, liveDoc);
 
   return (
     <div className="by-app" data-saving={s.saveState}>
@@ -175,6 +179,8 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
             edges={s.edges}
             nodeTypes={s.types}
             issues={s.issues}
+            statuses={live.statuses}
+            notes={live.notes}
             readOnly={readOnly}
             onNodesChange={s.onNodesChange}
             onEdgesChange={s.onEdgesChange}
@@ -193,6 +199,16 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
               <p>Drag a node from the palette, or click one to add it. Then connect the handles.</p>
               {!s.workflowId && boot.templates.length > 0 && !readOnly && <TemplateChooser boot={boot} onImport={() => setDialog("import")} />}
             </div>
+          )}
+          {selected && s.workflowId && (
+            <Inspector
+              key={selected.id}
+              workflowId={s.workflowId}
+              node={selected.data.node}
+              canWrite={!readOnly}
+              pinned={live.pins.has(selected.id)}
+              onPinned={live.refresh}
+            />
           )}
         </div>
         {selected && (
