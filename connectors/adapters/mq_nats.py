@@ -24,6 +24,14 @@ class _NatsConnection:
     def __init__(self, client, jetstream: bool):
         self.client = client
         self.jetstream = client.jetstream() if jetstream else None
+        self.pulls: dict[tuple[str, str], Any] = {}  # (subject, durable) -> pull subscription
+
+    async def pull(self, subject: str, durable: str):
+        """One pull subscription per subject and durable consumer, kept with the connection."""
+        key = (subject, durable)
+        if key not in self.pulls:
+            self.pulls[key] = await self.jetstream.pull_subscribe(subject, durable=durable)
+        return self.pulls[key]
 
     @property
     def reusable(self) -> bool:
@@ -102,7 +110,7 @@ class NatsAdapter(Adapter):
     async def _next(self, connection, subject, params, timeout_s):
         if connection.jetstream is not None:
             durable = str(params.get("group") or "switchyard").replace(".", "_")
-            sub = await connection.jetstream.pull_subscribe(subject, durable=durable)
+            sub = await connection.pull(subject, durable)
             try:
                 msgs = await sub.fetch(1, timeout=timeout_s)
             except (TimeoutError, nats.errors.TimeoutError):
@@ -131,7 +139,7 @@ class NatsAdapter(Adapter):
 
         async def fetch():
             durable = (group or "switchyard").replace(".", "_")
-            sub = await connection.jetstream.pull_subscribe(subject, durable=durable)
+            sub = await connection.pull(subject, durable)
             try:
                 return (await sub.fetch(1, timeout=timeout_s))[0]
             except (TimeoutError, nats.errors.TimeoutError):

@@ -1,10 +1,12 @@
 """`trigger.queue`: a run per message, started by the listener for active workflows only,
-on Redis streams and RabbitMQ (the kill test with real processes is in tests/e2e)."""
+on Redis streams, RabbitMQ and NATS JetStream (the kill test with real processes is in tests/e2e)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import nats
 import pika
 import pytest
 import redis
@@ -65,6 +67,24 @@ def broker(request):
         client = redis.Redis.from_url(REDIS_URL)
         request.addfinalizer(lambda: client.delete(stream))
         return kind, REDIS_URL, stream, lambda m: client.xadd(stream, {"message": m})
+    if kind == "nats":
+        stream = unique("ORDERS")
+        subject = f"{stream}.created"
+
+        async def admin(action):
+            client = await nats.connect("nats://127.0.0.1:4222")
+            js = client.jetstream()
+            await action(js)
+            await client.close()
+
+        asyncio.run(admin(lambda js: js.add_stream(name=stream, subjects=[subject])))
+        request.addfinalizer(lambda: asyncio.run(admin(lambda js: js.delete_stream(stream))))
+
+        def publish_nats(message):
+            headers = {"Nats-Msg-Id": unique("m")}
+            asyncio.run(admin(lambda js: js.publish(subject, message, headers=headers)))
+
+        return kind, "nats://127.0.0.1:4222", subject, publish_nats
     queue = unique("orders")
     conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672))
     channel = conn.channel()
@@ -82,11 +102,11 @@ def broker(request):
     return kind, AMQP_URL, queue, publish
 
 
-@pytest.mark.parametrize("broker", ["redis", "amqp"], indirect=True)
+@pytest.mark.parametrize("broker", ["redis", "amqp", "nats"], indirect=True)
 def test_each_message_starts_one_run_while_the_workflow_is_active(api, broker):
     kind, url, destination, publish = broker
     cred = unique(kind)
-    make_credential(api, cred, {"url": url})
+    make_credential(api, cred, {"url": url, **({"jetstream": "true"} if kind == "nats" else {})})
     workflow_id = _workflow(api, cred, destination)
     listener = QueueTriggerListener()
     listener.reconcile()
