@@ -242,3 +242,22 @@ def test_nats_jetstream_publish_then_consume_one(api):
     assert run["status"] == "completed", [n["error"] for n in run["nodes"]]
     assert run["output"]["message"] == {"id": 7}
     assert run["output"]["headers"]["message_id"] == node_of(run, "pub")["output"]["message_id"]
+
+
+def test_amqp_consumes_one_message_per_node_on_a_reused_connection(api, amqp_queue):
+    cred = _credential(api, "amqp")
+    publish = {"credential": cred, "destination": amqp_queue}
+    consume = {"credential": cred, "destination": amqp_queue, "timeout_s": 5}
+    run = run_nodes(
+        api,
+        [
+            {"id": "p1", "type": "mq.publish", "config": {**publish, "message": "first"}},
+            {"id": "p2", "type": "mq.publish", "config": {**publish, "message": "second"}},
+            {"id": "c1", "type": "mq.consume", "config": consume},
+            {"id": "c2", "type": "mq.consume", "config": consume},
+            {"id": "c3", "type": "mq.consume", "config": {**consume, "timeout_s": 0.5}},
+        ],
+    )
+    assert node_of(run, "c1")["output"]["message"] == "first"
+    assert node_of(run, "c2")["output"]["message"] == "second"
+    assert node_of(run, "c3")["error"]["category"] == "TIMEOUT_ERROR"
