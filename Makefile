@@ -53,6 +53,7 @@ fuzz: venv
 lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: bootstrap
 	$(PY) bench/engine.py

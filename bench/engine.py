@@ -20,7 +20,7 @@ e2e harness (`bench/_harness.py`), measures, and drops it (temp dirs are removed
 2. Latency of a 3-node workflow (trigger -> transform -> transform) through a real
    `manage.py serve` (2 workers): sequential POST /execute {"wait": true}; reports the
    client-side round trip (the waiting request executes the queued run in the web process
-   when no worker took it yet, see runs.services.wait_for_run) and,
+   when no worker took it yet, see runs.runner.wait_for_run) and,
    from the returned run, created_at->started_at (queue), started_at->completed_at
    (execution) and created_at->completed_at; p50/p95/p99.
 3. Sustained throughput: N POST /execute {"wait": false} of the same workflow from a pool

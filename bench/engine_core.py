@@ -18,8 +18,9 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from workflows.engine.memory import InMemoryStore  # noqa: E402
-from workflows.engine.registry import NodeRegistry, NodeResult, load_builtin_nodes, node_type  # noqa: E402
+from workflows.engine.registry import NodeRegistry, NodeResult, node_type  # noqa: E402
 from workflows.engine.scheduler import Scheduler  # noqa: E402
+from workflows.nodes import load as load_builtin_nodes  # noqa: E402
 
 SCHEMA = "switchyard.workflow/1"
 

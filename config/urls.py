@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from runs import ops
-from runs.webhooks import receive_webhook
+from runs.intake import receive_hook
 
 from . import api_errors
 
@@ -17,8 +17,8 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view()),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema")),
-    path("hooks/<str:token>", receive_webhook, name="webhook"),
-    path("hooks/<str:token>/", receive_webhook),
+    path("hooks/<str:token>", receive_hook, name="webhook"),
+    path("hooks/<str:token>/", receive_hook),
     path("", include("runs.urls")),
     path("", include("connectors.urls")),
     path("", include("workflows.urls")),

@@ -6,7 +6,9 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Connectors"
 
     def ready(self):
-        from . import contact_events, nodes  # noqa: F401  (nodes registers connector.run)
+        from workflows.triggers.activation import register_reference_check
+
+        from . import contact_events, nodes, references  # noqa: F401  (nodes registers connector.run)
         from .adapters import load_adapters
 
         load_adapters()  # db.*, mq.*, file.*, soap.call, graphql.query, grpc.call
@@ -16,4 +18,7 @@ class ConnectorsConfig(AppConfig):
 
         # Pooled adapter connections close when a worker process stops.
         post_spawn.connect(close_when_worker_exits, dispatch_uid="adapters-pool-close")
-        contact_events.connect()  # trigger.contact: runs on contact saves
+        contact_events.connect()  # contact change events (trigger.contact listens, see runs)
+        register_reference_check(references.connector_issues)
+        register_reference_check(references.connection_issues)
+        register_reference_check(references.credential_issues)

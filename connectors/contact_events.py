@@ -1,28 +1,28 @@
-"""`trigger.contact`: a workspace Contact created or updated starts a live run of every
-active workflow of that workspace whose active version has a matching contact trigger.
+"""Contact change events: a workspace Contact created or updated is reported, with what
+changed, to every registered listener (`on_contact_change`); `trigger.contact` starts its
+runs this way (`runs.intake.contact`).
 
 Receivers on the Contact model's save signals, connected in ConnectorsConfig.ready(), so
 every path that saves a contact counts — the contacts API, the admin, a connector's
 response mapping. (A queryset `update()` or `bulk_create()` saves no model and fires no
 event.) `pre_save` reads the stored row (locked when the save runs in a transaction) so the
-change is computed against what was really there; `post_save` starts the runs in the
+change is computed against what was really there; `post_save` calls the listeners in the
 saving transaction: start_run only enqueues on commit, so a rolled-back save starts
 nothing and a committed one never loses its run."""
 
 from __future__ import annotations
 
 import copy
-import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
 
-from .contacts import CONTACT_FIELDS, contact_representation
+from .contacts import CONTACT_FIELDS
 from .models import Contact
 
-logger = logging.getLogger("switchyard.triggers")
-
 _PREVIOUS = "_contact_event_previous"
+_listeners: list[Callable[..., Any]] = []
 
 
 def _snapshot(contact: Contact) -> dict[str, Any]:
@@ -53,64 +53,13 @@ def changes_between(previous: dict[str, Any], current: dict[str, Any]) -> tuple[
     return changed, old
 
 
-def filter_reason(config: dict, event: str, contact: dict, changed: list[str]) -> str | None:
-    """Why the trigger leaves this event out, or None when it should start a run."""
-    if event not in (config.get("events") or ["created", "updated"]):
-        return f"{event} events are not selected"
-    tags = config.get("tags")
-    if tags:
-        have = {str(t).lower() for t in contact["tags"]}
-        if not any(t.lower() in have for t in tags):
-            return "the contact carries none of the trigger's tags"
-    fields = config.get("fields")
-    if fields and event == "updated" and not any(f in changed for f in fields):
-        return "none of the trigger's fields changed"
-    return None
-
-
-def start_contact_runs(*, contact: Contact, event: str, changed: list[str], previous: dict[str, Any]) -> list:
-    """Start a live run for each matching contact trigger of the contact's workspace."""
-    from runs import services
-    from workflows.models import Workflow, WorkflowStatus
-
-    represented = contact_representation(contact)
-    payload = {"event": event, "contact": represented, "changed": changed, "previous": previous}
-    runs = []
-    workflows = (
-        Workflow.objects.filter(
-            workspace_id=contact.workspace_id, status=WorkflowStatus.ACTIVE, active_version__isnull=False
-        )
-        .select_related("active_version")
-        .order_by("created_at")
-    )
-    with transaction.atomic():
-        for workflow in workflows:
-            for node in workflow.active_version.document["nodes"]:
-                if node["type"] != "trigger.contact":
-                    continue
-                if filter_reason(node.get("config") or {}, event, represented, changed):
-                    continue
-                try:
-                    runs.append(
-                        services.start_run(
-                            workflow=workflow,
-                            input=copy.deepcopy(payload),
-                            mode="live",
-                            trigger_node=node["id"],
-                            trigger_type="trigger.contact",
-                            version=workflow.active_version,
-                            enforce_daily_limit=True,
-                        )
-                    )
-                except services.RunRefused as exc:  # over max_runs_per_day: this workflow sits it out
-                    logger.warning(
-                        "contact %s %s: workflow %s not started: %s",
-                        contact.pk,
-                        event,
-                        workflow.pk,
-                        exc.message,
-                    )
-    return runs
+def on_contact_change(listener: Callable[..., Any]) -> Callable[..., Any]:
+    """Register `listener(contact=, event=, changed=, previous=)`, called in the saving
+    transaction for every created or changed contact (the runs app starts contact triggers
+    this way, from its `ready()`: a lower app never imports a higher one)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
 
 
 def remember_previous(sender, instance: Contact, raw: bool = False, **kwargs) -> None:
@@ -139,7 +88,8 @@ def contact_saved(sender, instance: Contact, created: bool, raw: bool = False, *
         changed, old = changes_between(previous, current)
         if not changed:
             return
-    start_contact_runs(contact=instance, event=event, changed=changed, previous=old)
+    for listener in list(_listeners):
+        listener(contact=instance, event=event, changed=changed, previous=old)
 
 
 def connect() -> None:

@@ -28,6 +28,7 @@ from .api_schemas import (
     RunSummaryOut,
 )
 from .models import CorrelationToken, RunMode, WorkflowRun
+from .runner import start_and_wait, wait_for_run
 
 MAX_WAIT_S = 300
 RUN_FILTERS = [
@@ -100,10 +101,12 @@ class ExecuteView(APIView):
                 f"`timeout_s` must be a number in (0, {MAX_WAIT_S}].",
                 details={"timeout_s": [f"Must be a number in (0, {MAX_WAIT_S}]."]},
             )
-        run = services.start_run(workflow=workflow, input=body.get("input", {}), mode=mode, user=request.user)
+        start = dict(workflow=workflow, input=body.get("input", {}), mode=mode, user=request.user)
         if not wait:
+            run = services.start_run(**start)
             return Response({"run_id": str(run.id), "status": run.status}, status=status.HTTP_202_ACCEPTED)
-        finished = services.wait_for_run(run.id, timeout_s)
+        waited = start_and_wait(timeout_s=timeout_s, **start)
+        run, finished = waited.run, waited.stored()
         if finished is None:
             return Response(
                 {
@@ -179,7 +182,7 @@ class RunCancelView(APIView):
     def post(self, request, pk):
         run = services.cancel_run(run=_run_for(request, pk, write=True))
         if not run.is_finished:
-            run = services.wait_for_run(run.pk, 5) or WorkflowRun.objects.get(pk=run.pk)
+            run = wait_for_run(run.pk, 5) or WorkflowRun.objects.get(pk=run.pk)
         return Response(selectors.run_detail(run, request=request))
 
 

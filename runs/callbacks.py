@@ -112,7 +112,7 @@ def receive_callback(
 
     Raises DoesNotExist (unknown token, nothing stored), CallbackGone (expired or already
     used) or CallbackRefused (bad signature); refused requests are stored too."""
-    from .services import wake_run
+    from .queue import wake_run
 
     headers = headers or {}
     refusal: Exception | None = None

@@ -13,6 +13,9 @@ from django.db import connection, transaction
 from workflows.engine.registry import registry
 from workflows.engine.store import Services
 
+from .callbacks import create_callback
+from .models import WorkflowRun
+from .services import start_run
 from .store import OrmStore
 
 
@@ -34,9 +37,6 @@ class DjangoServices(Services):
     ) -> str:
         from workflows.models import Workflow
 
-        from .models import WorkflowRun
-        from .services import start_run
-
         try:
             with transaction.atomic():
                 parent = WorkflowRun.objects.get(pk=parent_run_id)
@@ -54,8 +54,6 @@ class DjangoServices(Services):
                 connection.close()
 
     def create_callback(self, *, run_id, node_id, iteration, expires_in_s) -> dict[str, Any]:
-        from .services import create_callback
-
         try:
             return create_callback(
                 run_id=run_id, node_id=node_id, iteration=iteration, expires_in_s=expires_in_s
@@ -71,8 +69,6 @@ class DjangoServices(Services):
         from connectors.selectors import find_connector
         from connectors.services import execute_connector
         from workflows.engine.errors import ErrorCategory, NodeError
-
-        from .models import WorkflowRun
 
         try:
             run = WorkflowRun.objects.get(pk=run_id)

@@ -24,6 +24,7 @@ from workflows.engine.store import LeaseLost, LogEntry, NodeState, RunSnapshot
 from . import events, leases, metrics, rows
 from .models import CorrelationToken, ExecutionLog, NodeExecution, RunStatus, WorkflowRun
 from .payloads import for_storage
+from .queue import child_finished
 
 TERMINAL = set(RunStatus.terminal())
 
@@ -435,8 +436,6 @@ class OrmStore:
                 only_if=None if updated else _changed_to(run_id, status, now if status in TERMINAL else None),
             )
             if status in TERMINAL and self._parent.get(run_id):
-                from .services import child_finished
-
                 child_finished(
                     child=WorkflowRun.objects.get(pk=run_id), status=status, output=output, error=error
                 )

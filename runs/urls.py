@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from . import forms, pages
+from . import pages
+from .intake import form as forms
 
 urlpatterns = [
     path("runs", pages.executions_page, name="executions"),

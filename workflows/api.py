@@ -12,7 +12,7 @@ from config.api_errors import ApiError
 from config.api_params import UUID_PATTERN, uuid_param, uuid_value
 from config.openapi import ID_PARAM, uuid_query
 
-from . import selectors, services
+from . import drafts, selectors, services
 from .api_schemas import (
     NodeTypesOut,
     ValidationOut,
@@ -46,7 +46,8 @@ class WorkflowPatchSerializer(serializers.Serializer):
 
 
 def workflow_representation(workflow, request=None) -> dict:
-    from .triggers import active_triggers, daily_usage
+    from .selectors import daily_usage
+    from .triggers.endpoints import active_triggers
 
     doc = selectors.document_of(workflow)
     return {
@@ -175,21 +176,21 @@ class WorkflowViewSet(viewsets.ViewSet):
 
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
-        from .activation import activate_workflow
+        from .triggers.activation import activate_workflow
 
         workflow = activate_workflow(workflow=self.get_object(pk))
         return Response(workflow_representation(workflow, request))
 
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
-        from .activation import deactivate_workflow
+        from .triggers.activation import deactivate_workflow
 
         workflow = deactivate_workflow(workflow=self.get_object(pk))
         return Response(workflow_representation(workflow, request))
 
     @action(detail=True, methods=["post"])
     def validate(self, request, pk=None):
-        from .activation import activation_issues
+        from .triggers.activation import activation_issues
 
         issues = activation_issues(self.get_object(pk))
         return Response({"valid": not issues, "errors": [i.as_dict() for i in issues]})
@@ -210,7 +211,7 @@ class WorkflowViewSet(viewsets.ViewSet):
             workflow = services.save_draft(
                 user=request.user, workflow=workflow, document=document, base_version=base_version
             )
-        return Response(selectors.draft_view(workflow))
+        return Response(drafts.draft_view(workflow))
 
     @action(detail=True, methods=["get"], url_path="versions")
     def versions(self, request, pk=None):

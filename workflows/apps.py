@@ -6,6 +6,6 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self):
-        from .engine.registry import load_builtin_nodes
+        from . import nodes
 
-        load_builtin_nodes()
+        nodes.load()  # the built-in node families register their types

@@ -7,7 +7,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import selectors, services
 from .models import WRITE_ROLES, WorkflowStatus
-from .triggers import active_triggers, daily_usage
+from .selectors import daily_usage
+from .triggers.endpoints import active_triggers
 
 RECENT_RUNS = 25
 USAGE_WARNING = 0.8  # share of max_runs_per_day from which the usage meter warns

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from config.api_errors import ApiError
 
-from .models import Membership, Workflow, WorkflowDraft, WorkflowVersion, Workspace
+from .models import Membership, Workflow, WorkflowVersion, Workspace
 
 SCHEMA = "switchyard.workflow/1"
 
@@ -41,32 +43,6 @@ def document_of(workflow: Workflow) -> dict:
             "edges": [],
         }
     return version.document
-
-
-def draft_errors(workflow: Workflow, document: dict) -> list[dict]:
-    from .activation import activation_issues  # activation reads this module
-
-    return [i.as_dict() for i in activation_issues(workflow, document)]
-
-
-def draft_view(workflow: Workflow) -> dict:
-    """The answer of GET/PUT draft: the working copy (or the latest version when there is no
-    draft), its errors, when it was stored (null: no draft) and the version it is based on."""
-    draft = WorkflowDraft.objects.filter(workflow=workflow).first()
-    if draft is None:
-        document = document_of(workflow)
-        return {
-            "document": document,
-            "errors": draft_errors(workflow, document),
-            "updated_at": None,
-            "base_version": workflow.version,
-        }
-    return {
-        "document": draft.document,
-        "errors": draft_errors(workflow, draft.document),
-        "updated_at": draft.updated_at.isoformat(),
-        "base_version": draft.base_version,
-    }
 
 
 def _node_map(doc: dict) -> dict:
@@ -136,3 +112,16 @@ def version_detail(workflow: Workflow, number: int) -> dict:
         "created_at": v.created_at.isoformat(),
         "document": v.document,
     }
+
+
+def runs_today(workflow: Workflow) -> int:
+    """Runs of the workflow started since midnight UTC (every mode)."""
+    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    return workflow.runs.filter(created_at__gte=start).count()
+
+
+def daily_usage(workflow: Workflow) -> dict:
+    """`{runs_today, max_runs_per_day}`: runs started since midnight UTC (every mode, as the
+    limit counts them) against `settings.max_runs_per_day` (null: no limit)."""
+    limit = (workflow.settings or {}).get("max_runs_per_day")
+    return {"runs_today": runs_today(workflow), "max_runs_per_day": limit or None}

@@ -9,6 +9,7 @@ from django.db import transaction
 from config.api_errors import ApiError
 
 from .engine.document import validate_or_raise
+from .engine.registry import registry
 from .models import Edge, Membership, Node, Role, Workflow, WorkflowDraft, WorkflowVersion, Workspace
 from .selectors import document_of
 
@@ -94,7 +95,7 @@ def _save_document(*, workflow: Workflow, doc: dict, user) -> Workflow:
 @transaction.atomic
 def create_workflow(*, user, workspace: Workspace, document: dict) -> Workflow:
     """Validate `document` (SPEC §2) and store it as a new workflow; nothing is stored if invalid."""
-    doc = validate_or_raise(document)
+    doc = validate_or_raise(document, registry)
     workflow = Workflow(workspace=workspace, created_by=user, name=doc.get("name") or "Untitled workflow")
     return _save_document(workflow=workflow, doc=doc, user=user)
 
@@ -102,7 +103,7 @@ def create_workflow(*, user, workspace: Workspace, document: dict) -> Workflow:
 @transaction.atomic
 def replace_workflow(*, user, workflow: Workflow, document: dict) -> Workflow:
     """PUT: the whole document replaces the stored one."""
-    doc = validate_or_raise(document)
+    doc = validate_or_raise(document, registry)
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     workflow = _save_document(workflow=workflow, doc=doc, user=user)
     WorkflowDraft.objects.filter(workflow=workflow).delete()  # the draft became this version
@@ -115,12 +116,12 @@ def patch_workflow(*, user, workflow: Workflow, changes: dict) -> Workflow:
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
     doc = dict(document_of(workflow))
     doc.update({k: v for k, v in changes.items() if k in DOCUMENT_FIELDS or k == "schema"})
-    return _save_document(workflow=workflow, doc=validate_or_raise(doc), user=user)
+    return _save_document(workflow=workflow, doc=validate_or_raise(doc, registry), user=user)
 
 
 @transaction.atomic
 def delete_workflow(*, workflow: Workflow) -> None:
-    from .schedules import unregister_schedules
+    from .triggers.schedules import unregister_schedules
 
     unregister_schedules(workflow=workflow)  # its Django-Q schedule rows go with it
     workflow.delete()

@@ -1,7 +1,7 @@
 """`trigger.queue`: a run per message from a queue, stream or JetStream subject.
 
 The node itself only passes the payload on, like every trigger; the listener
-(`workflows.queue_triggers`, started by `serve`) consumes messages for each active workflow
+(`runs.intake.queue`, started by `serve`) consumes messages for each active workflow
 with such a trigger, stores a run per message and acknowledges the message only after the
 run is stored, so a listener that dies loses nothing (the broker delivers it again, and the
 message id keeps a redelivered message from starting a second run).

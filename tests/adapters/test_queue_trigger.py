@@ -11,8 +11,8 @@ import pika
 import pytest
 import redis
 
+from runs.intake.queue import QueueTriggerListener
 from runs.models import WorkflowRun
-from workflows.queue_triggers import QueueTriggerListener
 
 from .helpers import make_credential, unique
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.memory import InMemoryStore
-from workflows.engine.registry import NodeContext, NodeRegistry, NodeResult, load_builtin_nodes, node_type
+from workflows.engine.registry import NodeContext, NodeRegistry, NodeResult, node_type
 from workflows.engine.scheduler import RunOutcome, Scheduler
 from workflows.engine.store import NodeState, Services
+from workflows.nodes import load as load_builtin_nodes
 
 SCHEMA = "switchyard.workflow/1"
 

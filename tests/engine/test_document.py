@@ -133,9 +133,9 @@ def test_normalize_does_not_touch_its_input_and_drops_unknown_keys():
     assert raw["nodes"][1]["config"]["condition"]["op"] == "gt"  # deep copies
 
 
-def test_export_of_import_round_trips_after_defaults():
-    imported = validate_or_raise(SPEC_EXAMPLE)
-    assert validate_or_raise(imported) == imported == normalize(SPEC_EXAMPLE)
+def test_export_of_import_round_trips_after_defaults(registry):
+    imported = validate_or_raise(SPEC_EXAMPLE, registry)
+    assert validate_or_raise(imported, registry) == imported == normalize(SPEC_EXAMPLE)
 
 
 # -- validate: the whole document ---------------------------------------------------------------
@@ -399,12 +399,12 @@ def test_workflow_without_trigger_is_allowed_at_save_time(registry):
 
 
 # -- validate_or_raise ------------------------------------------------------------------------
-def test_validate_or_raise_returns_the_normalized_document():
-    assert validate_or_raise(SPEC_EXAMPLE) == normalize(SPEC_EXAMPLE)
+def test_validate_or_raise_returns_the_normalized_document(registry):
+    assert validate_or_raise(SPEC_EXAMPLE, registry) == normalize(SPEC_EXAMPLE)
 
 
-def test_validate_or_raise_raises_with_every_issue():
+def test_validate_or_raise_raises_with_every_issue(registry):
     with pytest.raises(WorkflowInvalid) as info:
-        validate_or_raise(workflow([node("a", "nope"), node("a", "nope2")], chain("a", "zz")))
+        validate_or_raise(workflow([node("a", "nope"), node("a", "nope2")], chain("a", "zz")), registry)
     fields = {(i.node, i.edge, i.field) for i in info.value.issues}
     assert ("a", None, "type") in fields and ("a", None, "id") in fields and (None, 0, "target") in fields

@@ -17,7 +17,7 @@ import pytest
 
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.memory import InMemoryStore
-from workflows.engine.registry import NodeContext, NodeResult, Wait
+from workflows.engine.registry import NodeContext, NodeResult, Wait, registry
 from workflows.engine.scheduler import Scheduler
 from workflows.engine.schema_check import schema_issues
 from workflows.engine.store import Services
@@ -582,7 +582,7 @@ def run_flow(target, node, *, trigger=None, extra_nodes=(), extra_edges=()):
     }
     store = InMemoryStore()
     run_id = store.create_run(doc, {"target": target, **(trigger or {})})
-    Scheduler(store, services=PrivateOK()).advance(run_id)
+    Scheduler(store, registry, services=PrivateOK()).advance(run_id)
     return store, run_id
 
 

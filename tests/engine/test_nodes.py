@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from workflows.engine.document import validate
-from workflows.engine.registry import load_builtin_nodes
 from workflows.engine.store import Services
+from workflows.nodes import load as load_builtin_nodes
 from workflows.nodes.triggers import check_cron
 
 from .engine_helpers import Engine, chain, edge, node, start, transform, workflow

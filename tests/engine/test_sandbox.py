@@ -318,6 +318,7 @@ def test_syntax_error_at_run_time_is_a_code_error():
 
 def run_flow(node, trigger):
     from workflows.engine.memory import InMemoryStore
+    from workflows.engine.registry import registry
     from workflows.engine.scheduler import Scheduler
 
     doc = {
@@ -328,7 +329,7 @@ def run_flow(node, trigger):
     }
     store = InMemoryStore()
     run_id = store.create_run(doc, trigger)
-    Scheduler(store, services=FastLimits()).advance(run_id)
+    Scheduler(store, registry, services=FastLimits()).advance(run_id)
     return store.run(run_id).status, store.state(run_id, node["id"])
 
 
@@ -359,6 +360,7 @@ def test_scheduler_f_string_braces_are_not_templates():
 
 def test_document_validation_reports_code_syntax_only():
     from workflows.engine.document import validate
+    from workflows.engine.registry import registry
 
     def doc(code):
         return {
@@ -371,9 +373,9 @@ def test_document_validation_reports_code_syntax_only():
             "edges": [{"source": "start", "target": "calc"}],
         }
 
-    issues = validate(doc("x = 1\nif x\n"))
+    issues = validate(doc("x = 1\nif x\n"), registry)
     assert [(i.node, i.field) for i in issues] == [("calc", "config.code")] and "line 2" in issues[0].message
-    assert validate(doc("import os\nresult = f'{{x}}'")) == []  # policy is a run-time matter
+    assert validate(doc("import os\nresult = f'{{x}}'"), registry) == []  # policy is a run-time matter
 
 
 # --------------------------------------------------------------------- format strings

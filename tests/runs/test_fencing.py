@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from runs import leases, services
 from runs.models import NodeExecution, RunEvent, WorkflowRun
+from runs.runner import LEASE_LOST
 from runs.store import OrmStore
-from runs.tasks import LEASE_LOST, execute_run
+from runs.tasks import execute_run
 from tests.connectors.api_server import ApiServer
 from workflows.engine.store import LeaseLost, NodeState
 from workflows.models import Workflow

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runs import leases, services
+from runs import leases, services, timekeeping
 from runs.models import ExecutionLog, NodeExecution, WorkflowRun
 from workflows import services as wf_services
 from workflows.models import Workspace
@@ -31,7 +31,7 @@ def workflow(alice):
 def queued(monkeypatch):
     """Record what would be handed to the queue instead of running it."""
     pushed = []
-    monkeypatch.setattr(services, "enqueue_run", lambda run_id: pushed.append(str(run_id)))
+    monkeypatch.setattr(timekeeping, "enqueue_run", lambda run_id: pushed.append(str(run_id)))
     return pushed
 
 
@@ -44,8 +44,8 @@ def test_due_waiting_runs_are_queued_once(workflow, queued):
     WorkflowRun.objects.filter(pk=later.pk).update(
         status="waiting", resume_at=timezone.now() + timedelta(hours=1)
     )
-    assert services.resume_due_runs() == 1
-    assert services.resume_due_runs() == 0  # claimed: not queued twice
+    assert timekeeping.resume_due_runs() == 1
+    assert timekeeping.resume_due_runs() == 0  # claimed: not queued twice
     assert queued == [str(run.pk)]
 
 
@@ -55,7 +55,7 @@ def test_run_whose_lease_expired_goes_back_to_the_queue(workflow, queued):
     WorkflowRun.objects.filter(pk=run.pk).update(
         status="running", lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert services.reap_expired_leases() == 1
+    assert timekeeping.reap_expired_leases() == 1
     assert queued == [str(run.pk)]
     assert leases.acquire(str(run.pk), "new-worker")  # the lease is free for the next worker
 
@@ -64,7 +64,7 @@ def test_live_lease_is_not_reaped_and_cannot_be_taken(workflow, queued):
     run = services.start_run(workflow=workflow, enqueue=False)
     assert leases.acquire(str(run.pk), "worker-a")
     WorkflowRun.objects.filter(pk=run.pk).update(status="running")
-    assert services.reap_expired_leases() == 0
+    assert timekeeping.reap_expired_leases() == 0
     assert not leases.acquire(str(run.pk), "worker-b")
 
 
@@ -85,7 +85,7 @@ def test_prune_deletes_only_finished_runs_past_retention(workflow, settings):
     WorkflowRun.objects.filter(pk=waiting_old.pk).update(status="waiting", created_at=long_ago)
     NodeExecution.objects.create(run=old, node_id="start", status="succeeded")
     ExecutionLog.objects.create(run=old, timestamp=long_ago, message="x")
-    services.prune_finished_runs()
+    timekeeping.prune_finished_runs()
     assert set(WorkflowRun.objects.values_list("pk", flat=True)) == {recent.pk, waiting_old.pk}
     assert not NodeExecution.objects.filter(run_id=old.pk).exists()
     assert not ExecutionLog.objects.filter(run_id=old.pk).exists()
@@ -108,12 +108,12 @@ def test_an_unfinished_run_without_worker_or_queue_entry_is_queued_again(workflo
     fresh = services.start_run(workflow=workflow, enqueue=False)
     stuck = services.start_run(workflow=workflow, enqueue=False)
     _age(stuck, 120)
-    assert services.recover_orphaned_runs() == 1
+    assert timekeeping.recover_orphaned_runs() == 1
     assert queued == [str(stuck.pk)]
-    assert services.recover_orphaned_runs() == 0  # not again before RUN_ORPHAN_SECONDS
+    assert timekeeping.recover_orphaned_runs() == 0  # not again before RUN_ORPHAN_SECONDS
     assert WorkflowRun.objects.get(pk=fresh.pk).status == "pending"  # young: just queued
     later = timezone.now() + timedelta(seconds=61)
-    services.recover_orphaned_runs(now=later)
+    timekeeping.recover_orphaned_runs(now=later)
     assert queued.count(str(stuck.pk)) == 2
 
 
@@ -125,7 +125,7 @@ def test_a_started_run_that_keeps_losing_its_worker_is_failed_with_the_reason(wo
     _age(run, 120)
     now = timezone.now()
     for step in range(3):
-        services.recover_orphaned_runs(now=now + timedelta(seconds=61 * step))
+        timekeeping.recover_orphaned_runs(now=now + timedelta(seconds=61 * step))
     assert len(queued) == 2
     run.refresh_from_db()
     assert run.status == "failed"

@@ -6,7 +6,7 @@ process. The stored run, its nodes and its ordered events are as complete as a w
 import pytest
 from django.conf import settings as django_settings
 
-from runs import services, tasks
+from runs import runner, services, tasks
 from runs.models import NodeExecution, RunEvent, WorkflowRun
 from runs.store import OrmStore
 
@@ -104,7 +104,7 @@ def test_wait_for_run_takes_a_queued_run_and_the_queued_task_skips_it(api, alice
     wid, _ = hook_workflow(api, respond="immediately")
     run = services.start_run(workflow=Workflow.objects.get(pk=wid), input={"body": {"n": 4}})
     assert WorkflowRun.objects.get(pk=run.pk).status == "pending"  # queued, no worker here
-    finished = services.wait_for_run(run.pk, 30)
+    finished = runner.wait_for_run(run.pk, 30)
     assert finished is not None and finished.status == "completed" and finished.output == {"a": 5, "b": 10}
     assert tasks.execute_run(str(run.pk)).startswith("skipped")
 

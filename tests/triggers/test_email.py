@@ -15,7 +15,7 @@ DOMAIN = "inbound.switchyard.local"
 
 @pytest.fixture
 def smtp(inline_queue, settings):
-    from runs.inbound_email import InboundMailHandler, make_controller
+    from runs.intake.email import InboundMailHandler, make_controller
 
     settings.INBOUND_EMAIL_DOMAIN = DOMAIN
     with socket.socket() as s:

@@ -9,13 +9,13 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
+from runs.intake.schedule import fire_schedule
 from runs.models import WorkflowRun
 from tests.triggers.helpers import activate_ok, trigger_workflow
 from workflows.models import Workflow
-from workflows.schedules import (
+from workflows.triggers.schedules import (
     CronSpec,
     ensure_schedules,
-    fire_schedule,
     register_schedules,
     registered_schedules,
     run_due_schedules,
@@ -175,7 +175,7 @@ def test_activation_registers_one_pinned_schedule_and_deactivation_removes_it(ap
     body = activate(api, wid)
     workflow = Workflow.objects.get(pk=wid)
     [row] = registered_schedules(workflow)
-    assert row.name == schedule_name(workflow.pk, "clock") and row.func == "workflows.schedules.fire_schedule"
+    assert row.name == schedule_name(workflow.pk, "clock") and row.func == "runs.tasks.fire_schedule"
     assert row.schedule_type == Schedule.ONCE
     assert row.next_run == datetime.fromisoformat(body["triggers"][0]["next_runs"][0])
     assert fire_kwargs(row)["version_id"] == workflow.active_version_id

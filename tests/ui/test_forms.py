@@ -29,9 +29,9 @@ FIELDS = [
 
 @pytest.fixture
 def form_url(live_server, django_user_model):
-    from workflows.activation import activate_workflow
     from workflows.services import create_workflow, ensure_personal_workspace
-    from workflows.triggers import active_triggers
+    from workflows.triggers.activation import activate_workflow
+    from workflows.triggers.endpoints import active_triggers
 
     owner = django_user_model.objects.create_user("owner", password="pw-owner-1")
     doc = {

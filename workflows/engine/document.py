@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import ValidationIssue, WorkflowInvalid
 from .graph import EACH, Graph
-from .registry import MAIN, NodeRegistry, load_builtin_nodes
+from .registry import MAIN, NodeRegistry
 from .schema_check import schema_issues
 
 SCHEMA = "switchyard.workflow/1"
@@ -101,11 +101,10 @@ def normalize(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def validate(doc: Any, registry: NodeRegistry | None = None) -> list[ValidationIssue]:
+def validate(doc: Any, registry: NodeRegistry) -> list[ValidationIssue]:
     """Every problem in `doc` (raw or normalized), as SPEC §2 error entries."""
     if not isinstance(doc, dict):
         return [ValidationIssue("the document must be a JSON object")]
-    registry = registry if registry is not None else load_builtin_nodes()
     doc = normalize(doc)
     issues: list[ValidationIssue] = []
     _check_top(doc, issues)
@@ -130,7 +129,7 @@ def validate(doc: Any, registry: NodeRegistry | None = None) -> list[ValidationI
     return list(dict.fromkeys(issues))  # the same finding twice says nothing new
 
 
-def validate_or_raise(doc: Any, registry: NodeRegistry | None = None) -> dict[str, Any]:
+def validate_or_raise(doc: Any, registry: NodeRegistry) -> dict[str, Any]:
     """The normalized document, or `WorkflowInvalid` listing every issue."""
     issues = validate(doc, registry)
     if issues:

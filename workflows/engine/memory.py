@@ -78,6 +78,8 @@ class InMemoryStore:
         from .document import normalize
         from .scheduler import initial_states
 
+        if trigger_node is not None and registry is None:
+            raise ValueError("create_run(trigger_node=...) needs the registry to find the other triggers")
         doc = document if normalized else normalize(document)
         run_id = f"run-{next(self._ids)}"
         record = RunRecord(

@@ -186,16 +186,3 @@ def node_type(type_name: str, *, label: str, category: str, target: NodeRegistry
         return execute
 
     return decorate
-
-
-def load_builtin_nodes() -> NodeRegistry:
-    """Import the built-in node modules (each registers its types) and return the registry."""
-    import importlib
-
-    for module in ("triggers", "app_triggers", "logic", "data", "http", "flow", "code"):
-        try:
-            importlib.import_module(f"workflows.nodes.{module}")
-        except ModuleNotFoundError as exc:  # a family not written yet
-            if exc.name != f"workflows.nodes.{module}":
-                raise
-    return registry

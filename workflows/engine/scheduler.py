@@ -77,7 +77,7 @@ from .errors import ErrorCategory, NodeError
 from .graph import analyse
 from .outbound import mask_secrets, secret_values
 from .policy import retry_delay_s, should_retry
-from .registry import NodeContext, NodeRegistry, NodeResult, Wait, load_builtin_nodes
+from .registry import NodeContext, NodeRegistry, NodeResult, Wait
 from .runstate import Ready, RunState, now
 from .store import LogEntry, NodeKey, NodeState, NodeStatus, RunSnapshot, RunStatus, Services, Store
 
@@ -104,13 +104,13 @@ class _Attempt:
 
 
 def initial_states(
-    document: dict[str, Any], fired_trigger: str | None, registry: NodeRegistry | None = None
+    document: dict[str, Any], fired_trigger: str | None, registry: NodeRegistry
 ) -> list[NodeState]:
     """Skipped states for every trigger node except `fired_trigger` (store them with a new
     run so only that trigger starts it). Empty when `fired_trigger` is None."""
     if fired_trigger is None:
         return []
-    graph = analyse(document, registry or load_builtin_nodes())
+    graph = analyse(document, registry)
     return [NodeState(node_id=t, status=NodeStatus.SKIPPED) for t in graph.triggers if t != fired_trigger]
 
 
@@ -120,12 +120,12 @@ class Scheduler:
     def __init__(
         self,
         store: Store,
-        registry: NodeRegistry | None = None,
+        registry: NodeRegistry,
         services: Services | None = None,
         max_workers: int = 8,
     ):
         self.store = store
-        self.registry = registry if registry is not None else load_builtin_nodes()
+        self.registry = registry
         self.services = services if services is not None else Services()
         self.max_workers = max_workers
 

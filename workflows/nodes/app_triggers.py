@@ -2,8 +2,8 @@
 
 Each starts a live run from an event another system delivers: a mail to the trigger's own
 address (`manage.py inbound_smtp`), a Telegram-compatible bot update or a Stripe-compatible
-signed event at `/hooks/<token>` (runs.chat, runs.payments), or a workspace Contact being
-created or updated (connectors.contact_events). The host applies the filters configured
+signed event at `/hooks/<token>` (runs.intake.chat, runs.intake.payment), or a workspace Contact being
+created or updated (runs.intake.contact). The host applies the filters configured
 here, builds the payload described by `output_schema` and starts the run; the executors
 only pass that payload on, like every trigger.
 """

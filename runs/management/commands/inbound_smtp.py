@@ -10,7 +10,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from runs.inbound_email import DEFAULT_MAX_BYTES, InboundMailHandler, make_controller
+from runs.intake.email import DEFAULT_MAX_BYTES, InboundMailHandler, make_controller
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ every claim is atomic.
 
 Schedules: django-q2's cluster runs its scheduler only about every 30 s, too coarse for
 per-minute (or per-second) cron; the timekeeper runs the same scheduler every tick. On
-start-up it first repairs schedule rows (`workflows.schedules.ensure_schedules`); a slot
+start-up it first repairs schedule rows (`workflows.triggers.schedules.ensure_schedules`); a slot
 missed while everything was down then fires once on the first tick."""
 
 import logging
@@ -14,8 +14,8 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from runs import services
-from workflows import schedules
+from runs import timekeeping
+from workflows.triggers import schedules
 
 logger = logging.getLogger("switchyard.timekeeper")
 
@@ -47,11 +47,11 @@ class Command(BaseCommand):
         while not stopping:
             try:
                 fire_due_schedules()
-                services.resume_due_runs()
-                services.reap_expired_leases()
-                services.recover_orphaned_runs()
+                timekeeping.resume_due_runs()
+                timekeeping.reap_expired_leases()
+                timekeeping.recover_orphaned_runs()
                 if time.monotonic() - last_prune > PRUNE_EVERY_S:
-                    pruned = services.prune_finished_runs()
+                    pruned = timekeeping.prune_finished_runs()
                     if pruned:
                         logger.info("pruned %s old run rows", pruned)
                     last_prune = time.monotonic()

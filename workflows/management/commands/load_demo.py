@@ -12,9 +12,9 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from workflows import services
-from workflows.activation import activate_workflow
 from workflows.demo_login import USERNAME, ensure_demo_user
 from workflows.models import Membership, Role, Workflow, Workspace
+from workflows.triggers.activation import activate_workflow
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 ACTIVE_ON_CREATE = {"Beta sign-up"}  # shows live triggers (a hosted form, a webhook) out of the box

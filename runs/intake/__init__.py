@@ -1,10 +1,11 @@
-"""Public intake for app-event triggers that arrive over HTTP at `/hooks/<token>`.
+"""Intake: how events from outside become live runs, one module per trigger family
+(webhook, chat, payment, form, email, schedule, contact) plus what they share (`body`,
+`auth`, `secret`, `start`).
 
-`receive_webhook` resolves the token to an active workflow's trigger node. `trigger.webhook`
-is handled there; any other trigger type that takes HTTP deliveries (a chat bot's updates, a
-payment provider's signed events) registers a handler here, keyed by its node type:
+`receive_hook` serves `/hooks/<token>`: it resolves the token to an active workflow's
+trigger node and hands the request to the handler registered for that node type:
 
-    @intake.handles("trigger.payment")
+    @handles("trigger.payment")
     def receive_payment(request, *, workflow, endpoint, node) -> HttpResponse: ...
 
 The handler answers the request itself; every 2xx it returns must mean the run is durably
@@ -16,9 +17,13 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.views.decorators.csrf import csrf_exempt
+
 from workflows.models import TriggerEndpoint, Workflow, WorkflowStatus, WorkflowVersion
 
-HANDLER_MODULES = ("runs.chat", "runs.payments")
+from .body import json_error
+
+HANDLER_MODULES = ("runs.intake.webhook", "runs.intake.chat", "runs.intake.payment")
 
 _handlers: dict[str, Callable] = {}
 _loaded = False
@@ -81,3 +86,13 @@ def handler_for(node_type: str) -> Callable | None:
                     raise
         _loaded = True
     return _handlers.get(node_type)
+
+
+@csrf_exempt
+def receive_hook(request, token: str):
+    """`ANY /hooks/<token>`: the handler of the token's trigger type answers."""
+    found = active_trigger(token)
+    handler = handler_for(found.node["type"]) if found is not None else None
+    if handler is None:
+        return json_error(404, "NOT_FOUND", "No active webhook at this address.")
+    return handler(request, workflow=found.workflow, endpoint=found.endpoint, node=found.node)

@@ -19,8 +19,10 @@ from typing import Any
 
 from config import json_input
 
-from . import intake
-from .app_events import idempotency_key, ignored, json_error, read_body, start_live_run, trigger_secret
+from . import handles
+from .body import ignored, json_error, read_body
+from .secret import trigger_secret
+from .start import idempotency_key, start_live_run
 
 SIGNATURE_HEADER = "Stripe-Signature"
 DEFAULT_TOLERANCE_S = 300
@@ -134,7 +136,7 @@ def _event_problem(event: Any) -> tuple[str, str] | None:
     return None
 
 
-@intake.handles("trigger.payment")
+@handles("trigger.payment")
 def receive_payment_event(request, *, workflow, endpoint, node):
     raw = read_body(request)
     if not isinstance(raw, bytes):

@@ -2,9 +2,9 @@
 
 Each schedule node of an active workflow owns one django-q2 `Schedule` row, named
 `sy:<workflow hex>:<node id>`, of type ONCE, whose `next_run` is the node's next slot and
-whose task is `fire_schedule` for exactly that slot (workflow, node, pinned version, slot).
+whose task is `runs.tasks.fire_schedule` for exactly that slot (workflow, node, pinned version, slot).
 django-q2's scheduler hands the task to a worker and deletes the row; `fire_schedule` first
-arms the row for the next slot, then starts the live run.
+arms the row for the next slot (`rearm`), then starts the live run.
 
 Why not django-q2's own CRON schedule type: it evaluates the expression in the server's time
 zone (`croniter(cron, localtime())`), while each trigger has its own IANA zone, and its
@@ -38,11 +38,11 @@ from croniter import CroniterError
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Workflow, WorkflowStatus, WorkflowVersion
+from ..models import Workflow, WorkflowStatus, WorkflowVersion
 
 logger = logging.getLogger("switchyard.schedules")
 
-FIRE_TASK = "workflows.schedules.fire_schedule"
+FIRE_TASK = "runs.tasks.fire_schedule"  # runs.intake.schedule.fire_schedule
 NAME_PREFIX = "sy:"
 NODE_TYPE = "trigger.schedule"
 PREVIEW_COUNT = 5
@@ -96,15 +96,15 @@ class CronSpec:
 def spec_of(node: dict, variables: dict | None = None) -> CronSpec:
     """The node's schedule, its `cron`/`timezone` templates rendered against `variables`.
     Raises ScheduleInvalid naming the field."""
-    from .engine.errors import TemplateError
-    from .nodes.triggers import check_cron
+    from ..engine.errors import TemplateError
+    from ..nodes.triggers import check_cron
 
     config = node.get("config") or {}
     values = {}
     for field, default in (("cron", None), ("timezone", "UTC")):
         value = config.get(field, default)
         if isinstance(value, str) and "{{" in value:
-            from .engine.templates import render
+            from ..engine.templates import render
 
             try:
                 value = render(value, {"variables": variables or {}})
@@ -183,64 +183,7 @@ def unregister_schedules(*, workflow: Workflow) -> int:
     return deleted
 
 
-def fire_schedule(*, workflow_id: str, node_id: str, version_id: int, slot: str):
-    """django-q2 task for one slot: arm the next slot, then start a live run with
-    `{scheduled_at}` (ISO, in the trigger's zone). A workflow deactivated or re-activated on
-    another version since the row was armed is left alone. Over `max_runs_per_day` the slot
-    is refused and logged. Returns the run id, or None when nothing started."""
-    from runs.services import RunRefused, start_run
-
-    when = datetime.fromisoformat(slot)
-    with transaction.atomic():
-        workflow = (
-            Workflow.objects.select_for_update(of=("self",))
-            .select_related("active_version")
-            .filter(pk=workflow_id)
-            .first()
-        )
-        if (
-            workflow is None
-            or workflow.status != WorkflowStatus.ACTIVE
-            or workflow.active_version_id != int(version_id)
-        ):
-            logger.info(
-                "schedule %s:%s slot %s dropped: the workflow is no longer active on that version",
-                workflow_id,
-                node_id,
-                slot,
-            )
-            return None
-        version = workflow.active_version
-        node = next((n for n in schedule_nodes(version.document) if n["id"] == node_id), None)
-        if node is None:
-            return None
-        spec = spec_of(node, version.document.get("variables") or {})
-        _rearm(workflow=workflow, version=version, node_id=node_id, spec=spec, fired=when)
-        scheduled_at = when.astimezone(spec.zone).isoformat()
-        try:
-            run = start_run(
-                workflow=workflow,
-                input={"scheduled_at": scheduled_at},
-                mode="live",
-                trigger_node=node_id,
-                trigger_type=NODE_TYPE,
-                version=version,
-                idempotency_key=f"schedule:{node_id}:{when.astimezone(ZoneInfo('UTC')).isoformat()}",
-                enforce_daily_limit=True,
-            )
-        except RunRefused as exc:
-            logger.warning(
-                "schedule %s of workflow %s: slot %s refused: %s",
-                node_id,
-                workflow_id,
-                scheduled_at,
-                exc.message,
-            )
-            return None
-    return str(run.pk)
-
-
-def _rearm(
+def rearm(
     *, workflow: Workflow, version: WorkflowVersion, node_id: str, spec: CronSpec, fired: datetime
 ) -> None:
     """Arm the slot after max(fired slot, now) unless a later slot is already armed (a

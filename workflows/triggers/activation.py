@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from django.db import transaction
 
-from .engine.document import validate
-from .engine.errors import NodeError, ValidationIssue, WorkflowInvalid
-from .engine.registry import registry
-from .models import TriggerEndpoint, Workflow, WorkflowStatus
+from ..engine.document import validate
+from ..engine.errors import ValidationIssue, WorkflowInvalid
+from ..engine.registry import registry
+from ..models import TriggerEndpoint, Workflow, WorkflowStatus
+from ..selectors import document_of
 from .schedules import register_schedules, unregister_schedules
-from .selectors import document_of
+
+# Checks of what a node refers to outside the document: check(workflow, node) -> issues.
+# Apps above this one register theirs from `ready()` (connectors: connectors, credentials).
+ReferenceCheck = Callable[[Workflow, dict], list[ValidationIssue]]
+_reference_checks: list[ReferenceCheck] = []
+
+
+def register_reference_check(check: ReferenceCheck) -> ReferenceCheck:
+    """Add a check run on every node at validation and activation time."""
+    if check not in _reference_checks:
+        _reference_checks.append(check)
+    return check
 
 
 def activation_issues(workflow: Workflow, document: dict | None = None) -> list[ValidationIssue]:
@@ -20,7 +33,7 @@ def activation_issues(workflow: Workflow, document: dict | None = None) -> list[
     sub-workflows exist in the same workspace). `document` (e.g. a draft) stands in for the
     latest version; the activation rules are checked only once the document rules pass."""
     doc = document_of(workflow) if document is None else document
-    issues = list(validate(doc))
+    issues = list(validate(doc, registry))
     if document is not None and issues:
         return issues
     nodes = doc.get("nodes") or []
@@ -49,77 +62,26 @@ def _schedule_issues(doc: dict, *, already: set) -> list[ValidationIssue]:
 
 
 def _reference_issues(workflow: Workflow, node: dict) -> list[ValidationIssue]:
-    from connectors.models import Connector, Credential
-    from connectors.services import credential_refs
-
-    config = node.get("config") or {}
-    issues = []
-    if node.get("type") == "flow.subworkflow":
-        target = str(config.get("workflow") or "")
-        if (
-            "{{" not in target
-            and not Workflow.objects.filter(workspace=workflow.workspace, pk=_uuid(target)).exists()
-        ):
-            issues.append(
-                ValidationIssue(
-                    node=node["id"],
-                    field="config.workflow",
-                    message=f"No workflow {target!r} in this workspace.",
-                )
-            )
-    if node.get("type") == "connector.run":
-        ref = str(config.get("connector") or "")
-        qs = Connector.objects.filter(workspace=workflow.workspace)
-        if "{{" not in ref and not (qs.filter(name=ref).exists() or qs.filter(pk=_uuid(ref)).exists()):
-            issues.append(
-                ValidationIssue(
-                    node=node["id"],
-                    field="config.connector",
-                    message=f"No connector {ref!r} in this workspace.",
-                )
-            )
-    names = set(Credential.objects.filter(workspace=workflow.workspace).values_list("name", flat=True))
-    issues += _connection_issues(workflow, node, names)
-    for name in sorted(credential_refs(config)):
-        if name not in names:
-            issues.append(
-                ValidationIssue(
-                    node=node["id"],
-                    field="config",
-                    message=f"Credential {name!r} does not exist in this workspace.",
-                )
-            )
+    issues = _subworkflow_issues(workflow, node)
+    for check in _reference_checks:
+        issues += check(workflow, node)
     return issues
 
 
-def _connection_issues(workflow: Workflow, node: dict, names: set[str]) -> list[ValidationIssue]:
-    """Adapter nodes (`db.*`, `mq.*`, `trigger.queue`, …) name a workspace credential in
-    `config.credential`; a queue trigger's credential must also be a broker it can consume."""
-    node_type = registry.get(node["type"]) if node.get("type") in registry else None
-    ref = (node.get("config") or {}).get("credential")
-    if node_type is None or "credential" not in node_type.config_schema.get("properties", {}):
+def _subworkflow_issues(workflow: Workflow, node: dict) -> list[ValidationIssue]:
+    config = node.get("config") or {}
+    if node.get("type") != "flow.subworkflow":
         return []
-    if not isinstance(ref, str) or "{{" in ref:
+    target = str(config.get("workflow") or "")
+    if "{{" in target or Workflow.objects.filter(workspace=workflow.workspace, pk=_uuid(target)).exists():
         return []
-    if ref not in names:
-        message = f"Credential {ref!r} does not exist in this workspace."
-        return [ValidationIssue(node=node["id"], field="config.credential", message=message)]
-    if node["type"] == "trigger.queue":
-        from connectors.adapters.base import settings_from
-        from connectors.adapters.queue_trigger import RECEIVING_SCHEMES
-        from connectors.models import Credential
-
-        credential = Credential.objects.get(workspace=workflow.workspace, name=ref)
-        try:
-            scheme = settings_from(
-                credential_id=str(credential.pk), credential_name=ref, data=credential.data
-            ).scheme
-        except NodeError:
-            scheme = ""
-        if scheme not in RECEIVING_SCHEMES:
-            message = "A queue trigger consumes amqp://, redis:// or nats:// (JetStream) URLs only."
-            return [ValidationIssue(node=node["id"], field="config.credential", message=message)]
-    return []
+    return [
+        ValidationIssue(
+            node=node["id"],
+            field="config.workflow",
+            message=f"No workflow {target!r} in this workspace.",
+        )
+    ]
 
 
 def _uuid(value: str):

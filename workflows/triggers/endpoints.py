@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from ..models import Workflow, WorkflowStatus
 from . import schedules
-from .models import Workflow, WorkflowStatus
 
 
 def public_base(request=None) -> str:
@@ -43,15 +43,6 @@ def active_triggers(workflow: Workflow, request=None) -> list[dict]:
             entry["address"] = email_address(token)
         found.append(entry)
     return found
-
-
-def daily_usage(workflow: Workflow) -> dict:
-    """`{runs_today, max_runs_per_day}`: runs started since midnight UTC (every mode, as the
-    limit counts them) against `settings.max_runs_per_day` (null: no limit)."""
-    from runs.services import runs_today
-
-    limit = (workflow.settings or {}).get("max_runs_per_day")
-    return {"runs_today": runs_today(workflow), "max_runs_per_day": limit or None}
 
 
 def _schedule_entry(node: dict, variables: dict) -> dict:

@@ -24,8 +24,9 @@ from django.db import close_old_connections, connections, transaction
 
 from workflows.models import Workflow
 
-from . import intake, services
-from .app_events import idempotency_key
+from .. import services
+from . import active_trigger
+from .start import idempotency_key
 
 logger = logging.getLogger("switchyard.triggers")
 
@@ -127,7 +128,7 @@ def find_trigger(address: str) -> EmailTrigger | None:
     local, domain = split_address(address)
     if domain != settings.INBOUND_EMAIL_DOMAIN.lower() or not local:
         return None
-    found = intake.active_trigger(local, "trigger.email")
+    found = active_trigger(local, "trigger.email")
     if found is None:
         return None
     return EmailTrigger(workflow=found.workflow, node=found.node, address=f"{local}@{domain}")

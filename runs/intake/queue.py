@@ -29,9 +29,9 @@ from connectors.adapters.base import Limits
 from connectors.adapters.host import connection_settings
 from connectors.adapters.registry import adapters
 from connectors.models import Credential
-from runs.services import start_run
+from workflows.models import Workflow, WorkflowStatus, WorkflowVersion
 
-from .models import Workflow, WorkflowStatus, WorkflowVersion
+from ..services import start_run
 
 logger = logging.getLogger("switchyard.queue_triggers")
 NODE_TYPE = "trigger.queue"

@@ -23,7 +23,8 @@ from django.views.decorators.http import require_http_methods
 
 from workflows.models import Workflow
 
-from . import intake, services
+from .. import services
+from . import active_trigger
 
 NODE_TYPE = "trigger.form"
 PREFIX = "f"  # field inputs are named `f-<name>`, so no configured name meets Django's own
@@ -54,7 +55,7 @@ class HostedForm:
 def hosted_form(token: str) -> HostedForm | None:
     """The active form trigger behind `token`, or None (unknown token, inactive workflow,
     or a token that belongs to another kind of trigger)."""
-    found = intake.active_trigger(token, NODE_TYPE)
+    found = active_trigger(token, NODE_TYPE)
     return HostedForm(workflow=found.workflow, node=found.node) if found else None
 
 

@@ -9,7 +9,7 @@ import threading
 from django.core.management.base import BaseCommand
 
 from connectors.adapters.pool import pool
-from workflows.queue_triggers import QueueTriggerListener
+from runs.intake.queue import QueueTriggerListener
 
 
 class Command(BaseCommand):

@@ -14,8 +14,10 @@ from typing import Any
 
 from config import json_input
 
-from . import intake
-from .app_events import idempotency_key, ignored, json_error, read_body, start_live_run, trigger_secret
+from . import handles
+from .body import ignored, json_error, read_body
+from .secret import trigger_secret
+from .start import idempotency_key, start_live_run
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 UPDATE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post")
@@ -122,7 +124,7 @@ def _parse_update(raw: bytes) -> tuple[dict | None, str]:
     return update, ""
 
 
-@intake.handles("trigger.chat")
+@handles("trigger.chat")
 def receive_chat_update(request, *, workflow, endpoint, node):
     raw = read_body(request)
     if not isinstance(raw, bytes):

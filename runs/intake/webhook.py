@@ -1,0 +1,107 @@
+"""`ANY /hooks/<token>` for `trigger.webhook`: start a live run from an HTTP request
+(SPEC §5).
+
+Every 2xx answer means the run is already durably stored (the run row commits before the
+response is written). Auth is the trigger's own: none, a shared header token, or an
+HMAC-SHA256 signature of the raw body (`runs.intake.auth`)."""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+
+from workflows.engine import masking
+
+from .. import selectors, services
+from ..payloads import for_storage
+from ..runner import start_and_wait
+from ..store import write_lock
+from . import handles
+from .auth import header_token_matches, hmac_sha256_matches
+from .body import json_error, parse_body, read_body
+
+HOP_HEADERS = {"cookie", "authorization", "proxy-authorization"}
+
+
+def _authorized(auth: dict, request, raw: bytes) -> bool:
+    kind = (auth or {}).get("type", "none")
+    if kind == "none":
+        return True
+    if kind == "header":
+        return header_token_matches(
+            request, auth.get("name") or "X-Webhook-Token", str(auth.get("token", ""))
+        )
+    if kind == "hmac_sha256":
+        return hmac_sha256_matches(
+            request, auth.get("header") or "X-Signature-256", str(auth.get("secret", "")), raw
+        )
+    return False
+
+
+def trigger_payload(request, body, auth: dict) -> dict:
+    """What the run receives (and stores) of the request: credentials never. Cookies and
+    Authorization are dropped; the trigger's own auth header and every other header or
+    query parameter named like a credential is `***`, and the header token is masked
+    wherever else it was repeated."""
+    auth_header = (auth.get("name") or "X-Webhook-Token") if auth.get("type") == "header" else ""
+    headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+    payload = {
+        "body": body,
+        "query": masking.mask_headers(dict(request.GET.items())),
+        "headers": masking.mask_headers(headers, extra=[auth_header] if auth_header else ()),
+        "method": request.method,
+    }
+    secrets = [str(auth.get("token") or "")] if auth_header else []
+    return masking.mask_secrets(payload, secrets)
+
+
+@handles("trigger.webhook")
+def receive_webhook(request, *, workflow, endpoint, node):
+    config = node.get("config") or {}
+    method = config.get("method", "POST")
+    raw = read_body(request, methods=None if method == "ANY" else (method,))
+    if not isinstance(raw, bytes):
+        return raw
+    if not _authorized(config.get("auth") or {}, request, raw):
+        return json_error(401, "AUTHENTICATION_FAILED", "The webhook's authentication did not match.")
+    try:
+        body = parse_body(request, raw)
+    except ValueError as exc:
+        return json_error(400, "PARSE_ERROR", f"The body is not valid JSON: {exc}", {"body": [str(exc)]})
+    start = dict(
+        workflow=workflow,
+        input=trigger_payload(request, body, config.get("auth") or {}),
+        mode="live",
+        trigger_node=node["id"],
+        trigger_type="trigger.webhook",
+        version=workflow.active_version,
+        idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+        enforce_daily_limit=True,
+    )
+    try:
+        if config.get("respond", "immediately") != "on_completion":
+            with write_lock():
+                run = services.start_run(**start)
+            return JsonResponse({"run_id": str(run.pk)}, status=202)
+        waited = start_and_wait(timeout_s=float(config.get("respond_timeout_s", 30)), **start)
+    except services.RunRefused as exc:
+        return json_error(exc.status_code, exc.code, exc.message)
+    return completion_response(waited)
+
+
+def completion_response(waited) -> JsonResponse:
+    """200 with the output of a completed (or partial) run, 500 naming a failed or cancelled
+    one, 202 `{run_id}` for one still going on."""
+    if waited.outcome is not None:
+        return JsonResponse(for_storage(waited.outcome.output), status=200, safe=False)
+    finished = waited.finished
+    if finished is None:
+        return JsonResponse({"run_id": str(waited.run.pk)}, status=202)
+    if finished.status in ("completed", "partial"):
+        return JsonResponse(finished.output, status=200, safe=False)
+    detail = selectors.run_summary(finished)
+    return json_error(
+        500,
+        "RUN_FAILED",
+        f"The run ended {finished.status}.",
+        {"run_id": detail["id"], "error": detail["error"]},
+    )

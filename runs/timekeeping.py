@@ -1,0 +1,110 @@
+"""The timekeeper's jobs (`manage.py timekeeper`): resume waiting runs when due, hand runs
+whose worker died back to the queue, prune old runs. Every claim is atomic, so several
+timekeepers may run at once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from . import metrics
+from .models import RunStatus, WorkflowRun
+from .queue import enqueue_run
+
+logger = logging.getLogger("switchyard.runs")
+
+
+def resume_due_runs(now=None) -> int:
+    """Enqueue waiting runs whose resume time has come. Each is claimed atomically."""
+    now = now or timezone.now()
+    count = 0
+    for run_id in WorkflowRun.objects.filter(status=RunStatus.WAITING, resume_at__lte=now).values_list(
+        "pk", flat=True
+    )[:500]:
+        with transaction.atomic():
+            if WorkflowRun.objects.filter(pk=run_id, status=RunStatus.WAITING, resume_at__lte=now).update(
+                resume_at=None
+            ):
+                enqueue_run(run_id)
+                count += 1
+    return count
+
+
+def reap_expired_leases(now=None) -> int:
+    """Runs whose worker stopped renewing its lease go back to the queue."""
+    now = now or timezone.now()
+    count = 0
+    stale = WorkflowRun.objects.filter(
+        status__in=[RunStatus.RUNNING, RunStatus.PENDING], lease_expires_at__lt=now
+    )
+    for run_id in stale.values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            if WorkflowRun.objects.filter(pk=run_id, lease_expires_at__lt=now).update(
+                lease_owner="", lease_expires_at=None
+            ):
+                logger.warning(
+                    "run %s lost its worker; handing it back to the queue",
+                    run_id,
+                    extra={"run_id": str(run_id)},
+                )
+                metrics.LEASE_TAKEOVERS.inc()
+                enqueue_run(run_id)
+                count += 1
+    return count
+
+
+def recover_orphaned_runs(now=None) -> int:
+    """Every run that is not finished is running somewhere, waiting, or queued. A pending
+    or running run that no worker holds (no lease) and that has not moved for
+    RUN_ORPHAN_SECONDS lost its queue message (or failed before it could be stored):
+    it is queued again, at most once per RUN_ORPHAN_SECONDS (`resume_at`, unused while a
+    run is pending or running, holds when to look again). A run that was started (it has
+    held a lease) and was already queued again RUN_MAX_REQUEUES times is failed with the
+    reason instead; one never started (a lost queue message, a long backlog) is not."""
+    from .engine_host import scheduler
+
+    now = now or timezone.now()
+    idle = now - timedelta(seconds=settings.RUN_ORPHAN_SECONDS)
+    orphans = WorkflowRun.objects.filter(
+        status__in=[RunStatus.PENDING, RunStatus.RUNNING],
+        lease_owner="",
+        lease_expires_at__isnull=True,
+        created_at__lt=idle,
+    ).filter(Q(resume_at__isnull=True) | Q(resume_at__lt=now))
+    count = 0
+    for run_id, requeues, epoch in orphans.values_list("pk", "orphan_requeues", "lease_epoch")[:500]:
+        if requeues >= settings.RUN_MAX_REQUEUES and epoch > 0:
+            error = {
+                "category": "VALIDATION_ERROR",
+                "message": f"the run was queued again {requeues} times and never finished; giving up",
+                "details": {"requeues": requeues},
+                "node": None,
+            }
+            with transaction.atomic():
+                scheduler().store.save_run(str(run_id), status=RunStatus.FAILED, error=error)
+            logger.warning("run %s never finished after %s requeues; failed", run_id, requeues)
+        else:
+            with transaction.atomic():
+                if WorkflowRun.objects.filter(
+                    pk=run_id, lease_owner="", lease_expires_at__isnull=True
+                ).update(
+                    resume_at=now + timedelta(seconds=settings.RUN_ORPHAN_SECONDS),
+                    orphan_requeues=F("orphan_requeues") + 1,
+                ):
+                    logger.warning("run %s had no worker and no queue entry; queueing it again", run_id)
+                    enqueue_run(run_id)
+        count += 1
+    return count
+
+
+def prune_finished_runs(now=None) -> int:
+    """Delete finished runs older than RUN_RETENTION_DAYS (with their nodes and logs)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.RUN_RETENTION_DAYS)
+    old = WorkflowRun.objects.filter(status__in=RunStatus.terminal(), completed_at__lt=cutoff)
+    deleted, _ = old.delete()
+    return deleted

@@ -1,0 +1,32 @@
+"""Reads of a workflow's draft (the builder's working copy), with the errors that would
+stop it from being activated."""
+
+from __future__ import annotations
+
+from .models import Workflow, WorkflowDraft
+from .selectors import document_of
+from .triggers.activation import activation_issues
+
+
+def draft_errors(workflow: Workflow, document: dict) -> list[dict]:
+    return [i.as_dict() for i in activation_issues(workflow, document)]
+
+
+def draft_view(workflow: Workflow) -> dict:
+    """The answer of GET/PUT draft: the working copy (or the latest version when there is no
+    draft), its errors, when it was stored (null: no draft) and the version it is based on."""
+    draft = WorkflowDraft.objects.filter(workflow=workflow).first()
+    if draft is None:
+        document = document_of(workflow)
+        return {
+            "document": document,
+            "errors": draft_errors(workflow, document),
+            "updated_at": None,
+            "base_version": workflow.version,
+        }
+    return {
+        "document": draft.document,
+        "errors": draft_errors(workflow, draft.document),
+        "updated_at": draft.updated_at.isoformat(),
+        "base_version": draft.base_version,
+    }
