@@ -9,7 +9,16 @@ from .server import ROOT
 
 pytestmark = pytest.mark.slow
 
-RUNNER = ROOT.parent / "shared" / "conformance" / "run.py"
+# The shared suite sits beside the checkout (`../shared`), or beside the directory of
+# checkouts when this one is a worktree (`../../shared`).
+RUNNER = next(
+    (
+        p / "shared" / "conformance" / "run.py"
+        for p in ROOT.parents
+        if (p / "shared" / "conformance").is_dir()
+    ),
+    ROOT.parent / "shared" / "conformance" / "run.py",
+)
 
 
 def test_conformance_suite_passes_against_serve(server):
