@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from workflows.engine.errors import ErrorCategory, NodeError
+from workflows.models import Workspace
 
 from ..models import Credential, CredentialAccess, IntegrationOperation
 from .base import ConnectionSettings, settings_from
@@ -29,9 +30,8 @@ def _release_thread_connection() -> None:
 
 
 def _workspace_of(run_id: str):
-    from runs.models import WorkflowRun
-
-    workspace_id = WorkflowRun.objects.filter(pk=run_id).values_list("workspace_id", flat=True).first()
+    # Through the workspace's reverse relation: connectors sits below runs and never imports it.
+    workspace_id = Workspace.objects.filter(runs__pk=run_id).values_list("pk", flat=True).first()
     if workspace_id is None:
         raise NodeError(ErrorCategory.VALIDATION_ERROR, "the run no longer exists", retryable=False)
     return workspace_id
