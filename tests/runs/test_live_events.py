@@ -217,6 +217,6 @@ def test_a_reconnecting_watcher_resumes_from_a_fresh_snapshot(api, alice, client
 
 @database_sync_to_async
 def _wait_finished(run_id):
-    from runs.services import wait_for_run
+    from runs.runner import wait_for_run
 
     assert wait_for_run(run_id, 10) is not None
