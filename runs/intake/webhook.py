@@ -18,22 +18,25 @@ from ..store import write_lock
 from . import handles
 from .auth import header_token_matches, hmac_sha256_matches
 from .body import json_error, parse_body, read_body
+from .secret import trigger_secret
 
 HOP_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 
 
-def _authorized(auth: dict, request, raw: bytes) -> bool:
-    kind = (auth or {}).get("type", "none")
+def _authorized(request, raw: bytes, *, workflow, node) -> bool:
+    """The trigger's auth; a token or secret written `{{ workspace.<credential> }}` is the
+    credential's value (read through `trigger_secret`, the use audited)."""
+    auth = (node.get("config") or {}).get("auth") or {}
+    kind = auth.get("type", "none")
     if kind == "none":
         return True
     if kind == "header":
-        return header_token_matches(
-            request, auth.get("name") or "X-Webhook-Token", str(auth.get("token", ""))
-        )
+        token = trigger_secret(workflow, node, auth.get("token"))
+        return bool(token) and header_token_matches(request, auth.get("name") or "X-Webhook-Token", token)
     if kind == "hmac_sha256":
-        return hmac_sha256_matches(
-            request, auth.get("header") or "X-Signature-256", str(auth.get("secret", "")), raw
-        )
+        secret = trigger_secret(workflow, node, auth.get("secret"))
+        header = auth.get("header") or "X-Signature-256"
+        return bool(secret) and hmac_sha256_matches(request, header, secret, raw)
     return False
 
 
@@ -61,7 +64,7 @@ def receive_webhook(request, *, workflow, endpoint, node):
     raw = read_body(request, methods=None if method == "ANY" else (method,))
     if not isinstance(raw, bytes):
         return raw
-    if not _authorized(config.get("auth") or {}, request, raw):
+    if not _authorized(request, raw, workflow=workflow, node=node):
         return json_error(401, "AUTHENTICATION_FAILED", "The webhook's authentication did not match.")
     try:
         body = parse_body(request, raw)

@@ -96,6 +96,33 @@ def test_hmac_signature_of_the_raw_body(api, client):
     assert post(client, path, body).status_code == 401
 
 
+def credential(api, name, value):
+    res = api.post(
+        "/api/v1/credentials/", {"name": name, "kind": "custom", "data": {"token": value}}, format="json"
+    )
+    assert res.status_code == 201, res.content
+
+
+def test_header_token_can_be_a_workspace_credential(api, client):
+    credential(api, "hook_token", "from-vault")
+    auth = {"type": "header", "name": "X-Token", "token": "{{ workspace.hook_token }}"}
+    path = activate(api, hook_workflow(api, {"auth": auth}))
+    assert post(client, path, **{"X-Token": "{{ workspace.hook_token }}"}).status_code == 401
+    assert post(client, path, **{"X-Token": "from-vault"}).status_code == 202
+
+
+def test_hmac_secret_can_be_a_workspace_credential(api, client):
+    credential(api, "hook_key", "vault-k3y")
+    path = activate(
+        api, hook_workflow(api, {"auth": {"type": "hmac_sha256", "secret": "{{ workspace.hook_key }}"}})
+    )
+    body = b'{"n": 7}'
+    literal = hmac.new(b"{{ workspace.hook_key }}", body, hashlib.sha256).hexdigest()
+    real = hmac.new(b"vault-k3y", body, hashlib.sha256).hexdigest()
+    assert post(client, path, body, **{"X-Signature-256": f"sha256={literal}"}).status_code == 401
+    assert post(client, path, body, **{"X-Signature-256": f"sha256={real}"}).status_code == 202
+
+
 def test_idempotency_key_returns_the_first_run(api, client):
     path = activate(api, hook_workflow(api))
     first = post(client, path, **{"Idempotency-Key": "order-1"}).json()["run_id"]
