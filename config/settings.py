@@ -103,11 +103,26 @@ WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
 # --- Database -------------------------------------------------------------------------
+def _sqlite_options(options: dict) -> dict:
+    """Several processes (web, workers) write one SQLite file, however it is named (the
+    default path or `DATABASE_URL=sqlite:///…`): wait for locks instead of failing, take the
+    write lock when a transaction begins (IMMEDIATE: no deadlocking lock upgrades), and use
+    WAL so readers never block the writer. Options given in the URL win."""
+    return {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **options,
+    }
+
+
 DATABASE_URL = env("DATABASE_URL", default="")
+SQLITE_TEST_PATH = env("SQLITE_TEST_PATH", default=str(LOCAL_STATE_DIR / "test.sqlite3"))
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if not DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if env("DB_TEST_NAME", default=""):  # keeps concurrent test sessions on separate databases
         DATABASES["default"]["TEST"] = {"NAME": env("DB_TEST_NAME")}
     if DATABASES["default"]["ENGINE"].endswith("postgresql") and env.bool("DB_POOL", default=False):
@@ -126,16 +141,12 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env("SQLITE_PATH", default=str(LOCAL_STATE_DIR / "switchyard.sqlite3")),
-            # Several processes (web, workers) write: wait for locks instead of failing, and
-            # use WAL so readers never block the writer.
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-            "TEST": {"NAME": env("SQLITE_TEST_PATH", default=str(LOCAL_STATE_DIR / "test.sqlite3"))},
         }
     }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["OPTIONS"] = _sqlite_options(DATABASES["default"].get("OPTIONS") or {})
+    # Tests use a file too (an in-memory database is not shared by threads and processes).
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", SQLITE_TEST_PATH)
 IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
