@@ -7,6 +7,11 @@ PORT ?= 8000
 WORKERS ?= 2
 SMTP_PORT ?= 2525
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (0: one process). No test collected (pytest exit 5)
+# fails the target with a message saying so: a run that checks nothing is not a pass. Each worker has its own test
+# database (pytest-django suffixes the name, DB_TEST_NAME included); loadscope keeps a test
+# module on one worker, so a module's real servers start once.
+TEST_WORKERS ?= 2
 
 .PHONY: run test bootstrap venv migrate demo lint bench clean browser bundle bundle-check fuzz
 
@@ -32,7 +37,9 @@ browser:
 	  || (echo "make browser: /usr/bin/chromium is needed for the UI tests (apt-get install chromium)"; exit 1)
 
 test: venv browser
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): nothing was checked"; fi; \
+	  exit $$rc
 
 # The builder's front end (frontend/) is built into static/bundle/, which is committed: `make run`
 # and `make test` never need Node. After changing frontend/, run `make bundle` and commit the result.
