@@ -102,6 +102,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
+
 # --- Database -------------------------------------------------------------------------
 def _sqlite_options(options: dict) -> dict:
     """Several processes (web, workers) write one SQLite file, however it is named (the
