@@ -12,6 +12,7 @@ import secrets as pysecrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -20,9 +21,8 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from config.errors import ApplicationError
-from runs import callbacks
-from runs.models import WorkflowRun
 from workflows.engine.errors import ErrorCategory, NodeError
+from workflows.models import Workspace
 
 from .adapters import (
     ACCEPTED,
@@ -358,8 +358,23 @@ def node_call(operation: str, **arguments: Any) -> dict[str, Any]:
             db_connection.close()
 
 
+# Callback tokens belong to the runs app, which sits above this one (it never imports
+# upward): `RunsConfig.ready()` hands its `create_callback` over.
+_callback_factory: Callable[..., dict[str, Any]] | None = None
+
+
+def use_callback_factory(factory: Callable[..., dict[str, Any]]) -> None:
+    global _callback_factory
+    _callback_factory = factory
+
+
+def _workspace_of_run(run_id: str):
+    # Through the workspace's reverse relation: providers sits below runs and never imports it.
+    return Workspace.objects.filter(runs__pk=run_id).values_list("pk", flat=True).first()
+
+
 def _node_connection(*, run_id: str, provider: str, connection: str | None) -> ProviderConnection:
-    workspace_id = WorkflowRun.objects.filter(pk=run_id).values_list("workspace_id", flat=True).first()
+    workspace_id = _workspace_of_run(run_id)
     from .selectors import find_connection
 
     found = (
@@ -379,7 +394,7 @@ def _node_connection(*, run_id: str, provider: str, connection: str | None) -> P
 
 def _zapier_hook_connection(*, run_id: str, workflow: str) -> ProviderConnection:
     """Zapier without a stored connection: the node's hook URL stands in for one."""
-    workspace_id = WorkflowRun.objects.filter(pk=run_id).values_list("workspace_id", flat=True).first()
+    workspace_id = _workspace_of_run(run_id)
     return ProviderConnection(
         workspace_id=workspace_id, provider="zapier", name="(hook URL)", base_url=workflow
     )
@@ -393,7 +408,7 @@ def _op_callback(*, run_id, node_id, iteration, provider, connection, expires_in
             secret = _secrets(conn, purpose=f"callback signing for run {run_id}", run_id=run_id).get(
                 "callback_secret", ""
             )
-    return callbacks.create_callback(
+    return _callback_factory(
         run_id=run_id,
         node_id=node_id,
         iteration=iteration,
