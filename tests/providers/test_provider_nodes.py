@@ -126,7 +126,7 @@ def test_long_poll_intervals_park_the_run_holding_no_worker(api, settings, make_
     row = WorkflowRun.objects.get(pk=run["run_id"])
     assert row.status == "waiting" and row.lease_owner == "" and row.resume_at is not None
     assert node(api.get(f"/api/v1/runs/{row.pk}").json(), "make")["status"] == "waiting"
-    from runs.services import resume_due_runs
+    from runs.timekeeping import resume_due_runs
 
     resumed = 0
     deadline = time.monotonic() + 20
@@ -216,7 +216,7 @@ def test_callback_wait_times_out_per_the_node_and_on_timeout_applies(api, fake_z
     }
     run = execute(api, chain(api, zap), wait=False)
     time.sleep(0.5)
-    from runs.services import resume_due_runs
+    from runs.timekeeping import resume_due_runs
 
     resume_due_runs()
     done = wait_for_run(api, run["run_id"])
