@@ -3,7 +3,7 @@
 The rows are armed by `workflows.triggers.schedules` (activation, start-up repair); this
 module starts the run for the slot. `runs.tasks.fire_schedule` is the task path the rows
 name (rows armed under the old path, `workflows.schedules.fire_schedule`, are renamed by
-migration `runs.0009`)."""
+migration `runs.0010`)."""
 
 from __future__ import annotations
 

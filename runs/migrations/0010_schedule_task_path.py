@@ -17,7 +17,7 @@ def rename_back(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("runs", "0008_executions_filter_index"),
+        ("runs", "0009_orphan_requeues"),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
