@@ -205,6 +205,8 @@ RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=30)
 # (at most this often), and failed with the reason after RUN_MAX_REQUEUES such tries.
 RUN_ORPHAN_SECONDS = env.int("RUN_ORPHAN_SECONDS", default=300)
 RUN_MAX_REQUEUES = env.int("RUN_MAX_REQUEUES", default=5)
+# flow.subworkflow: how deep child runs may nest (a workflow calling itself stops here).
+SUBWORKFLOW_MAX_DEPTH = env.int("SUBWORKFLOW_MAX_DEPTH", default=10)
 ENGINE_MAX_THREADS = env.int("ENGINE_MAX_THREADS", default=8)
 # Waits and retry delays shorter than this sleep in the worker; longer ones park the run.
 WAIT_INLINE_MAX_S = env.float("WAIT_INLINE_MAX_S", default=60.0)

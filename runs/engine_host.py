@@ -15,7 +15,7 @@ from workflows.engine.store import Services
 
 from .callbacks import create_callback
 from .models import WorkflowRun
-from .services import start_run
+from .services import RunRefused, start_run
 from .store import OrmStore
 
 
@@ -26,6 +26,7 @@ class DjangoServices(Services):
         self.allow_private_outbound = settings.ALLOW_PRIVATE_OUTBOUND
         self.max_response_bytes = settings.MAX_RESPONSE_BYTES
         self.inline_wait_max_s = settings.WAIT_INLINE_MAX_S
+        self.max_subworkflow_depth = settings.SUBWORKFLOW_MAX_DEPTH
 
     def http_session(self) -> requests.Session:
         from workflows.engine.outbound import session_for
@@ -35,19 +36,43 @@ class DjangoServices(Services):
     def start_child_run(
         self, *, parent_run_id, parent_node_id, workflow_id, input, wait, iteration=None
     ) -> str:
+        """A child run one level deeper than its parent (at most `max_subworkflow_depth`),
+        counted against its workflow's `max_runs_per_day` like a triggered run."""
+        from workflows.engine.errors import ErrorCategory, NodeError
         from workflows.models import Workflow
 
         try:
             with transaction.atomic():
                 parent = WorkflowRun.objects.get(pk=parent_run_id)
+                depth = parent.depth + 1
+                if depth > self.max_subworkflow_depth:
+                    raise NodeError(
+                        ErrorCategory.LOOP_LIMIT,
+                        f"sub-workflows nested more than {self.max_subworkflow_depth} deep "
+                        "(does a workflow call itself?)",
+                        {"depth": depth, "max_depth": self.max_subworkflow_depth},
+                        retryable=False,
+                    )
                 workflow = Workflow.objects.get(pk=workflow_id, workspace_id=parent.workspace_id)
-                child = start_run(
-                    workflow=workflow,
-                    input=input,
-                    mode=parent.mode,
-                    trigger_type="flow.subworkflow",
-                    parent=(parent, parent_node_id, iteration) if wait else None,
-                )
+                try:
+                    child = start_run(
+                        workflow=workflow,
+                        input=input,
+                        mode=parent.mode,
+                        trigger_type="flow.subworkflow",
+                        parent=(parent, parent_node_id, iteration) if wait else None,
+                        enforce_daily_limit=True,
+                        depth=depth,
+                    )
+                except RunRefused as exc:
+                    category = (
+                        ErrorCategory.RATE_LIMIT_ERROR
+                        if exc.code == "RATE_LIMITED"
+                        else ErrorCategory.VALIDATION_ERROR
+                    )
+                    raise NodeError(
+                        category, f"the sub-workflow cannot start: {exc.message}", retryable=False
+                    ) from None
             return str(child.pk)
         finally:
             if threading.current_thread() is not threading.main_thread():

@@ -67,6 +67,8 @@ class WorkflowRun(models.Model):
     lease_epoch = models.BigIntegerField(default=0)
     # Times the timekeeper found the run unfinished with no worker and queued it again.
     orphan_requeues = models.PositiveIntegerField(default=0)
+    # Sub-workflow nesting: 0 for a run started by a trigger, parent's + 1 for a child run.
+    depth = models.PositiveSmallIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=200, blank=True, default="")
     parent_run = models.ForeignKey(

@@ -54,6 +54,7 @@ def start_run(
     enforce_daily_limit: bool = False,
     enqueue: bool = True,
     lease_owner: str = "",
+    depth: int = 0,
 ) -> WorkflowRun:
     """Create a durable run of `version` (default: the workflow's latest) and enqueue it.
     Trigger-started runs pass `enforce_daily_limit` to honour `max_runs_per_day`.
@@ -84,6 +85,7 @@ def start_run(
             enqueue=enqueue,
             lease_owner=lease_owner,
             several_triggers=False,
+            depth=depth,
         )
     with transaction.atomic():
         return _start_run(
@@ -100,6 +102,7 @@ def start_run(
             enqueue=enqueue,
             lease_owner=lease_owner,
             several_triggers=several_triggers,
+            depth=depth,
         )
 
 
@@ -118,6 +121,7 @@ def _start_run(
     enqueue,
     lease_owner,
     several_triggers,
+    depth=0,
 ) -> WorkflowRun:
     if idempotency_key:
         existing = WorkflowRun.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
@@ -140,6 +144,7 @@ def _start_run(
         parent_run=parent[0] if parent else None,
         parent_node_id=parent[1] if parent else "",
         parent_iteration=parent[2] if parent else None,
+        depth=depth,
     )
     if lease_owner:
         fields.update(lease_owner=lease_owner, lease_expires_at=leases.expiry(), lease_epoch=1)

@@ -3,7 +3,7 @@ for it without holding a worker, and gets its output (or its failure)."""
 
 import pytest
 
-from runs.models import WorkflowRun
+from runs.models import NodeExecution, WorkflowRun
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
@@ -77,3 +77,48 @@ def test_fire_and_forget_child_returns_its_run_id(api):
     ).json()
     call = next(n for n in run["nodes"] if n["node_id"] == "call")
     assert WorkflowRun.objects.filter(pk=call["output"]["run_id"]).exists()
+
+
+def self_calling(api, wait, settings_=None):
+    """A workflow whose flow.subworkflow node starts the workflow itself."""
+    wid = create(api, [{"id": "start", "type": "trigger.manual"}], [], "recursive")
+    document = {
+        "schema": "switchyard.workflow/1",
+        "name": "recursive",
+        "settings": settings_ or {},
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "again", "type": "flow.subworkflow", "config": {"workflow": wid, "wait": wait}},
+        ],
+        "edges": [{"source": "start", "target": "again"}],
+    }
+    res = api.put(f"/api/v1/workflows/{wid}", document, format="json")
+    assert res.status_code == 200, res.content
+    return wid
+
+
+def _deepest(wid):
+    runs = list(WorkflowRun.objects.filter(workflow_id=wid).order_by("depth"))
+    return runs, runs[-1]
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_workflow_calling_itself_stops_at_the_depth_limit(api, settings, wait):
+    settings.SUBWORKFLOW_MAX_DEPTH = 3
+    wid = self_calling(api, wait)
+    api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}, "wait": True}, format="json")
+    runs, deepest = _deepest(wid)
+    assert [r.depth for r in runs] == [0, 1, 2, 3]
+    node = NodeExecution.objects.get(run=deepest, node_id="again")
+    assert node.status == "failed" and node.error["category"] == "LOOP_LIMIT"
+    assert "nested more than 3 deep" in node.error["message"]
+
+
+def test_child_runs_count_against_the_daily_run_limit(api, settings):
+    settings.SUBWORKFLOW_MAX_DEPTH = 50
+    wid = self_calling(api, wait=False, settings_={"max_runs_per_day": 4})
+    api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}, "wait": True}, format="json")
+    runs, deepest = _deepest(wid)
+    assert len(runs) == 4
+    node = NodeExecution.objects.get(run=deepest, node_id="again")
+    assert node.status == "failed" and node.error["category"] == "RATE_LIMIT_ERROR"
