@@ -8,9 +8,10 @@ import time
 import pytest
 
 from workflows.engine.memory import InMemoryStore
-from workflows.engine.registry import NodeRegistry, NodeResult, load_builtin_nodes, node_type
+from workflows.engine.registry import NodeRegistry, NodeResult, node_type
 from workflows.engine.scheduler import Scheduler
 from workflows.engine.store import LeaseLost
+from workflows.nodes import load as load_builtin_nodes
 
 from .engine_helpers import FakeServices, chain, node, start, workflow
 
