@@ -6,6 +6,7 @@ sentinel, monitor, pusher and workers), so nothing is left orphaned even when `s
 killed outright.
 
 `--web N` runs N daphne processes accepting on one listening socket that `serve` opens
+(`--web 0`: workers, timekeeper and queue consumers only, for another machine)
 (a single Python process uses one core at most; runs that a web request waits for are
 executed in the web process, see runs.tasks.InlineRunner)."""
 
@@ -47,6 +48,14 @@ def _forked_child_dies_with_parent():
         os._exit(1)
 
 
+def _drop_metrics_of_dead_processes():
+    """Prometheus files (`<kind>_<pid>.db`) of processes that are gone: their counts restart."""
+    for path in settings.METRICS_DIR.glob("*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            path.unlink(missing_ok=True)
+
+
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -85,7 +94,7 @@ class Command(BaseCommand):
             "--web",
             type=int,
             default=settings.WEB_PROCESSES,
-            help="web server (daphne) processes sharing the port",
+            help="web server (daphne) processes sharing the port; 0: a worker-only machine",
         )
         parser.add_argument(
             "--smtp-port",
@@ -117,10 +126,11 @@ class Command(BaseCommand):
             return self._worker_cluster()
         from workflows.demo_login import serve_refusal
 
-        if reason := serve_refusal(host):
+        if web > 0 and (reason := serve_refusal(host)):
             raise CommandError(reason)
-        for stale in settings.METRICS_DIR.glob("*.db"):  # counters restart with the server
-            stale.unlink(missing_ok=True)
+        if web <= 0 and no_workers:
+            raise CommandError("Nothing to run: --web 0 and --no-workers.")
+        _drop_metrics_of_dead_processes()
         env = {
             **os.environ,
             "Q_WORKERS": str(workers),
@@ -128,17 +138,18 @@ class Command(BaseCommand):
             "SERVE_BASE_URL": serve_base_url(host, port),
         }
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-        listener = _listen(host, port)
+        listener = _listen(host, port) if web > 0 else None
         daphne = [
             sys.executable,
             "-m",
             "config.web_server",  # daphne, with JSON answers for what the HTTP layer refuses
             "--fd",
-            str(listener.fileno()),
+            str(listener.fileno() if listener else -1),
             "--proxy-headers",
             "config.asgi:application",
         ]
-        commands = {("web" if i == 0 else f"web-{i + 1}"): daphne for i in range(max(1, web))}
+        # --web 0: a worker-only machine (workers, timekeeper, queue consumers), no web server.
+        commands = {("web" if i == 0 else f"web-{i + 1}"): daphne for i in range(max(0, web))}
         if not no_workers:
             commands["workers"] = [*manage, "serve", "--worker-cluster"]
             commands["timekeeper"] = [*manage, "timekeeper"]
@@ -154,15 +165,16 @@ class Command(BaseCommand):
                 env=web_env if name.startswith("web") else env,
                 cwd=settings.BASE_DIR,
                 preexec_fn=_die_with_parent,
-                pass_fds=(listener.fileno(),) if name.startswith("web") else (),
+                pass_fds=(listener.fileno(),) if listener and name.startswith("web") else (),
             )
             for name, cmd in commands.items()
         }
-        listener.close()  # each web process holds its own copy
+        if listener:
+            listener.close()  # each web process holds its own copy
         smtp = f", mail for email triggers on {host}:{smtp_port}" if smtp_port else ""
+        where = f"on http://{host}:{port}/" if listener else "workers only (no web server)"
         self.stdout.write(
-            f"Switchyard on http://{host}:{port}/ ({max(1, web)} web, {workers} worker processes{smtp}). "
-            "Ctrl-C stops."
+            f"Switchyard {where} ({max(0, web)} web, {workers} worker processes{smtp}). Ctrl-C stops."
         )
         self.stdout.flush()
 
