@@ -78,10 +78,14 @@ class DjangoServices(Services):
             if threading.current_thread() is not threading.main_thread():
                 connection.close()
 
-    def create_callback(self, *, run_id, node_id, iteration, expires_in_s) -> dict[str, Any]:
+    def create_callback(self, *, run_id, node_id, iteration, expires_in_s, context=None) -> dict[str, Any]:
         try:
             return create_callback(
-                run_id=run_id, node_id=node_id, iteration=iteration, expires_in_s=expires_in_s
+                run_id=run_id,
+                node_id=node_id,
+                iteration=iteration,
+                expires_in_s=expires_in_s,
+                context=context or {"type": "flow.callback"},
             )
         finally:
             if threading.current_thread() is not threading.main_thread():

@@ -312,3 +312,30 @@ def test_callback_urls_follow_the_address_the_server_answers_on(
     assert port != "8000"
     assert post_json(f"{callbacks_live.url}/api/v1/callbacks/{stored.token}", {"v": 1}) == 202
     assert wait_for_run(api, run["run_id"])["status"] == "completed"
+
+
+def test_http_request_waits_for_the_callback_it_sent_and_outputs_both(api, fake_zapier, callbacks_live):
+    """`{{ callback.url }}` in the request's own body; the Zap posts back to it."""
+    wid = chain(
+        api,
+        {
+            "id": "ask",
+            "type": "http.request",
+            "config": {
+                "method": "POST",
+                "url": fake_zapier.hook_url(),
+                "body": {"question": "ok?", "callback_url": "{{ callback.url }}"},
+                "wait_for_callback": True,
+                "callback_expires_in_s": 60,
+            },
+        },
+        {"id": "after", "type": "data.transform", "config": {"set": {"answer": "{{ nodes.ask.callback.zap }}"}}},
+    )
+    run = execute(api, wid, wait=False)
+    done = wait_for_run(api, run["run_id"])
+    assert done["status"] == "completed", [n["error"] for n in done["nodes"]]
+    out = node(done, "ask")["output"]
+    assert out["status"] == 200 and out["body"]["status"] == "success"
+    assert out["callback"] == {"zap": "orders", "received": {"question": "ok?"}}
+    assert node(done, "after")["output"]["answer"] == "orders"
+    assert done["callbacks"][0]["context"] == {"type": "http.request"}

@@ -70,8 +70,6 @@ def validate_http_config(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield ("body", "a form body must be an object")
     if body_type == "xml" and body is not None and not isinstance(body, str):
         yield ("body", "an xml body must be a string")
-    if config.get("wait_for_callback") is True:
-        yield ("wait_for_callback", "wait_for_callback is not supported yet")
 
 
 # --------------------------------------------------------------------- building a request

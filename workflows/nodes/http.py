@@ -71,8 +71,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "title": "Fail on non-2xx status",
         },
         "wait_for_callback": {"type": "boolean", "default": False, "title": "Wait for a callback"},
+        "callback_expires_in_s": {
+            "anyOf": [{"type": "number", "exclusiveMinimum": 0}, _TEMPLATED, {"type": "null"}],
+            "title": "Callback expiry (s; default: the node's timeout_ms, else 24 h)",
+        },
     },
 }
+DEFAULT_CALLBACK_EXPIRY_S = 24 * 3600
 
 
 # ---------------------------------------------------------------------- sending, parsing
@@ -164,14 +169,57 @@ def perform(ctx: NodeContext, config: dict[str, Any]) -> dict[str, Any]:
         "properties": {"status": {"type": "integer"}, "headers": {"type": "object"}, "body": {}},
     },
     validate_config=validate_http_config,
+    # Waiting for a callback: the node creates the token first, then renders its config
+    # with `callback` ({url, token, expires_at}) in scope.
+    renders_own_config=lambda config: config.get("wait_for_callback") is True,
     handles=("main",),
     icon="globe",
 )
-def http_request(ctx: NodeContext) -> NodeResult:
-    """Execute one HTTP request per attempt (the scheduler handles retries)."""
-    if ctx.config.get("wait_for_callback") is True:
-        raise NodeError(ErrorCategory.VALIDATION_ERROR, "wait_for_callback is not supported yet")
-    return NodeResult(output=perform(ctx, ctx.config))
+def http_request(ctx: NodeContext) -> NodeResult | Wait:
+    """Execute one HTTP request per attempt (the scheduler handles retries). With
+    `wait_for_callback` the node then parks until `{{ callback.url }}` is called and
+    outputs the response plus `callback` (the posted payload)."""
+    if ctx.raw_config.get("wait_for_callback") is not True:
+        return NodeResult(output=perform(ctx, ctx.config))
+    if ctx.resume is not None:
+        return NodeResult(output={**((ctx.wait_data or {}).get("response") or {}), "callback": ctx.resume})
+    return _request_then_wait(ctx)
+
+
+def _request_then_wait(ctx: NodeContext) -> Wait:
+    expires = ctx.raw_config.get("callback_expires_in_s")
+    expires = ctx.render(expires) if isinstance(expires, str) else expires
+    if expires in (None, ""):
+        timeout_ms = ctx.node.get("timeout_ms")
+        expires = timeout_ms / 1000.0 if timeout_ms else DEFAULT_CALLBACK_EXPIRY_S
+    try:
+        callback = ctx.services.create_callback(
+            run_id=ctx.run_id,
+            node_id=ctx.node_id,
+            iteration=ctx.iteration,
+            expires_in_s=_positive({"e": expires}, "e", DEFAULT_CALLBACK_EXPIRY_S),
+            context={"type": "http.request"},
+        )
+    except NotImplementedError as exc:
+        raise NodeError(ErrorCategory.INTEGRATION_ERROR, f"callbacks are not available here: {exc}") from None
+    scope = {"url": callback["url"], "token": callback["token"], "expires_at": callback.get("expires_at")}
+    config = ctx.render(ctx.raw_config, callback=scope)
+    ctx.config = config
+    response = perform(ctx, config)
+    expires_at = callback.get("expires_at")
+    until = datetime.fromisoformat(expires_at) if expires_at else None
+    ctx.log("info", "waiting for a callback", {"callback_url": callback["url"], "expires_at": expires_at})
+    return Wait(
+        kind="callback",
+        until=until,
+        data={
+            "token": callback["token"],
+            "url": callback["url"],
+            "callback_url": callback["url"],
+            "expires_at": expires_at,
+            "response": response,
+        },
+    )
 
 
 # -------------------------------------------------------------------------------- flow.poll
@@ -186,7 +234,7 @@ POLL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["url"],
     "properties": {
-        **{k: v for k, v in CONFIG_SCHEMA["properties"].items() if k != "wait_for_callback"},
+        **{k: v for k, v in CONFIG_SCHEMA["properties"].items() if k not in ("wait_for_callback", "callback_expires_in_s")},
         "interval_s": {
             "anyOf": [{"type": "number", "exclusiveMinimum": 0}, _TEMPLATED],
             "default": 5,
