@@ -329,7 +329,11 @@ def test_http_request_waits_for_the_callback_it_sent_and_outputs_both(api, fake_
                 "callback_expires_in_s": 60,
             },
         },
-        {"id": "after", "type": "data.transform", "config": {"set": {"answer": "{{ nodes.ask.callback.zap }}"}}},
+        {
+            "id": "after",
+            "type": "data.transform",
+            "config": {"set": {"answer": "{{ nodes.ask.callback.zap }}"}},
+        },
     )
     run = execute(api, wid, wait=False)
     done = wait_for_run(api, run["run_id"])

@@ -234,7 +234,11 @@ POLL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["url"],
     "properties": {
-        **{k: v for k, v in CONFIG_SCHEMA["properties"].items() if k not in ("wait_for_callback", "callback_expires_in_s")},
+        **{
+            k: v
+            for k, v in CONFIG_SCHEMA["properties"].items()
+            if k not in ("wait_for_callback", "callback_expires_in_s")
+        },
         "interval_s": {
             "anyOf": [{"type": "number", "exclusiveMinimum": 0}, _TEMPLATED],
             "default": 5,
