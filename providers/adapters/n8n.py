@@ -251,9 +251,26 @@ class N8nAdapter(ProviderAdapter):
                     retryable=True,
                 )
             execution_id = found
+        # n8n 2.x resume URLs are signed with the execution's resume token (what
+        # `$execution.resumeUrl` carries); the API shows it while the execution waits.
+        self._need_key()
+        waiting = self.client.get(
+            self._api(f"executions/{execution_id}"), params={"includeData": "true"}
+        ).body
+        waiting = waiting or {}
+        token = (waiting.get("data") or {}).get("resumeToken")
+        if waiting.get("status") != "waiting" or not token:
+            raise NodeError(
+                ErrorCategory.INTEGRATION_ERROR,
+                f"n8n execution {execution_id} is {waiting.get('status') or 'unknown'}, not waiting: resuming "
+                "needs a Wait node set to resume 'On Webhook Call' that the execution has reached",
+                {"execution_id": execution_id, "status": waiting.get("status")},
+                retryable=False,
+            )
+        self.client.secrets.append(token)  # kept out of logs and errors
         try:
             answer = self.client.post(
-                f"webhook-waiting/{execution_id}",
+                f"webhook-waiting/{execution_id}?signature={token}",
                 json_body=_with_callback(request.data, request.callback_url),
                 headers={REF_HEADER: request.reference},
                 timeout_s=request.timeout_s,

@@ -6,6 +6,17 @@ import pytest
 from .fakes import FakeMake, FakeZapier
 
 
+@pytest.fixture(scope="session")
+def n8n():
+    """One real n8n for the session (about a minute to start)."""
+    from .n8n_server import N8n
+
+    server = N8n()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def fake_make():
     server = FakeMake()
