@@ -262,8 +262,8 @@ class N8nAdapter(ProviderAdapter):
         if waiting.get("status") != "waiting" or not token:
             raise NodeError(
                 ErrorCategory.INTEGRATION_ERROR,
-                f"n8n execution {execution_id} is {waiting.get('status') or 'unknown'}, not waiting: resuming "
-                "needs a Wait node set to resume 'On Webhook Call' that the execution has reached",
+                f"n8n execution {execution_id} is {waiting.get('status') or 'unknown'}, not waiting: "
+                "resuming needs a Wait node set to resume 'On Webhook Call' that the execution has reached",
                 {"execution_id": execution_id, "status": waiting.get("status")},
                 retryable=False,
             )

@@ -4,7 +4,7 @@ completion, Wait-node resume, a failing workflow, inactive workflows and a 401."
 import pytest
 
 from .conftest import connect, credential
-from .test_provider_nodes import chain, execute, node, wait_for_run
+from .test_provider_nodes import chain, execute, node
 
 pytestmark = [pytest.mark.n8n, pytest.mark.slow]
 
