@@ -21,6 +21,7 @@ urlpatterns = [
     path("hooks/<str:token>/", receive_hook),
     path("", include("runs.urls")),
     path("", include("connectors.urls")),
+    path("", include("providers.urls")),
     path("", include("workflows.urls")),
 ]
 

@@ -75,6 +75,9 @@ export default defineConfig({
     rollupOptions: {
       input: pageEntries(),
       output: {
+        // The canvas (and its stylesheet) is shared by several pages: one named chunk, so its
+        // CSS is always `static/bundle/canvas.css`, which each page using it links.
+        manualChunks: (id) => (id.includes("/src/canvas/") ? "canvas" : undefined),
         entryFileNames: "[name].js",
         chunkFileNames: "chunks/[name]-[hash].js",
         assetFileNames: (info) =>
