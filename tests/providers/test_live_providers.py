@@ -77,7 +77,7 @@ def setup_connections(srv, make, zapier, n8n=None):
 def test_one_run_waits_for_n8n_make_and_zapier_each_in_its_mode(tmp_path, n8n, fakes):
     make, zapier = fakes
     srv = make_server(tmp_path)
-    srv.start()
+    srv.start(timeout_s=180)  # a busy machine starts slowly
     try:
         setup_connections(srv, make, zapier, n8n)
         polled, called_back = n8n.import_workflow("async"), n8n.import_workflow("callback")
@@ -153,7 +153,7 @@ def test_provider_waits_survive_every_process_being_killed(tmp_path, fakes):
     make.scenarios["101"]["polls"] = 6
     zapier.hooks["orders"]["delay_s"] = 3600  # the Zap answers below, after the restart
     srv = make_server(tmp_path, RUN_LEASE_SECONDS=2, WAIT_INLINE_MAX_S=0.5)
-    srv.start()
+    srv.start(timeout_s=180)  # a busy machine starts slowly
     try:
         setup_connections(srv, make, zapier)
         wid = srv.create_workflow(
@@ -186,7 +186,7 @@ def test_provider_waits_survive_every_process_being_killed(tmp_path, fakes):
         srv.proc.wait()
         srv.proc = None
         time.sleep(1)
-        srv.start()
+        srv.start(timeout_s=180)  # a busy machine starts slowly
         token = srv.sql("SELECT token FROM runs_correlationtoken")[0][0]
         assert post_json(f"{srv.base}/api/v1/callbacks/{token}", {"zap": "late", "ok": True}) == 202
         run = srv.wait_for(lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, 60)
