@@ -29,13 +29,17 @@ class RunRefused(ApplicationError):
 
 
 def _trigger_node_of(document: dict, trigger_node: str) -> tuple[str, str]:
-    triggers = [n for n in document["nodes"] if n["type"] in registry and registry.get(n["type"]).is_trigger]
+    """The fired trigger: `trigger_node`, else the one the API starts runs from (endpoint
+    "manual"), else the first; ("", "trigger.manual") for a document without triggers."""
+    triggers = [n for n in document["nodes"] if registry.trigger_spec(n["type"]) is not None]
     if trigger_node:
         match = next((n for n in triggers if n["id"] == trigger_node), None)
         if match:
             return match["id"], match["type"]
     if triggers:
-        manual = next((n for n in triggers if n["type"] == "trigger.manual"), triggers[0])
+        manual = next(
+            (n for n in triggers if registry.trigger_spec(n["type"]).endpoint == "manual"), triggers[0]
+        )
         return manual["id"], manual["type"]
     return "", "trigger.manual"
 
@@ -67,7 +71,9 @@ def start_run(
     version = version or latest_version(workflow)
     if version is None:
         raise RunRefused("VALIDATION_ERROR", "The workflow has no saved version to run.")
-    several_triggers = len([n for n in version.document["nodes"] if n["type"].startswith("trigger.")]) > 1
+    several_triggers = (
+        sum(registry.trigger_spec(n["type"]) is not None for n in version.document["nodes"]) > 1
+    )
     limited = enforce_daily_limit and (workflow.settings or {}).get("max_runs_per_day")
     if not (idempotency_key or limited or several_triggers):
         # One INSERT: atomic on its own, no transaction to open and close around it.

@@ -6,21 +6,13 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from . import selectors, services
+from .engine.registry import registry
 from .models import WRITE_ROLES, WorkflowStatus
 from .selectors import daily_usage
 from .triggers.endpoints import active_triggers
 
 RECENT_RUNS = 25
 USAGE_WARNING = 0.8  # share of max_runs_per_day from which the usage meter warns
-
-TRIGGER_LABELS = {
-    "trigger.webhook": "Webhook",
-    "trigger.form": "Hosted form",
-    "trigger.schedule": "Schedule",
-    "trigger.email": "Email",
-    "trigger.chat": "Chat",
-    "trigger.payment": "Payment",
-}
 
 
 @login_required
@@ -71,7 +63,9 @@ def workflow_detail(request, pk):
     live_runs = list(runs.filter(mode="live")[:RECENT_RUNS])
     test_runs = list(runs.filter(mode="test")[:RECENT_RUNS])
     triggers = [
-        {**t, "label": TRIGGER_LABELS.get(t["type"], t["type"])} for t in active_triggers(workflow, request)
+        {**t, "label": spec.label or t["type"], "endpoint": spec.endpoint}
+        for t in active_triggers(workflow, request)
+        if (spec := registry.trigger_spec(t["type"])) is not None
     ]
     return render(
         request,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from workflows.engine.registry import NodeContext, NodeResult, node_type
+from workflows.engine.registry import NodeContext, NodeResult, TriggerSpec, node_type
 
 # Schemes whose adapters can hold a message unacknowledged until the run is stored.
 RECEIVING_SCHEMES = ("amqp", "amqps", "redis", "rediss", "nats", "tls")
@@ -53,6 +53,7 @@ def validate_queue_trigger(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     category="trigger",
     is_trigger=True,
     icon="inbox",
+    trigger=TriggerSpec(endpoint="listener", label="Queue"),
     description="Start a run for each message on a RabbitMQ queue, Redis stream or NATS JetStream subject.",
     config_schema=CONFIG_SCHEMA,
     output_schema={

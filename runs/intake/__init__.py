@@ -3,7 +3,8 @@
 `auth`, `secret`, `start`).
 
 `receive_hook` serves `/hooks/<token>`: it resolves the token to an active workflow's
-trigger node and hands the request to the handler registered for that node type:
+trigger node whose type's `TriggerSpec` has endpoint "hook", and hands the request to the
+spec's `receive`, or to the handler an intake module registered for that node type:
 
     @handles("trigger.payment")
     def receive_payment(request, *, workflow, endpoint, node) -> HttpResponse: ...
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from django.views.decorators.csrf import csrf_exempt
 
+from workflows.engine.registry import registry
 from workflows.models import TriggerEndpoint, Workflow, WorkflowStatus, WorkflowVersion
 
 from .body import json_error
@@ -92,7 +94,8 @@ def handler_for(node_type: str) -> Callable | None:
 def receive_hook(request, token: str):
     """`ANY /hooks/<token>`: the handler of the token's trigger type answers."""
     found = active_trigger(token)
-    handler = handler_for(found.node["type"]) if found is not None else None
+    spec = registry.trigger_spec(found.node["type"]) if found is not None else None
+    handler = (spec.receive or handler_for(found.node["type"])) if spec and spec.endpoint == "hook" else None
     if handler is None:
         return json_error(404, "NOT_FOUND", "No active webhook at this address.")
     return handler(request, workflow=found.workflow, endpoint=found.endpoint, node=found.node)

@@ -16,7 +16,7 @@ from config import json_input
 
 from . import handles
 from .body import ignored, json_error, read_body
-from .secret import trigger_secret
+from .secret import secret_field
 from .start import idempotency_key, start_live_run
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -131,7 +131,7 @@ def receive_chat_update(request, *, workflow, endpoint, node):
         return raw
     config = node.get("config") or {}
     if config.get("secret_token"):
-        expected = trigger_secret(workflow, node, config["secret_token"]).encode()
+        expected = secret_field(workflow, node, "secret_token").encode()
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not expected or not hmac.compare_digest(given, expected):
             return json_error(401, "AUTHENTICATION_FAILED", f"The {SECRET_HEADER} header did not match.")

@@ -21,7 +21,7 @@ from config import json_input
 
 from . import handles
 from .body import ignored, json_error, read_body
-from .secret import trigger_secret
+from .secret import secret_field
 from .start import idempotency_key, start_live_run
 
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -142,7 +142,7 @@ def receive_payment_event(request, *, workflow, endpoint, node):
     if not isinstance(raw, bytes):
         return raw
     config = node.get("config") or {}
-    secret = trigger_secret(workflow, node, config.get("secret"))
+    secret = secret_field(workflow, node, "secret")
     try:
         verify_signature(
             request.headers.get(SIGNATURE_HEADER, ""),

@@ -1,11 +1,26 @@
-"""A trigger's secret: the literal config value, or a workspace credential."""
+"""A trigger's secret: the literal config value, or a workspace credential. Which config
+fields hold secrets is the trigger type's own say (`TriggerSpec.secret_fields`)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from workflows.engine.registry import registry
+
 logger = logging.getLogger("switchyard.triggers")
+
+
+def secret_field(workflow, node: dict, field: str) -> str:
+    """The value of the secret at dotted config path `field` (one of the node type's
+    `TriggerSpec.secret_fields`), read through `trigger_secret`; "" when unset."""
+    spec = registry.trigger_spec(node["type"])
+    if spec is None or field not in spec.secret_fields:
+        raise ValueError(f"{field!r} is not a secret field of {node['type']}")
+    value: Any = node.get("config") or {}
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return trigger_secret(workflow, node, value)
 
 
 def trigger_secret(workflow, node: dict, value: Any) -> str:

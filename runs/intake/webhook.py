@@ -18,7 +18,7 @@ from ..store import write_lock
 from . import handles
 from .auth import header_token_matches, hmac_sha256_matches
 from .body import json_error, parse_body, read_body
-from .secret import trigger_secret
+from .secret import secret_field
 
 HOP_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 
@@ -31,10 +31,10 @@ def _authorized(request, raw: bytes, *, workflow, node) -> bool:
     if kind == "none":
         return True
     if kind == "header":
-        token = trigger_secret(workflow, node, auth.get("token"))
+        token = secret_field(workflow, node, "auth.token")
         return bool(token) and header_token_matches(request, auth.get("name") or "X-Webhook-Token", token)
     if kind == "hmac_sha256":
-        secret = trigger_secret(workflow, node, auth.get("secret"))
+        secret = secret_field(workflow, node, "auth.secret")
         header = auth.get("header") or "X-Signature-256"
         return bool(secret) and hmac_sha256_matches(request, header, secret, raw)
     return False

@@ -107,6 +107,41 @@ class NodeContext:
 
 Executor = Callable[[NodeContext], "NodeResult | Wait"]
 
+# Endpoint kinds of a trigger with a public token (an unguessable address of its own).
+TOKEN_ENDPOINTS = ("hook", "form", "email")
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """How a trigger type is reached from outside, said once: activation (which triggers
+    get a token, of which style), the endpoint URLs and pages, intake dispatch and
+    `start_run` all read it.
+
+    - `endpoint`: "hook" (`/hooks/<token>`), "form" (`/forms/<token>`), "email"
+      (`<token>@INBOUND_EMAIL_DOMAIN`), "schedule" (armed at activation), "listener" (its
+      own listener process consumes events, e.g. a message queue), "manual" (the API and
+      the Run button: the trigger a run starts from when none is named), or "event" (an
+      event inside the product, e.g. a contact saved).
+    - `token`: the style of the public token: "urlsafe", or "hex" (lowercase, for
+      case-insensitive addresses).
+    - `label`: how pages name the trigger's endpoint.
+    - `secret_fields`: dotted config paths holding a secret, a literal or
+      `{{ workspace.<credential> }}` (read per delivery, never compared as template text).
+    - `receive`: for "hook" endpoints, how a request becomes a run:
+      `receive(request, *, workflow, endpoint, node) -> response` (the host's request and
+      response types; the engine never calls it). A host may register it separately.
+    """
+
+    endpoint: str
+    label: str = ""
+    token: str = "urlsafe"
+    secret_fields: tuple[str, ...] = ()
+    receive: Callable[..., Any] | None = None
+
+    @property
+    def has_token(self) -> bool:
+        return self.endpoint in TOKEN_ENDPOINTS
+
 
 @dataclass(frozen=True)
 class NodeType:
@@ -130,6 +165,7 @@ class NodeType:
     validate_config: Callable[[dict[str, Any]], Iterable[tuple[str, str]]] | None = None
     is_trigger: bool = False
     icon: str = ""
+    trigger: TriggerSpec | None = None  # how a trigger type is reached (see TriggerSpec)
 
     def output_handles(self, config: dict[str, Any]) -> list[str]:
         handles = list(self.dynamic_handles(config) if self.dynamic_handles else self.handles)
@@ -163,8 +199,18 @@ class NodeRegistry:
             self._types[node_type.type] = node_type
         return node_type
 
+    def unregister(self, type_name: str) -> None:
+        """Remove a type (tests that define their own types clean up with this)."""
+        with self._lock:
+            self._types.pop(type_name, None)
+
     def get(self, type_name: str) -> NodeType:
         return self._types[type_name]
+
+    def trigger_spec(self, type_name: object) -> TriggerSpec | None:
+        """The trigger metadata of a registered trigger type; None for anything else."""
+        node_type = self._types.get(type_name) if isinstance(type_name, str) else None
+        return node_type.trigger if node_type is not None and node_type.is_trigger else None
 
     def __contains__(self, type_name: object) -> bool:
         return type_name in self._types

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..engine.registry import NodeContext, NodeResult, node_type
+from ..engine.registry import NodeContext, NodeResult, TriggerSpec, node_type
 from .triggers import pass_payload
 
 _TEXT = {"type": "string", "minLength": 1}
@@ -56,6 +56,7 @@ EMAIL_ADDRESS_LIST = {"type": "array", "items": {"type": "string"}}
     category="trigger",
     is_trigger=True,
     icon="mail",
+    trigger=TriggerSpec(endpoint="email", label="Email", token="hex"),
     description="Start the workflow when a mail reaches the trigger's own address "
     "(shown once the workflow is active; forward mail to it).",
     config_schema={
@@ -142,6 +143,7 @@ def validate_chat(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     category="trigger",
     is_trigger=True,
     icon="message",
+    trigger=TriggerSpec(endpoint="hook", label="Chat", secret_fields=("secret_token",)),
     description="Start the workflow when a chat bot receives a message (Telegram-compatible "
     "webhook: set the bot's webhook to the trigger URL).",
     config_schema={
@@ -225,6 +227,7 @@ def validate_payment(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     category="trigger",
     is_trigger=True,
     icon="credit-card",
+    trigger=TriggerSpec(endpoint="hook", label="Payment", secret_fields=("secret",)),
     description="Start the workflow when a payment provider sends a signed event "
     "(Stripe-compatible: point the provider's webhook endpoint at the trigger URL).",
     config_schema={
@@ -311,6 +314,7 @@ def validate_contact(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     category="trigger",
     is_trigger=True,
     icon="user",
+    trigger=TriggerSpec(endpoint="event", label="Contact"),
     description="Start the workflow when a contact of this workspace is created or updated.",
     config_schema={
         "type": "object",

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..engine.registry import NodeContext, NodeResult, node_type
+from ..engine.registry import NodeContext, NodeResult, TriggerSpec, node_type
 
 _CRON_PART = re.compile(r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?$")
 _CRON_NAMES = ("minute", "hour", "day of month", "month", "day of week", "second")
@@ -31,6 +31,7 @@ def pass_payload(ctx: NodeContext) -> NodeResult:
     category="trigger",
     is_trigger=True,
     icon="play",
+    trigger=TriggerSpec(endpoint="manual", label="Manual"),
     description="Start the workflow by hand or through the API; outputs the run input.",
     config_schema={"type": "object", "additionalProperties": False, "properties": {}},
     output_schema={"description": "the run input"},
@@ -80,6 +81,7 @@ WEBHOOK_AUTH = {
     category="trigger",
     is_trigger=True,
     icon="webhook",
+    trigger=TriggerSpec(endpoint="hook", label="Webhook", secret_fields=("auth.token", "auth.secret")),
     description="Start the workflow when an HTTP request reaches its URL.",
     config_schema={
         "type": "object",
@@ -151,6 +153,7 @@ def validate_schedule(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     category="trigger",
     is_trigger=True,
     icon="clock",
+    trigger=TriggerSpec(endpoint="schedule", label="Schedule"),
     description="Start the workflow on a cron schedule, in the trigger's time zone.",
     config_schema={
         "type": "object",
@@ -202,6 +205,7 @@ def validate_form(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     category="trigger",
     is_trigger=True,
     icon="form",
+    trigger=TriggerSpec(endpoint="form", label="Hosted form"),
     description="Start the workflow when someone submits its hosted form page (/forms/<token>).",
     config_schema={
         "type": "object",

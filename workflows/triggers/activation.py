@@ -94,17 +94,16 @@ def _uuid(value: str):
 
 
 def _endpoint_nodes(document: dict) -> list[dict]:
-    return [n for n in document["nodes"] if n["type"] in ENDPOINT_TRIGGERS]
-
-
-# Trigger types reached through a public token: `/hooks/<token>` (webhook, chat, payment),
-# `/forms/<token>` (form) or the address `<token>@INBOUND_EMAIL_DOMAIN` (email).
-ENDPOINT_TRIGGERS = ("trigger.webhook", "trigger.form", "trigger.email", "trigger.chat", "trigger.payment")
+    """The trigger nodes reached through a public token (their type's `TriggerSpec` says so:
+    `/hooks/<token>`, `/forms/<token>`, `<token>@INBOUND_EMAIL_DOMAIN`)."""
+    return [n for n in document["nodes"] if (spec := registry.trigger_spec(n["type"])) and spec.has_token]
 
 
 def new_token(node_type: str) -> str:
-    """An unguessable token (≥ 128 bits). Email addresses are case-insensitive: lowercase hex."""
-    return secrets.token_hex(16) if node_type == "trigger.email" else secrets.token_urlsafe(24)
+    """An unguessable token (≥ 128 bits) in the trigger type's style; "hex" is lowercase,
+    for case-insensitive addresses."""
+    spec = registry.trigger_spec(node_type)
+    return secrets.token_hex(16) if spec is not None and spec.token == "hex" else secrets.token_urlsafe(24)
 
 
 @transaction.atomic

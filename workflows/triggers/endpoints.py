@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from ..engine.registry import registry
 from ..models import Workflow, WorkflowStatus
 from . import schedules
 
@@ -27,7 +28,10 @@ def active_triggers(workflow: Workflow, request=None) -> list[dict]:
     document = workflow.active_version.document
     found = []
     for node in document["nodes"]:
-        if node["type"] == schedules.NODE_TYPE:
+        spec = registry.trigger_spec(node["type"])
+        if spec is None:
+            continue
+        if spec.endpoint == "schedule":
             found.append(_schedule_entry(node, document.get("variables") or {}))
             continue
         token = tokens.get(node["id"])
@@ -36,10 +40,10 @@ def active_triggers(workflow: Workflow, request=None) -> list[dict]:
         entry = {
             "node_id": node["id"],
             "type": node["type"],
-            "url": endpoint_url(node["type"], token, base),
+            "url": endpoint_url(spec.endpoint, token, base),
             "next_runs": [],
         }
-        if node["type"] == "trigger.email":
+        if spec.endpoint == "email":
             entry["address"] = email_address(token)
         found.append(entry)
     return found
@@ -61,10 +65,11 @@ def email_address(token: str) -> str:
     return f"{token}@{settings.INBOUND_EMAIL_DOMAIN}"
 
 
-def endpoint_url(node_type: str, token: str, base: str) -> str:
-    """The public address of a token-bearing trigger (see activation.ENDPOINT_TRIGGERS)."""
-    if node_type == "trigger.form":
-        return f"{base}/forms/{token}"
-    if node_type == "trigger.email":
+ENDPOINT_PATHS = {"hook": "/hooks/", "form": "/forms/"}
+
+
+def endpoint_url(endpoint: str, token: str, base: str) -> str:
+    """The public address of a token-bearing trigger, by its `TriggerSpec.endpoint` kind."""
+    if endpoint == "email":
         return f"mailto:{email_address(token)}"
-    return f"{base}/hooks/{token}"
+    return f"{base}{ENDPOINT_PATHS[endpoint]}{token}"
