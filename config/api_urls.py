@@ -9,7 +9,7 @@ from connectors import contacts_api
 from providers import api as providers_api
 from runs import api as runs_api
 from runs import debug_api
-from workflows.api import NodeTypesView, WorkflowViewSet, WorkspaceViewSet
+from workflows.api import NodeTypesView, TemplatePreviewView, WorkflowViewSet, WorkspaceViewSet
 
 UUID = UUID_PATTERN
 NODE = "(?P<node_id>[a-z][a-z0-9_]{0,62})"
@@ -35,6 +35,7 @@ router.register("providers/connections", providers_api.ConnectionViewSet, basena
 
 urlpatterns = [
     re_path(r"^node-types/?$", NodeTypesView.as_view(), name="node-types"),
+    re_path(r"^templates/preview/?$", TemplatePreviewView.as_view(), name="template-preview"),
     re_path(
         rf"^workflows/(?P<pk>{UUID})/execute/?$", runs_api.ExecuteView.as_view(), name="workflow-execute"
     ),

@@ -10,12 +10,18 @@ from rest_framework.views import APIView
 
 from config.api_errors import ApiError
 from config.api_params import UUID_PATTERN, uuid_param, uuid_value
-from config.openapi import ID_PARAM, uuid_query
+from config.openapi import ERROR, ID_PARAM, uuid_query
 
 from . import drafts, selectors, services
 from .api_schemas import (
+    DraftIn,
+    DraftOut,
     NodeTypesOut,
+    TemplatePreviewIn,
+    TemplatePreviewOut,
     ValidationOut,
+    VersionDetailOut,
+    VersionListOut,
     WorkflowDocumentOut,
     WorkflowOut,
     WorkspaceOut,
@@ -195,7 +201,11 @@ class WorkflowViewSet(viewsets.ViewSet):
         issues = activation_issues(self.get_object(pk))
         return Response({"valid": not issues, "errors": [i.as_dict() for i in issues]})
 
-    @extend_schema(request=dict, responses={200: dict})
+    @extend_schema(
+        parameters=[ID_PARAM],
+        request=DraftIn,
+        responses={200: DraftOut, 409: ERROR("The draft is based on an older version than the latest.")},
+    )
     @action(detail=True, methods=["get", "put"], url_path="draft")
     def draft(self, request, pk=None):
         """The builder's working copy. PUT takes `{document, base_version}` (or the document
@@ -213,11 +223,16 @@ class WorkflowViewSet(viewsets.ViewSet):
             )
         return Response(drafts.draft_view(workflow))
 
+    @extend_schema(parameters=[ID_PARAM], responses={200: VersionListOut})
     @action(detail=True, methods=["get"], url_path="versions")
     def versions(self, request, pk=None):
         rows = selectors.version_list(self.get_object(pk))
         return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
 
+    @extend_schema(
+        parameters=[ID_PARAM, OpenApiParameter("number", int, OpenApiParameter.PATH)],
+        responses={200: VersionDetailOut},
+    )
     @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]{1,9})")
     def version(self, request, pk=None, number=None):
         return Response(selectors.version_detail(self.get_object(pk), int(number)))
@@ -231,6 +246,37 @@ class NodeTypesView(APIView):
         return Response(
             {"count": len(registry.all()), "results": [t.palette_entry() for t in registry.all()]}
         )
+
+
+class TemplatePreviewView(APIView):
+    """The builder's live preview: `{template, scope}` rendered as a node would render it.
+
+    The caller sends the names in scope (the last run's trigger input, node outputs, the
+    workflow variables); nothing is read from the database, and secrets are never resolved
+    here (`workspace.*` is whatever the caller sends, the builder sends `***`)."""
+
+    @extend_schema(request=TemplatePreviewIn, responses={200: TemplatePreviewOut})
+    def post(self, request):
+        from .engine.errors import NodeError, TemplateSyntaxError
+        from .engine.templates import render
+
+        body = require_object(request.data)
+        template, scope = body.get("template"), body.get("scope", {})
+        if not isinstance(template, str):
+            raise ApiError(
+                "VALIDATION_ERROR", "template must be a string.", details={"template": ["Expected a string."]}
+            )
+        if not isinstance(scope, dict):
+            raise ApiError(
+                "VALIDATION_ERROR", "scope must be a JSON object.", details={"scope": ["Expected an object."]}
+            )
+        try:
+            return Response({"ok": True, "value": render(template, scope), "error": None})
+        except NodeError as exc:
+            error = {"category": exc.category.value, "message": exc.message}
+        except TemplateSyntaxError as exc:
+            error = {"category": "TEMPLATE_ERROR", "message": str(exc)}
+        return Response({"ok": False, "value": None, "error": error})
 
 
 class WorkspaceViewSet(viewsets.ViewSet):

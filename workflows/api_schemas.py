@@ -70,3 +70,54 @@ class WorkspaceOut(serializers.Serializer):
     name = serializers.CharField()
     role = serializers.ChoiceField(choices=["owner", "editor", "viewer"])
     is_personal = serializers.BooleanField()
+
+
+class IssueOut(serializers.Serializer):
+    node = serializers.CharField(allow_null=True)
+    edge = serializers.IntegerField(allow_null=True)
+    field = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
+class DraftIn(serializers.Serializer):
+    document = serializers.DictField(help_text="Any JSON object with the document's top-level shape.")
+    base_version = serializers.IntegerField(min_value=0, required=False)
+
+
+class DraftOut(serializers.Serializer):
+    document = serializers.DictField()
+    errors = IssueOut(many=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    base_version = serializers.IntegerField()
+
+
+class VersionOut(serializers.Serializer):
+    number = serializers.IntegerField()
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    changes = serializers.ListField(child=serializers.CharField())
+
+
+class VersionListOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = VersionOut(many=True)
+
+
+class VersionDetailOut(serializers.Serializer):
+    number = serializers.IntegerField()
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    document = serializers.DictField()
+
+
+class TemplatePreviewIn(serializers.Serializer):
+    template = serializers.CharField(allow_blank=True)
+    scope = serializers.DictField(required=False)
+
+
+class TemplatePreviewOut(serializers.Serializer):
+    ok = serializers.BooleanField()
+    value = serializers.JSONField(allow_null=True)
+    error = serializers.DictField(allow_null=True)

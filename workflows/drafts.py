@@ -8,8 +8,9 @@ from .selectors import document_of
 from .triggers.activation import activation_issues
 
 
-def draft_errors(workflow: Workflow, document: dict) -> list[dict]:
-    return [i.as_dict() for i in activation_issues(workflow, document)]
+def draft_errors(workflow: Workflow, document: dict, *, saved: bool = False) -> list[dict]:
+    """The `validate` errors of `document`; a saved version passed the document rules already."""
+    return [i.as_dict() for i in activation_issues(workflow, document, document_valid=saved)]
 
 
 def draft_view(workflow: Workflow) -> dict:
@@ -20,7 +21,7 @@ def draft_view(workflow: Workflow) -> dict:
         document = document_of(workflow)
         return {
             "document": document,
-            "errors": draft_errors(workflow, document),
+            "errors": draft_errors(workflow, document, saved=bool(workflow.version)),
             "updated_at": None,
             "base_version": workflow.version,
         }

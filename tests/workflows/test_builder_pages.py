@@ -45,3 +45,14 @@ def test_unknown_page_is_a_styled_404(client, alice):
     assert res.status_code == 404
     html = res.content.decode()
     assert "This page does not exist" in html and "css/app.css" in html and "favicon.svg" in html
+
+
+def test_swagger_ui_is_served_from_our_own_static_files(client, alice):
+    client.force_login(alice)
+    res = client.get("/api/docs/")
+    assert res.status_code == 200
+    html = res.content.decode()
+    assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    asset = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+    assert asset.status_code == 200

@@ -27,13 +27,17 @@ def register_reference_check(check: ReferenceCheck) -> ReferenceCheck:
     return check
 
 
-def activation_issues(workflow: Workflow, document: dict | None = None) -> list[ValidationIssue]:
+def activation_issues(
+    workflow: Workflow, document: dict | None = None, *, document_valid: bool = False
+) -> list[ValidationIssue]:
     """Every problem that would stop `workflow` from running live: document rules (§2) plus
     activation rules (a trigger exists; referenced connectors, credentials, connections and
     sub-workflows exist in the same workspace). `document` (e.g. a draft) stands in for the
-    latest version; the activation rules are checked only once the document rules pass."""
+    latest version; the activation rules are checked only once the document rules pass.
+    `document_valid` skips the document rules for a document already known to pass them (a
+    saved version)."""
     doc = document_of(workflow) if document is None else document
-    issues = list(validate(doc, registry))
+    issues = [] if document_valid else list(validate(doc, registry))
     if document is not None and issues:
         return issues
     nodes = doc.get("nodes") or []

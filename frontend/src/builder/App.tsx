@@ -99,6 +99,8 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
     workflows.runs(s.workflowId).then((r: any) => {
       const last = r?.results?.[0];
       if (last) api.get(`runs/${last.id}`).then(setLastRun, () => undefined);
+      const lastLive = r?.results?.find((x: any) => x.mode === "live");
+      useBuilder.setState({ lastRunFailed: lastLive?.status === "failed" });
     }, () => undefined);
   }, [s.workflowId]);
 
@@ -115,12 +117,28 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
       lastRun,
     });
   }, [credentials, lastRun]);
-  const ctx = useMemo<FormCtx>(() => ({ getNames, credentials, connectors, connections }), [getNames, credentials, connectors, connections]);
+  const previewScope = useCallback(() => {
+    const st = useBuilder.getState();
+    const runNodes = (lastRun?.nodes ?? []) as any[];
+    const mine = runNodes.find((n) => n.node_id === st.selectedId);
+    return {
+      trigger: lastRun?.input ?? {},
+      input: mine?.input ?? {},
+      nodes: Object.fromEntries(runNodes.filter((n) => n.status === "succeeded" && n.iteration == null).map((n) => [n.node_id, n.output])),
+      variables: st.meta.variables ?? {},
+      workspace: Object.fromEntries(credentials.map((c) => [c.name, "***"])),
+      execution: { id: (lastRun as any)?.id ?? null, workflow_id: st.workflowId, mode: (lastRun as any)?.mode ?? "test", started_at: (lastRun as any)?.started_at ?? null },
+    };
+  }, [lastRun, credentials]);
+  const ctx = useMemo<FormCtx>(
+    () => ({ getNames, previewScope, hasRun: !!lastRun, credentials, connectors, connections }),
+    [getNames, previewScope, lastRun, credentials, connectors, connections],
+  );
 
   const addNode = useCallback(
     (type: string, position?: { x: number; y: number }) => {
       if (readOnly) return;
-      const id = useBuilder.getState().addNode(type, position, position ? null : useBuilder.getState().selectedId);
+      const id = useBuilder.getState().addNode(type, position, position ? null : useBuilder.getState().selectedId, !position);
       if (!position) {
         const n = useBuilder.getState().nodes.find((x) => x.id === id);
         if (n) flow.setCenter(n.position.x + 100, n.position.y + 32, { zoom: flow.getZoom(), duration: 200 });
@@ -132,7 +150,7 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
     const st = useBuilder.getState();
     const doc = st.document();
     st.setPositions(autoLayout(doc.nodes, doc.edges));
-    window.requestAnimationFrame(() => flow.fitView({ padding: 0.2, duration: 200 }));
+    window.requestAnimationFrame(() => flow.fitView({ padding: 0.2, duration: 200, maxZoom: 1.2 }));
   }, [flow]);
 
   useEffect(() => {
@@ -185,7 +203,10 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
             onNodesChange={s.onNodesChange}
             onEdgesChange={s.onEdgesChange}
             onConnect={s.onConnect}
-            onNodeClick={(_e, n) => s.select(n.id)}
+            onNodeClick={(e, n) => {
+              // finishing a connection on a node is not a click on it
+              if (!(e.target as HTMLElement).closest?.(".react-flow__handle")) s.select(n.id);
+            }}
             onPaneClick={() => s.select(null)}
             onEdgeDoubleClick={(_e, edge) => {
               s.selectEdge(edge.id);
@@ -233,10 +254,11 @@ export function App({ boot }: { boot: Boot }) {
   useEffect(() => {
     (async () => {
       try {
-        const t = await fetchNodeTypes();
+        const [t] = await Promise.all([
+          fetchNodeTypes(),
+          boot.workflow_id ? openWorkflow(boot.workflow_id) : useBuilder.getState().load(blankDocument(), { workflowId: null, version: 0 }),
+        ]);
         useBuilder.getState().setTypes(t);
-        if (boot.workflow_id) await openWorkflow(boot.workflow_id);
-        else useBuilder.getState().load(blankDocument(), { workflowId: null, version: 0 });
         setTypes(t);
         startAutosave();
       } catch (err) {

@@ -7,7 +7,7 @@ import validator from "@rjsf/validator-ajv8";
 import type { ErrorSchema, RJSFValidationError } from "@rjsf/utils";
 import type { NodeTypeInfo, ValidationIssue } from "../lib/api";
 import { iconFor, type DocNode } from "../canvas";
-import { ConditionField, FormContext, JsonField, KeyValueField, TemplateWidget, uiSchemaFor, type FormCtx } from "./fields";
+import { ConditionField, FormContext, JsonField, KeyValueField, TemplateWidget, titled, uiSchemaFor, type FormCtx } from "./fields";
 import { useBuilder } from "./store";
 
 const WIDGETS = { TextWidget: TemplateWidget, TextareaWidget: TemplateWidget };
@@ -37,7 +37,7 @@ export default function Drawer({ node, info, issues, ctx, onClose }: { node: Doc
   const [idDraft, setIdDraft] = useState(node.id);
   const [idError, setIdError] = useState<string | null>(null);
   const [defaultText, setDefaultText] = useState(node.default_output === undefined ? "" : JSON.stringify(node.default_output));
-  const schema = info?.config_schema ?? { type: "object" };
+  const schema = useMemo(() => titled(info?.config_schema ?? { type: "object" }), [info]);
   const uiSchema = useMemo(() => ({ ...uiSchemaFor(schema), "ui:submitButtonOptions": { norender: true } }), [schema]);
   const extraErrors = useMemo(() => extraErrorsFrom(issues), [issues]);
   const retry = node.retry ?? {};

@@ -1,7 +1,7 @@
 // A template field on CodeMirror 6: `{{ … }}` highlighted, autocomplete of the names in scope
 // (and filters after `|`), one line unless `multiline`.
 import { useEffect, useRef } from "react";
-import { autocompletion, closeBrackets, completionKeymap, type CompletionContext } from "@codemirror/autocomplete";
+import { autocompletion, completionKeymap, startCompletion, type CompletionContext } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { EditorState, type Extension } from "@codemirror/state";
 import { Decoration, EditorView, keymap, MatchDecorator, placeholder as cmPlaceholder, ViewPlugin, type DecorationSet, type ViewUpdate } from "@codemirror/view";
@@ -21,6 +21,16 @@ const highlightTemplates = ViewPlugin.fromClass(
   },
   { decorations: (v) => v.decorations },
 );
+
+/** Typing `{{` opens a template: `{{ | }}`, with the names in scope offered right away. */
+const openTemplate = EditorView.inputHandler.of((view, from, to, text) => {
+  // the space typed right after `{{` is already there
+  if (text === " " && from === to && view.state.sliceDoc(from - 3, from) === "{{ " && view.state.sliceDoc(to, to + 3) === " }}") return true;
+  if (text !== "{" || view.state.sliceDoc(from - 1, from) !== "{" || view.state.sliceDoc(to, to + 2) === "}}") return false;
+  view.dispatch({ changes: { from, to, insert: "{  }}" }, selection: { anchor: from + 2 }, userEvent: "input.type" });
+  startCompletion(view);
+  return true;
+});
 
 function insideTemplate(text: string): boolean {
   return text.lastIndexOf("{{") > text.lastIndexOf("}}");
@@ -50,7 +60,7 @@ function completionSource(getNames: () => Completion[]) {
     const options = names
       .filter((n) => n.label.startsWith(parent) && !n.label.slice(parent.length).includes("."))
       .map((n) => ({ ...n, label: n.label }));
-    return { from: path.from, options, validFor: /^[A-Za-z0-9_.]*$/ };
+    return { from: path.from, options, validFor: /^[A-Za-z0-9_]*$/ }; // a dot asks again (next segment)
   };
 }
 
@@ -86,7 +96,7 @@ export function ExpressionInput({ id, value, onChange, onBlur, getNames, multili
   useEffect(() => {
     const extensions: Extension[] = [
       history(),
-      closeBrackets(),
+      openTemplate,
       highlightTemplates,
       autocompletion({ override: [completionSource(() => namesRef.current())], activateOnTyping: true, icons: false }),
       keymap.of([...completionKeymap, ...defaultKeymap, ...historyKeymap]),

@@ -21,7 +21,7 @@ export function Toolbar({ boot, openDialog, layout, readOnly }: { boot: Boot; op
   const flow = useReactFlow();
   const [mode, setMode] = useState<"design" | "test" | "live">(s.status === "active" ? "live" : "design");
   const [busy, setBusy] = useState(false);
-  const lastFailed = (s as any).lastRunFailed;
+  const lastFailed = s.lastRunFailed && s.status === "active";
   const tone = s.status === "error" || lastFailed ? "error" : s.status === "active" ? "active" : "inactive";
 
   async function switchMode(next: "design" | "test" | "live") {
@@ -86,7 +86,7 @@ export function Toolbar({ boot, openDialog, layout, readOnly }: { boot: Boot; op
         <button type="button" title="Undo (Ctrl+Z)" aria-label="Undo" data-testid="undo" disabled={!s.past.length || readOnly} onClick={s.undo}>↶</button>
         <button type="button" title="Redo (Ctrl+Shift+Z)" aria-label="Redo" data-testid="redo" disabled={!s.future.length || readOnly} onClick={s.redo}>↷</button>
         <button type="button" title="Auto-layout (L)" data-testid="auto-layout" disabled={readOnly} onClick={layout}>Layout</button>
-        <button type="button" title="Fit to screen (F)" data-testid="fit" onClick={() => flow.fitView({ padding: 0.2, duration: 200 })}>Fit</button>
+        <button type="button" title="Fit to screen (F)" data-testid="fit" onClick={() => flow.fitView({ padding: 0.2, duration: 200, maxZoom: 1.2 })}>Fit</button>
         <span className="by-sep" />
         <button type="button" data-testid="open-variables" onClick={() => openDialog("variables")}>Variables</button>
         <button type="button" data-testid="open-settings" onClick={() => openDialog("settings")}>Settings</button>

@@ -3,16 +3,41 @@
 // workspace pickers (credential, connector, provider connection) and a JSON fallback.
 import { createContext, useContext, useEffect, useState } from "react";
 import type { FieldProps, WidgetProps } from "@rjsf/utils";
+import { api } from "../lib/api";
 import { ExpressionInput } from "./ExpressionInput";
 import type { Completion } from "./scope";
 
 export type FormCtx = {
   getNames: () => Completion[];
+  previewScope: () => Record<string, any>;
+  hasRun: boolean;
   credentials: { id: string; name: string; kind?: string }[];
   connectors: { id: string; name: string }[];
   connections: { id: string; name: string; provider?: string }[];
 };
-export const FormContext = createContext<FormCtx>({ getNames: () => [], credentials: [], connectors: [], connections: [] });
+export const FormContext = createContext<FormCtx>({ getNames: () => [], previewScope: () => ({}), hasRun: false, credentials: [], connectors: [], connections: [] });
+
+/** The rendered value of a template against the last run's data (or the error it would raise). */
+export function LivePreview({ template }: { template: string }) {
+  const ctx = useContext(FormContext);
+  const [state, setState] = useState<{ ok: boolean; text: string } | null>(null);
+  useEffect(() => {
+    if (!template || !template.includes("{{")) return setState(null);
+    const timer = window.setTimeout(() => {
+      api.post("templates/preview", { template, scope: ctx.previewScope() }).then(
+        (r: any) => setState(r.ok ? { ok: true, text: JSON.stringify(r.value) } : { ok: false, text: r.error?.message ?? "fails" }),
+        () => setState(null),
+      );
+    }, 300);
+    return () => window.clearTimeout(timer);
+  }, [template, ctx]);
+  if (!state) return null;
+  return (
+    <div className={`by-preview${state.ok ? "" : " is-error"}`} data-testid="expression-preview" data-ok={state.ok ? "true" : "false"}>
+      <span className="by-preview-label">{ctx.hasRun ? "Last run →" : "No run yet →"}</span> {state.text.length > 160 ? `${state.text.slice(0, 157)}…` : state.text}
+    </div>
+  );
+}
 
 const PICKERS: Record<string, { key: keyof FormCtx; create: string; noun: string }> = {
   credential: { key: "credentials", create: "/credentials/", noun: "credential" },
@@ -43,7 +68,23 @@ export function TemplateWidget(props: WidgetProps) {
   const ctx = useContext(FormContext);
   const { id, value, onChange, onBlur, name, schema, placeholder, readonly, disabled } = props;
   if (PICKERS[name] && !(schema as any).enum) return <Picker {...props} />;
+  const t = (schema as any).type;
+  if (t === "number" || t === "integer") {
+    return (
+      <input
+        id={id}
+        type="number"
+        step={t === "integer" ? 1 : "any"}
+        value={value ?? ""}
+        readOnly={readonly}
+        disabled={disabled}
+        onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))}
+        onBlur={() => onBlur(id, value)}
+      />
+    );
+  }
   return (
+    <>
     <ExpressionInput
       id={id}
       value={value == null ? "" : String(value)}
@@ -55,6 +96,8 @@ export function TemplateWidget(props: WidgetProps) {
       readOnly={readonly || disabled}
       ariaLabel={name}
     />
+    <LivePreview template={value == null ? "" : String(value)} />
+    </>
   );
 }
 
@@ -186,6 +229,23 @@ export function KeyValueField({ formData, onChange, name, schema, fieldPathId }:
 function nextKey(entries: [string, any][]): string {
   const keys = new Set(entries.map(([k]) => k));
   for (let i = 1; ; i++) if (!keys.has(`field${i}`)) return `field${i}`;
+}
+
+/** oneOf/anyOf alternatives titled by their `type` constant (e.g. "header") instead of "Option 2". */
+export function titled(schema: any): any {
+  if (!schema || typeof schema !== "object") return schema;
+  if (Array.isArray(schema)) return schema.map(titled);
+  const out: any = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = typeof v === "object" ? titled(v) : v;
+  for (const key of ["oneOf", "anyOf"]) {
+    if (!Array.isArray(out[key])) continue;
+    out[key] = out[key].map((alt: any, i: number) => {
+      if (alt.title) return alt;
+      const c = alt.properties?.type?.const ?? alt.const;
+      return { ...alt, title: c !== undefined ? String(c) : alt.type === "null" ? "none" : alt.type ? String(alt.type) : `option ${i + 1}` };
+    });
+  }
+  return out;
 }
 
 /** uiSchema for a config_schema: which of our fields/widgets each property gets. */

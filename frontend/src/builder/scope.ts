@@ -15,6 +15,10 @@ export const FILTERS: Completion[] = [
   { label: "float", type: "function" },
   { label: "string", type: "function" },
   { label: "json", type: "function" },
+  { label: "round", detail: "round(precision)", type: "function" },
+  { label: "abs", type: "function" },
+  { label: "trim", type: "function" },
+  { label: "join", detail: "join(separator)", type: "function" },
 ];
 
 export type LastRun = { input?: any; nodes?: { node_id: string; output?: any; input?: any }[] } | null;

@@ -67,7 +67,7 @@ export function useShortcuts(opts: { readOnly: boolean; openDialog: (d: DialogNa
       const s = useBuilder.getState();
       if (e.key === "Escape") return s.select(null);
       if (e.key === "?") return opts.openDialog("shortcuts");
-      if (!mod && key === "f") return void flow.fitView({ padding: 0.2, duration: 200 });
+      if (!mod && key === "f") return void flow.fitView({ padding: 0.2, duration: 200, maxZoom: 1.2 });
       if (!mod && (e.key === "+" || e.key === "=")) return void flow.zoomIn();
       if (!mod && e.key === "-") return void flow.zoomOut();
       if (opts.readOnly) return;

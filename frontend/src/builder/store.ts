@@ -46,6 +46,7 @@ export type BuilderState = {
   changeCounter: number; // bumps on every document change (drives autosave)
   saveState: SaveState;
   message: string | null;
+  lastRunFailed: boolean;
 
   setTypes(types: NodeTypeInfo[]): void;
   load(doc: WorkflowDocument, opts?: { workflowId?: string | null; version?: number; status?: string; issues?: ValidationIssue[]; keepHistory?: boolean }): void;
@@ -54,7 +55,7 @@ export type BuilderState = {
   onNodesChange(changes: NodeChange<FlowNode>[]): void;
   onEdgesChange(changes: EdgeChange<FlowEdge>[]): void;
   onConnect(connection: Connection): void;
-  addNode(type: string, position?: { x: number; y: number }, after?: string | null): string;
+  addNode(type: string, position?: { x: number; y: number }, after?: string | null, select?: boolean): string;
   updateNode(id: string, patch: Partial<DocNode>): void;
   renameNodeId(oldId: string, newId: string): string | null;
   updateEdge(id: string, patch: Partial<DocEdge>): void;
@@ -114,6 +115,7 @@ export const useBuilder = create<BuilderState>((set, get) => ({
   changeCounter: 0,
   saveState: "saved",
   message: null,
+  lastRunFailed: false,
 
   setTypes(types) {
     set({ types: Object.fromEntries(types.map((t) => [t.type, t])) });
@@ -157,11 +159,11 @@ export const useBuilder = create<BuilderState>((set, get) => ({
     set((st) => {
       const nodes = applyNodeChanges(changes, st.nodes);
       const edges = removed.length ? st.edges.filter((e) => !removed.includes(e.source) && !removed.includes(e.target)) : st.edges;
-      const selected = nodes.filter((n) => n.selected);
+      // the drawer follows clicks (select), not React Flow's own selection changes
       return {
         nodes,
         edges,
-        selectedId: selected.length === 1 ? selected[0].id : selected.length ? st.selectedId && selected.some((n) => n.id === st.selectedId) ? st.selectedId : null : removed.includes(st.selectedId ?? "") ? null : st.selectedId,
+        selectedId: st.selectedId && removed.includes(st.selectedId) ? null : st.selectedId,
         ...(structural || moved ? CHANGED(st) : {}),
       };
     });
@@ -186,7 +188,7 @@ export const useBuilder = create<BuilderState>((set, get) => ({
     });
   },
 
-  addNode(type, position, after) {
+  addNode(type, position, after, select = true) {
     const s = get();
     s.checkpoint();
     const id = uniqueId(slugForType(type), new Set(s.nodes.map((n) => n.id)));
@@ -202,7 +204,7 @@ export const useBuilder = create<BuilderState>((set, get) => ({
       pos = { x: maxX + 260, y: 0 };
     }
     const node: DocNode = { id, type, name: info?.label ?? "", config: {} };
-    const flowNode = { ...toFlowNode(node, [Math.round(pos.x / 20) * 20, Math.round(pos.y / 20) * 20]), selected: true };
+    const flowNode = { ...toFlowNode(node, [Math.round(pos.x / 20) * 20, Math.round(pos.y / 20) * 20]), selected: select };
     set((st) => {
       let edges = st.edges;
       if (from && !info?.is_trigger) {
@@ -213,9 +215,9 @@ export const useBuilder = create<BuilderState>((set, get) => ({
         edges = [...edges, toFlowEdge(e, edgeId(e, new Set(edges.map((x) => x.id))))];
       }
       return {
-        nodes: [...st.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), flowNode],
+        nodes: select ? [...st.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), flowNode] : [...st.nodes, flowNode],
         edges,
-        selectedId: id,
+        selectedId: select ? id : st.selectedId,
         ...CHANGED(st),
       };
     });

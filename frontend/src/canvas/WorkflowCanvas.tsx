@@ -1,7 +1,7 @@
 // The canvas: React Flow with our node renderer, minimap, controls, snap-to-grid. Controlled:
 // the caller owns `nodes`/`edges` (see docToFlow). `statuses` ({node_id: status}) drives each
 // node's `data-status`; `issues` (SPEC §2 errors) mark nodes; `readOnly` turns editing off.
-import { useMemo, type ReactNode } from "react";
+import { useMemo, useState, type ReactNode } from "react";
 import {
   Background,
   BackgroundVariant,
@@ -55,6 +55,8 @@ export function WorkflowCanvas({
       active.has(e.id) ? { ...e, animated: true, className: `${e.className ?? ""} sy-edge-active`.trim() } : e,
     );
   }, [edges, activeEdges]);
+  // fit once on open when there is something to fit; an empty canvas keeps the drop point
+  const [fitOnOpen] = useState(() => nodes.length > 0);
   const types = useMemo(() => {
     if (!Array.isArray(nodeTypes)) return nodeTypes;
     return Object.fromEntries(nodeTypes.map((t) => [t.type, t]));
@@ -64,9 +66,18 @@ export function WorkflowCanvas({
     for (const issue of issues ?? []) if (issue.node) (out[issue.node] ??= []).push(issue);
     return out;
   }, [issues]);
+  const usedHandles = useMemo(() => {
+    const out: Record<string, string[]> = {};
+    for (const e of edges) {
+      const h = e.sourceHandle || "main";
+      const list = (out[e.source] ??= []);
+      if (!list.includes(h)) list.push(h);
+    }
+    return out;
+  }, [edges]);
   const ctx = useMemo(
-    () => ({ types, statuses, issuesByNode, readOnly, notes }),
-    [types, statuses, issuesByNode, readOnly, notes],
+    () => ({ types, statuses, issuesByNode, readOnly, usedHandles, notes }),
+    [types, statuses, issuesByNode, readOnly, usedHandles, notes],
   );
 
   return (
@@ -80,7 +91,7 @@ export function WorkflowCanvas({
           snapGrid={[GRID, GRID]}
           minZoom={0.1}
           maxZoom={2}
-          fitView
+          fitView={fitOnOpen}
           fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
           nodesDraggable={!readOnly}
           nodesConnectable={!readOnly}
@@ -95,7 +106,7 @@ export function WorkflowCanvas({
         >
           <Background variant={BackgroundVariant.Dots} gap={GRID} size={1} />
           <Controls showInteractive={!readOnly} />
-          {minimap && <MiniMap pannable zoomable className="sy-minimap" />}
+          {minimap && <MiniMap pannable zoomable className="sy-minimap" style={{ width: 160, height: 100 }} />}
           {children}
         </ReactFlow>
       </div>

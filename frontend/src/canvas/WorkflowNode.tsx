@@ -10,13 +10,16 @@ import { iconFor } from "./icons";
 const ROW = 22;
 
 function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
-  const { types, statuses, issuesByNode, readOnly, notes } = useCanvas();
+  const { types, statuses, issuesByNode, readOnly, usedHandles, notes } = useCanvas();
   const note = notes?.[id];
   const node = data.node;
   const info = types[node.type];
   const status = statuses[id] ?? "idle";
   const issues = issuesByNode[id] ?? [];
-  const outs = outputHandles(node, info);
+  const declared = outputHandles(node, info);
+  // a handle an edge still uses stays drawn (marked stale) so the edge never vanishes silently
+  const stale = (usedHandles[id] ?? []).filter((h) => !declared.includes(h));
+  const outs = [...declared, ...stale];
   const ins = inputHandles(info);
   const Icon = iconFor(info?.icon, info?.category);
   const showLabels = outs.length > 1 || (outs.length === 1 && outs[0] !== "main");
@@ -65,11 +68,11 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
               position={Position.Right}
               id={h}
               isConnectable={!readOnly}
-              className={`sy-handle sy-handle-${h === "error" ? "error" : "out"}`}
+              className={`sy-handle sy-handle-${h === "error" ? "error" : "out"}${stale.includes(h) ? " is-stale" : ""}`}
               style={{ top }}
             />
             {showLabels && (
-              <span className={`sy-handle-label${h === "error" ? " is-error" : ""}`} style={{ top }}>
+              <span className={`sy-handle-label${h === "error" ? " is-error" : ""}${stale.includes(h) ? " is-stale" : ""}`} style={{ top }} title={stale.includes(h) ? "no longer produced by this node's config" : undefined}>
                 {h}
               </span>
             )}

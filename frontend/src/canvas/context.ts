@@ -15,6 +15,7 @@ export type CanvasContextValue = {
   issuesByNode: Record<string, ValidationIssue[]>;
   readOnly: boolean;
   notes?: Record<string, NodeNote>;
+  usedHandles: Record<string, string[]>;
 };
 
 export const CanvasContext = createContext<CanvasContextValue>({
@@ -22,6 +23,7 @@ export const CanvasContext = createContext<CanvasContextValue>({
   statuses: {},
   issuesByNode: {},
   readOnly: true,
+  usedHandles: {},
 });
 
 export const useCanvas = () => useContext(CanvasContext);

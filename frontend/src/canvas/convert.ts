@@ -40,9 +40,12 @@ export function toFlowEdge(e: DocEdge, id: string): FlowEdge {
 export function docToFlow(doc: Pick<WorkflowDocument, "nodes" | "edges">): { nodes: FlowNode[]; edges: FlowEdge[] } {
   const docNodes = Array.isArray(doc.nodes) ? doc.nodes.filter((n) => n && typeof n === "object") : [];
   const docEdges = Array.isArray(doc.edges) ? doc.edges.filter((e) => e && typeof e === "object") : [];
-  const missing = docNodes.some((n) => !Array.isArray(n.position));
+  // positions missing, or defaulted (export writes [0, 0] for every node without one)
+  const spots = new Set(docNodes.map((n) => (Array.isArray(n.position) ? n.position.join(",") : "")));
+  const missing = docNodes.some((n) => !Array.isArray(n.position)) || spots.size < docNodes.length;
   const laid = missing ? autoLayout(docNodes, docEdges) : {};
-  const nodes = docNodes.map((n) => toFlowNode(n, Array.isArray(n.position) ? n.position : laid[n.id]));
+  // a document written without positions (API, import) is laid out as a whole
+  const nodes = docNodes.map((n) => toFlowNode(n, missing ? laid[n.id] : n.position));
   const taken = new Set<string>();
   const edges = docEdges.map((e) => toFlowEdge(e, edgeId(e, taken)));
   return { nodes, edges };
