@@ -29,9 +29,15 @@ def _release_thread_connection() -> None:
         connection.close()
 
 
-def _workspace_of(run_id: str):
-    # Through the workspace's reverse relation: connectors sits below runs and never imports it.
-    workspace_id = Workspace.objects.filter(runs__pk=run_id).values_list("pk", flat=True).first()
+def _workspace_of(*, run_id: str, workflow_id: str = ""):
+    """The workspace of the run, or of the workflow for a node tested alone (no run)."""
+    # Through the workspace's reverse relations: connectors sits below runs and never imports it.
+    found = (
+        Workspace.objects.filter(runs__pk=run_id)
+        if run_id
+        else Workspace.objects.filter(workflows__pk=workflow_id)
+    )
+    workspace_id = found.values_list("pk", flat=True).first() if (run_id or workflow_id) else None
     if workspace_id is None:
         raise NodeError(ErrorCategory.VALIDATION_ERROR, "the run no longer exists", retryable=False)
     return workspace_id
@@ -55,16 +61,16 @@ def connection_settings(*, workspace_id, name: str, purpose: str, run_id=None) -
     )
 
 
-def resolver(*, run_id: str, node_id: str) -> Callable[[str], ConnectionSettings]:
-    """The credential resolver for one node attempt of a run."""
+def resolver(*, run_id: str, node_id: str, workflow_id: str = "") -> Callable[[str], ConnectionSettings]:
+    """The credential resolver for one node attempt of a run (or a node tested alone)."""
 
     def resolve(name: str) -> ConnectionSettings:
         try:
             return connection_settings(
-                workspace_id=_workspace_of(run_id),
+                workspace_id=_workspace_of(run_id=run_id, workflow_id=workflow_id),
                 name=name,
-                purpose=f"node {node_id} of run {run_id}",
-                run_id=run_id,
+                purpose=f"node {node_id} of run {run_id}" if run_id else f"node {node_id} tested alone",
+                run_id=run_id or None,
             )
         finally:
             _release_thread_connection()
@@ -96,11 +102,12 @@ def record_operation(*, record: OperationRecord, workspace_id, run_id=None, node
         logger.exception("could not record an integration operation")
 
 
-def recorder(*, run_id: str, node_id: str) -> Callable[[OperationRecord], None]:
+def recorder(*, run_id: str, node_id: str, workflow_id: str = "") -> Callable[[OperationRecord], None]:
     def record(outcome: OperationRecord) -> None:
         try:
+            workspace_id = _workspace_of(run_id=run_id, workflow_id=workflow_id)
             record_operation(
-                record=outcome, workspace_id=_workspace_of(run_id), run_id=run_id, node_id=node_id
+                record=outcome, workspace_id=workspace_id, run_id=run_id or None, node_id=node_id
             )
         except NodeError:
             pass

@@ -74,7 +74,7 @@ def _executor(family: str, op: Operation):
             )
         remaining = ctx.remaining_s()
         services = ctx.services
-        host_resolve = host.resolver(run_id=ctx.run_id, node_id=ctx.node_id)
+        host_resolve = host.resolver(run_id=ctx.run_id, node_id=ctx.node_id, workflow_id=ctx.workflow_id)
 
         def resolve(name: str):
             settings = host_resolve(name)
@@ -102,7 +102,9 @@ def _executor(family: str, op: Operation):
             code_limits=getattr(services, "code_limits", None),
             cancelled=ctx.cancelled,
         )
-        outcome = run_operation(request, record=host.recorder(run_id=ctx.run_id, node_id=ctx.node_id))
+        outcome = run_operation(
+            request, record=host.recorder(run_id=ctx.run_id, node_id=ctx.node_id, workflow_id=ctx.workflow_id)
+        )
         return NodeResult(output=outcome.output)
 
     return execute

@@ -108,3 +108,30 @@ def test_an_unknown_scheme_or_credential_is_rejected(api):
     assert node_of(run, "n")["error"]["category"] == "VALIDATION_ERROR"
     states = [e["data"]["state"] for e in logs_of(api, run, "q") if (e.get("data") or {}).get("state")]
     assert states == ["RECEIVED", "REJECTED"]
+
+
+def test_an_adapter_node_can_be_tested_alone(api):
+    cred = unique("db")
+    make_credential(api, cred, {"url": PG})
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {
+                "id": "q",
+                "type": "db.query",
+                "config": {
+                    "credential": cred,
+                    "sql": "SELECT :n::int * 2 AS twice",
+                    "params": {"n": "{{ input.n }}"},
+                },
+            },
+        ],
+        "edges": [{"source": "start", "target": "q"}],
+    }
+    workflow_id = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
+    res = api.post(f"/api/v1/workflows/{workflow_id}/nodes/q/test", {"input": {"n": 21}}, format="json")
+    assert res.status_code == 200, res.content
+    body = res.json()
+    assert body["status"] == "succeeded", (body.get("error"), body.get("logs"))
+    assert body["output"] == {"rows": [{"twice": 42}], "row_count": 1}
