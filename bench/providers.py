@@ -230,11 +230,9 @@ def main() -> None:
     make.scenarios["101"]["polls"] = 0
     zapier.hooks["orders"]["delay_s"] = 0.001
     srv = make_server(Path(tempfile.mkdtemp(prefix="bench-providers-")), base_env=base_env, LOG_LEVEL="ERROR")
-    srv.start(serve_args=["--web", "1"])
     print(f"bench/providers.py: setup {args.setup}, {args.calls} calls per side, load {load()}")
     try:
-        srv.stop()
-        srv.start(serve_args=["--web", "1", "--workers", "1"])
+        srv.start(timeout_s=300, serve_args=["--web", "1", "--workers", "1"])
         setup(srv, make, zapier)
         poll_wid = srv.create_workflow(
             [
