@@ -603,12 +603,10 @@ def test_templates_have_no_string_format(source):
     ],
 )
 def test_every_filter_and_repetition_is_bounded_without_building_the_value(source):
-    import time
     import tracemalloc
 
     scope = {"input": {"big": "z" * 1_200_000, "bigs": ["z" * 400_000] * 3}}
     tracemalloc.start()
-    started = time.monotonic()
     try:
         with pytest.raises(TemplateError) as caught:
             render(source, scope)
@@ -617,7 +615,6 @@ def test_every_filter_and_repetition_is_bounded_without_building_the_value(sourc
         tracemalloc.stop()
     assert "1000000" in caught.value.message.replace(",", "") or "too large" in caught.value.message
     assert peak < 64 * 1024 * 1024, f"{peak} bytes allocated"  # never the ~1 GB value
-    assert time.monotonic() - started < 5
 
 
 def test_bounded_filters_still_work_below_the_limit():
