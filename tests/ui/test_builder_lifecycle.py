@@ -118,3 +118,27 @@ def test_two_pages_editing_one_workflow_get_a_clear_conflict(logged_in, screensh
     other.wait_for_function(
         "document.querySelector('[data-testid=workflow-name]')?.value === 'Saved by the first page'"
     )
+
+
+def test_palette_search_and_a_new_workflow_from_a_template(logged_in):
+    page, user, base = logged_in
+    page.goto(f"{base}/workflows/new")
+    page.wait_for_selector('[data-testid="palette"]')
+    page.fill('[data-testid="palette-search"]', "webhook")
+    assert page.locator('[data-testid="palette-item-trigger.webhook"]').is_visible()
+    assert page.locator('[data-testid="palette-item-logic.if"]').count() == 0
+    page.fill('[data-testid="palette-search"]', "")
+    page.click('[data-testid="template-order_triage"]')
+    page.wait_for_url(f"{base}/workflows/*/edit")
+    node(page, "summary").wait_for()
+    wf = Workflow.objects.get(created_by=user)
+    assert wf.name == "Order triage" and wf.version == 1
+    # the edge mapping dialog opens on a double-click and writes the mapping into the draft
+    page.locator('.react-flow__edge[data-id^="start:main->check"]').dblclick(force=True)
+    page.locator('[data-testid="mapping-dialog"]').wait_for()
+    page.click('[data-testid="mapping-dialog"] >> text=+ Add field')
+    page.click('[data-testid="mapping-apply"]')
+    wait_saved_state(page, "draft")
+    draft = WorkflowDraft.objects.get(workflow=wf)
+    edge = next(e for e in draft.document["edges"] if e["source"] == "start")
+    assert edge["mapping"] == {"field1": "{{ source. }}"}

@@ -46,7 +46,7 @@ export async function flushDraft(): Promise<boolean> {
   if (inFlight) await inFlight;
   const st = useBuilder.getState();
   if (st.saveState === "conflict") return false;
-  if (st.changeCounter === savedCounter && st.workflowId) return true;
+  if (st.changeCounter === savedCounter) return true; // nothing new (a pristine new page creates nothing)
   const counter = st.changeCounter;
   let ok = true;
   inFlight = (async () => {
