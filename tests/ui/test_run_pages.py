@@ -41,7 +41,7 @@ Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3})
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     srv = make_server(tmp_path_factory.mktemp("serve-ui"))
-    srv.start()
+    srv.start(timeout_s=180)  # a loaded CI machine can take long to bring daphne and workers up
     yield srv
     drop_server(srv)
 
@@ -277,8 +277,10 @@ def test_one_node_tested_alone_from_the_builders_inspector(demo, server, remote,
     inspector.locator("[data-testid=inspector-tab-test]").click()
     inspector.locator("[data-testid=node-test-input]").fill('{"n": 7}')
     inspector.locator("[data-testid=node-test-run]").click()
+    result = inspector.locator("[data-testid=node-test-result], [role=alert]")
+    result.first.wait_for(timeout=30_000)
     result = inspector.locator("[data-testid=node-test-result]")
-    result.wait_for()
+    assert result.count() == 1, inspector.inner_text()
     assert result.get_attribute("data-status") == "succeeded"
     assert "70" in result.locator("[data-testid=node-test-output]").inner_text()
     assert remote.requests_to("/price")[-1].query["n"] == ["7"]

@@ -130,7 +130,9 @@ function TestTab({ workflowId, node, canWrite, onPinned }: { workflowId: string;
     api.get(`/api/v1/workflows/${workflowId}/nodes/${node.id}/executions`).then((r) => {
       const list = (r.results as Execution[]).filter((x) => x.status !== "skipped" && x.iteration === null);
       setRuns(list);
-      if (list[0]?.input !== undefined && list[0]?.input !== null) setInput(JSON.stringify(list[0].input, null, 2));
+      // Pre-fill with the input of its latest execution, unless the user typed already.
+      const last = list[0]?.input;
+      if (last !== undefined && last !== null) setInput((cur) => (cur === "{}" ? JSON.stringify(last, null, 2) : cur));
     }, () => {});
   }, [workflowId, node.id]);
   const run = async () => {
