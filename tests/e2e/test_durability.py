@@ -241,7 +241,8 @@ def test_web_process_killed_while_executing_an_on_completion_run_loses_nothing(f
         )
     )[0]
     web_pid = int(owner.split(":")[1])
-    assert b"daphne" in open(f"/proc/{web_pid}/cmdline", "rb").read()  # executed by the web process
+    # executed by the web process (daphne, run as config.web_server)
+    assert b"config.web_server" in open(f"/proc/{web_pid}/cmdline", "rb").read()
     os.kill(web_pid, signal.SIGKILL)
     srv.proc.wait(timeout=30)  # serve notices and stops the rest
     srv.start()
