@@ -15,14 +15,20 @@ from tests.e2e.server import drop_server, make_server
 
 STATUS_LOG = """
 window.__statuses = [];
+const note = (el) => window.__statuses.push([el.dataset.nodeId, el.dataset.status, Date.now()]);
 new MutationObserver((records) => {
   for (const r of records) {
     const el = r.target;
-    if (r.attributeName === 'data-status' && el.dataset && el.dataset.nodeId) {
-      window.__statuses.push([el.dataset.nodeId, el.dataset.status, Date.now()]);
+    if (r.attributeName === 'data-status' && el.dataset && el.dataset.nodeId) note(el);
+    // a node drawn while it already has a status is an insertion, not an attribute change
+    for (const added of r.addedNodes || []) {
+      if (!(added instanceof Element)) continue;
+      const found = added.matches('[data-node-id][data-status]') ? [added] : [];
+      found.push(...added.querySelectorAll('[data-node-id][data-status]'));
+      found.forEach(note);
     }
   }
-}).observe(document, {attributes: true, subtree: true, attributeFilter: ['data-status']});
+}).observe(document, {attributes: true, childList: true, subtree: true, attributeFilter: ['data-status']});
 """
 
 TRACK_SOCKETS = """
