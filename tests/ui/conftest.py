@@ -5,9 +5,12 @@ Screenshots land in `var/screenshots/` so a person can look at what the tests sa
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from django.core.signals import request_finished, request_started
 
 # Playwright's sync API runs an event loop in this thread; the live server's database calls
 # happen in its own thread, and the test's ORM calls are ordinary sync code.
@@ -47,6 +50,42 @@ def browser():
         chromium.close()
 
 
+class _InFlight:
+    """Requests the live server is handling. A page closed at the end of a test may have sent
+    a request (an autosave, say) that the live server is still running; the test database is
+    flushed right after, so teardown waits until the server is quiet."""
+
+    def __init__(self):
+        self.count = 0
+        self.last_change = time.monotonic()
+        self.cond = threading.Condition()
+
+    def started(self, **_kwargs):
+        with self.cond:
+            self.count += 1
+            self.last_change = time.monotonic()
+
+    def finished(self, **_kwargs):
+        with self.cond:
+            self.count -= 1
+            self.last_change = time.monotonic()
+            self.cond.notify_all()
+
+    def wait_quiet(self, quiet_s: float = 0.3, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        with self.cond:
+            while time.monotonic() < deadline:
+                idle_for = time.monotonic() - self.last_change
+                if self.count <= 0 and idle_for >= quiet_s:
+                    return
+                self.cond.wait(timeout=max(0.05, quiet_s - idle_for) if self.count <= 0 else 0.5)
+
+
+IN_FLIGHT = _InFlight()
+request_started.connect(IN_FLIGHT.started, dispatch_uid="ui-tests-in-flight-started")
+request_finished.connect(IN_FLIGHT.finished, dispatch_uid="ui-tests-in-flight-finished")
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 860})
@@ -54,6 +93,7 @@ def page(browser):
     pg.set_default_timeout(10_000)
     yield pg
     context.close()
+    IN_FLIGHT.wait_quiet()
 
 
 @pytest.fixture
