@@ -126,15 +126,37 @@ function TestTab({ workflowId, node, canWrite, onPinned }: { workflowId: string;
   const [result, setResult] = useState<any>(null);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  // The input editor appears only once the executions have loaded, pre-filled with the input of
+  // the latest one: what the user types is never mixed with a pre-fill that lands late.
+  const [loaded, setLoaded] = useState(false);
   useEffect(() => {
+    let live = true;
+    setLoaded(false);
+    setFromRun("");
     api.get(`/api/v1/workflows/${workflowId}/nodes/${node.id}/executions`).then((r) => {
+      if (!live) return;
       const list = (r.results as Execution[]).filter((x) => x.status !== "skipped" && x.iteration === null);
       setRuns(list);
-      // Pre-fill with the input of its latest execution, unless the user typed already.
       const last = list[0]?.input;
-      if (last !== undefined && last !== null) setInput((cur) => (cur === "{}" ? JSON.stringify(last, null, 2) : cur));
-    }, () => {});
+      setInput(last !== undefined && last !== null ? JSON.stringify(last, null, 2) : "{}");
+      setLoaded(true);
+    }, () => {
+      if (!live) return;
+      setRuns([]);
+      setInput("{}");
+      setLoaded(true);
+    });
+    return () => {
+      live = false;
+    };
   }, [workflowId, node.id]);
+  if (!loaded) {
+    return (
+      <div data-testid="inspector-test" aria-busy="true">
+        <p className="muted small" data-testid="node-test-loading">Loading this node's earlier inputs…</p>
+      </div>
+    );
+  }
   const run = async () => {
     setError("");
     let body: any;
