@@ -102,6 +102,12 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
+# The module `manage.py serve` runs as its web server: daphne, with JSON answers for what the HTTP
+# layer refuses (oversized headers, bodies, bad requests).
+SERVE_WEB_SERVER = "config.web_server"
+# The Django-Q function a schedule row calls when it fires (rows naming older paths still work:
+# runs.tasks keeps them as aliases).
+SCHEDULE_FIRE_TASK = "runs.tasks.fire_schedule"
 
 
 # --- Database -------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -42,7 +43,6 @@ from ..models import Workflow, WorkflowStatus, WorkflowVersion
 
 logger = logging.getLogger("switchyard.schedules")
 
-FIRE_TASK = "runs.tasks.fire_schedule"  # runs.intake.schedule.fire_schedule
 NAME_PREFIX = "sy:"
 NODE_TYPE = "trigger.schedule"
 PREVIEW_COUNT = 5
@@ -152,7 +152,7 @@ def _arm(*, workflow: Workflow, version: WorkflowVersion, node_id: str, slot: da
     }
     return Schedule.objects.create(
         name=schedule_name(workflow.pk, node_id),
-        func=FIRE_TASK,
+        func=settings.SCHEDULE_FIRE_TASK,
         kwargs=repr(kwargs),
         schedule_type=Schedule.ONCE,
         repeats=-1,

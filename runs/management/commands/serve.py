@@ -142,11 +142,11 @@ class Command(BaseCommand):
         daphne = [
             sys.executable,
             "-m",
-            "config.web_server",  # daphne, with JSON answers for what the HTTP layer refuses
+            settings.SERVE_WEB_SERVER,  # daphne, with JSON answers for what the HTTP layer refuses
             "--fd",
             str(listener.fileno() if listener else -1),
             "--proxy-headers",
-            "config.asgi:application",
+            ":".join(settings.ASGI_APPLICATION.rsplit(".", 1)),  # module:attribute, as daphne takes it
         ]
         # --web 0: a worker-only machine (workers, timekeeper, queue consumers), no web server.
         commands = {("web" if i == 0 else f"web-{i + 1}"): daphne for i in range(max(0, web))}
