@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import SAMPLE
+from tests.documents import SPEC_EXAMPLE as SAMPLE
 from tests.ui.builder_helpers import drag_from_palette, edges, export_document, node, wait_saved_state
 from workflows import services
 from workflows.engine.document import normalize
