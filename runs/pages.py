@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from workflows.engine.registry import registry
 from workflows.models import WRITE_ROLES, Membership
 from workflows.selectors import workflows_for
 
@@ -29,7 +30,7 @@ def executions_page(request):
             .values_list("trigger_type", flat=True)
             .distinct()[:50]
         )
-        | {"trigger.manual", "trigger.webhook", "trigger.schedule", "trigger.form"}
+        | {node_type.type for node_type in registry.all() if node_type.is_trigger}
     )
     boot = {
         "workflows": [{"id": str(w.pk), "name": w.name} for w in workflows],

@@ -1,12 +1,15 @@
 """The executions list (every run of the caller's workspaces), bulk retry/cancel and the
 per-node statistics behind the canvas badges."""
 
+import json
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from runs.models import NodeExecution, WorkflowRun
+from workflows.engine.registry import registry
 from workflows.models import Membership, Workspace
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
@@ -170,3 +173,16 @@ def test_a_nodes_recent_executions_across_runs(api, flows):
         api.get(f"/api/v1/workflows/{flows['double']}/nodes/double/executions?status=odd").status_code == 400
     )
     assert NodeExecution.objects.filter(run_id=flows["ok"]).count() == 2
+
+
+def test_the_executions_page_offers_every_trigger_type_as_a_filter(client, alice):
+    """The trigger filter lists every registered trigger type, not a fixed few, so runs
+    started by a queue message or a chat message can be found too."""
+    client.force_login(alice)
+    html = client.get("/runs").content.decode()
+    boot = json.loads(
+        re.search(r'<script id="executions-boot" type="application/json">(.*?)</script>', html, re.S)[1]
+    )
+    triggers = {t.type for t in registry.all() if t.is_trigger}
+    assert {"trigger.queue", "trigger.chat", "trigger.webhook"} <= triggers
+    assert triggers <= set(boot["trigger_types"])
