@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
-from runs.models import CorrelationToken
+from runs.models import CorrelationToken, RunEvent
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
@@ -220,3 +220,102 @@ def _wait_finished(run_id):
     from runs.runner import wait_for_run
 
     assert wait_for_run(run_id, 10) is not None
+
+
+@database_sync_to_async
+def _store_event(event_id, run_id, workflow_id, node_id):
+    """An event stored with a chosen id: what a transaction that took its id early and
+    committed late (after higher ids of other runs) leaves behind on PostgreSQL."""
+    from runs.models import RunEvent
+
+    payload = {"type": "node.status", "run_id": run_id, "node_id": node_id, "status": "succeeded"}
+    RunEvent.objects.create(id=event_id, run_id=run_id, workflow_id=workflow_id, payload=payload)
+
+
+@database_sync_to_async
+def _newest_event_id():
+    from runs.models import RunEvent
+
+    return RunEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def test_an_event_committed_after_higher_ids_reaches_every_watcher_once(api, alice):
+    wid = create(api, *CALLBACK_FLOW)
+    run_id = api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}}, format="json").json()["run_id"]
+    token = Token.objects.get(user=alice).key
+
+    async def next_probe(comm):
+        while True:
+            message = await comm.receive_json_from(timeout=5)
+            if message.get("node_id", "").startswith("probe"):
+                return message
+
+    async def scenario():
+        early = connect(f"/ws/workflows/{wid}/?token={token}")
+        assert (await early.connect())[0]
+        assert (await early.receive_json_from(timeout=5))["type"] == "snapshot"
+        base = await _newest_event_id()
+        # 1,500 ids were handed out meanwhile; the one after `base` commits last.
+        await _store_event(base + 1500, run_id, wid, "probe-first")
+        first = await next_probe(early)
+        late = connect(f"/ws/workflows/{wid}/?token={token}")  # a page opened in between
+        assert (await late.connect())[0]
+        snapshot = await late.receive_json_from(timeout=5)
+        await _store_event(base + 1, run_id, wid, "probe-late")
+        got = [first, await next_probe(early), await next_probe(late)]
+        await early.disconnect()
+        await late.disconnect()
+        return snapshot, got
+
+    snapshot, (first, early_late, late_late) = async_to_sync(scenario)()
+    assert snapshot["type"] == "snapshot"
+    assert first["node_id"] == "probe-first"
+    # the early page gets the late event after the first; the page opened in between has the
+    # first in its snapshot's time and gets the late one, not the first again
+    assert early_late["node_id"] == "probe-late" and late_late["node_id"] == "probe-late"
+
+
+def test_two_hundred_watchers_each_get_every_event_of_several_runs_in_order(api, alice):
+    wid = create(
+        api,
+        [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "a", "type": "data.transform", "config": {"set": {"a": 1}}},
+            {"id": "b", "type": "data.transform", "config": {"set": {"b": 2}}},
+        ],
+        [{"source": "start", "target": "a"}, {"source": "a", "target": "b"}],
+    )
+    token = Token.objects.get(user=alice).key
+    runs = 3
+
+    async def scenario():
+        comms = [connect(f"/ws/workflows/{wid}/?token={token}") for _ in range(200)]
+        for comm in comms:
+            assert (await comm.connect())[0]
+            assert (await comm.receive_json_from(timeout=10))["type"] == "snapshot"
+        for _ in range(runs):
+            await _execute(api, wid)
+        streams = []
+        for comm in comms:
+            events = []
+            while sum(e.get("type") == "run.status" and e["status"] == "completed" for e in events) < runs:
+                events.append(await comm.receive_json_from(timeout=10))
+            streams.append(events)
+            await comm.disconnect()
+        return streams
+
+    streams = async_to_sync(scenario)()
+    stored = list(RunEvent.objects.filter(workflow_id=wid).order_by("id").values_list("id", flat=True))
+    assert len(stored) == runs * 8  # per run: 3 nodes running and succeeded, the run running and done
+    for events in streams:
+        assert [e["seq"] for e in events] == stored  # every event, once, in order
+    per_run = {}
+    for e in streams[0]:
+        if e["type"] == "node.status":
+            per_run.setdefault(e["run_id"], []).append((e["node_id"], e["status"]))
+    assert len(per_run) == runs
+    assert all(
+        [s for s in seq if s[1] == "succeeded"]
+        == [("start", "succeeded"), ("a", "succeeded"), ("b", "succeeded")]
+        for seq in per_run.values()
+    )
