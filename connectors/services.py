@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from workflows import fencing
 from workflows.engine import outbound
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.templates import render
@@ -315,7 +316,7 @@ def execute_connector(
     stored input, steps, output and error are masked with them and the connector's own.
     """
     secrets = [str(s) for s in secrets]
-    with transaction.atomic():
+    with fencing.fenced():  # a run's holder that lost its lease records nothing
         execution = create_execution(
             connector=connector,
             input=outbound.mask_secrets(input, secrets),
@@ -432,9 +433,11 @@ def _finish(
     contact_changes: dict[str, Any],
 ) -> None:
     """Record the outcome, count it in the connector's statistics, map it onto the contact.
+    For a run whose lease this process has lost meanwhile, nothing (`LeaseLost`).
 
     The in-memory record gets exactly the values written, so callers need not read it back.
     """
+    fencing.check()
     stored = {
         "status": ExecutionStatus.COMPLETED if outcome.succeeded else ExecutionStatus.FAILED,
         "input": outbound.mask_secrets(execution.input, secrets),

@@ -21,6 +21,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from config.errors import ApplicationError
+from workflows import fencing
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.models import Workspace
 
@@ -315,16 +316,17 @@ def execute_remote(
 
 
 def _start_record(conn, *, remote_id, run_id, node_id, wait) -> ProviderExecution:
-    return ProviderExecution.objects.create(
-        workspace_id=conn.workspace_id,
-        connection=conn,
-        provider=conn.provider,
-        remote_id=str(remote_id or "")[:500],
-        reference=uuid.uuid4().hex,
-        run_id=run_id,
-        node_id=node_id,
-        wait=wait,
-    )
+    with fencing.fenced():  # a run's holder that lost its lease records nothing
+        return ProviderExecution.objects.create(
+            workspace_id=conn.workspace_id,
+            connection=conn,
+            provider=conn.provider,
+            remote_id=str(remote_id or "")[:500],
+            reference=uuid.uuid4().hex,
+            run_id=run_id,
+            node_id=node_id,
+            wait=wait,
+        )
 
 
 def _finish_record(record: ProviderExecution, status: str, *, execution: Execution | None = None, error=None):
@@ -337,7 +339,8 @@ def _finish_record(record: ProviderExecution, status: str, *, execution: Executi
         fields["error"] = error
     if status != RUNNING:
         fields["completed_at"] = timezone.now()
-    ProviderExecution.objects.filter(pk=record.pk).update(**fields)
+    with fencing.fenced():
+        ProviderExecution.objects.filter(pk=record.pk).update(**fields)
 
 
 def new_callback_secret() -> str:
@@ -474,7 +477,8 @@ def _op_poll(
     )
     result = adapter.poll(workflow=str(workflow or ""), execution_id=str(execution_id or ""))
     if record:
-        ProviderExecution.objects.filter(pk=record).update(polls=polls)
+        with fencing.fenced():
+            ProviderExecution.objects.filter(pk=record).update(polls=polls)
         if result.status != RUNNING:
             found = ProviderExecution.objects.filter(pk=record).first()
             if found:

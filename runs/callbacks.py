@@ -20,6 +20,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from workflows import fencing
+from workflows.engine import masking
+
 from .models import (
     CallbackOutcome,
     CallbackReceipt,
@@ -31,7 +34,6 @@ from .models import (
 SIGNATURE_HEADER = "X-Switchyard-Signature"
 CALLBACK_PATH = "/api/v1/callbacks/"
 DEFAULT_BASE = "http://127.0.0.1:8000"
-_SECRET_WORDS = ("auth", "token", "key", "secret", "signature", "password", "cookie", "session")
 
 
 class CallbackGone(Exception):
@@ -66,7 +68,9 @@ def create_callback(
     context: dict[str, Any] | None = None,
     signing_secret: str = "",
 ) -> dict[str, Any]:
-    """Register a token for the node; returns {"token", "url", "expires_at"}."""
+    """Register a token for the node; returns {"token", "url", "expires_at"}. Nothing is
+    stored by a run's holder that lost its lease (`LeaseLost`)."""
+    fencing.check()
     token = pysecrets.token_urlsafe(32)
     expires_at = timezone.now() + timedelta(seconds=expires_in_s) if expires_in_s else None
     CorrelationToken.objects.create(
@@ -90,14 +94,6 @@ def create_callback(
 def sign(secret: str, body: bytes) -> str:
     """The signature header value a sender computes: `sha256=<hex HMAC-SHA256(secret, body)>`."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def mask_headers(headers: dict[str, str]) -> dict[str, str]:
-    """Request headers as stored: credentials and signatures become `***`."""
-    return {
-        name: "***" if any(word in name.lower() for word in _SECRET_WORDS) else value
-        for name, value in headers.items()
-    }
 
 
 def receive_callback(
@@ -141,7 +137,7 @@ def receive_callback(
             iteration=corr.iteration,
             outcome=outcome,
             payload=payload,
-            headers=mask_headers(headers),
+            headers=masking.mask_headers(headers),
             remote_addr=remote_addr[:64],
         )
     if refusal is not None:

@@ -10,11 +10,12 @@ import requests
 from django.conf import settings
 from django.db import connection, transaction
 
+from workflows import fencing
 from workflows.engine.registry import registry
 from workflows.engine.store import Services
 
 from .callbacks import create_callback
-from .models import WorkflowRun
+from .models import RunStatus, WorkflowRun
 from .services import RunRefused, start_run
 from .store import OrmStore
 
@@ -43,6 +44,7 @@ class DjangoServices(Services):
 
         try:
             with transaction.atomic():
+                fencing.check()  # a holder that lost the parent's lease starts nothing
                 parent = WorkflowRun.objects.get(pk=parent_run_id)
                 depth = parent.depth + 1
                 if depth > self.max_subworkflow_depth:
@@ -54,6 +56,7 @@ class DjangoServices(Services):
                         retryable=False,
                     )
                 workflow = Workflow.objects.get(pk=workflow_id, workspace_id=parent.workspace_id)
+                key = _child_key(workflow, parent_run_id, parent_node_id, iteration)
                 try:
                     child = start_run(
                         workflow=workflow,
@@ -63,6 +66,7 @@ class DjangoServices(Services):
                         parent=(parent, parent_node_id, iteration) if wait else None,
                         enforce_daily_limit=True,
                         depth=depth,
+                        idempotency_key=key,
                     )
                 except RunRefused as exc:
                     category = (
@@ -124,6 +128,26 @@ class DjangoServices(Services):
         finally:
             if threading.current_thread() is not threading.main_thread():
                 connection.close()
+
+
+CHILD_KEY = "subworkflow:{parent}:{node}:{iteration}#"
+
+
+def _child_key(workflow, parent_run_id, node_id: str, iteration: int | None) -> str:
+    """The idempotency key of a node instance's child run: the same while its latest child
+    is unfinished or succeeded (a re-run of the node after a takeover gets that child), the
+    next one after it failed or was cancelled (a retry of the node starts a new child)."""
+    prefix = CHILD_KEY.format(
+        parent=parent_run_id, node=node_id, iteration="" if iteration is None else iteration
+    )
+    keys = WorkflowRun.objects.filter(
+        workflow=workflow, idempotency_key__startswith=prefix, trigger_type="flow.subworkflow"
+    ).values_list("idempotency_key", "status")
+    tries = {int(k.rsplit("#", 1)[1]): status for k, status in keys if k.rsplit("#", 1)[1].isdigit()}
+    latest = max(tries, default=0)
+    if latest and tries[latest] not in (RunStatus.FAILED, RunStatus.CANCELLED):
+        return f"{prefix}{latest}"
+    return f"{prefix}{latest + 1}"
 
 
 def resolve_run_secrets(run) -> dict[str, Any]:

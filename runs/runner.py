@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from config.log_format import bind_run
+from workflows import fencing
 from workflows.engine.scheduler import RunOutcome
 from workflows.engine.store import LeaseLost
 
@@ -29,7 +30,7 @@ from .engine_host import scheduler
 from .models import RunStatus, WorkflowRun
 from .queue import enqueue_run
 from .services import start_run
-from .store import pending_deliveries, write_lock
+from .store import lease_fence, pending_deliveries, write_lock
 
 logger = logging.getLogger("switchyard.runs")
 
@@ -58,7 +59,8 @@ def _advance_leased(run_id: str, owner: str, epoch: int | None = None) -> RunOut
             return RunOutcome(LEASE_LOST)
         with leases.Heartbeat(run_id, owner), bind_run(run_id):
             store.hold(run_id, owner, epoch)
-            outcome = scheduler().advance(run_id)
+            with fencing.holding(lease_fence(run_id, owner, epoch)):
+                outcome = scheduler().advance(run_id)
             # A callback or child result may have arrived while this worker held the lease
             # (its own enqueue was skipped): take it now rather than leave the run parked.
             # Parking let the lease go: take it again first (whoever else has, wins).
@@ -67,7 +69,8 @@ def _advance_leased(run_id: str, owner: str, epoch: int | None = None) -> RunOut
                 if not epoch:
                     break
                 store.hold(run_id, owner, epoch)
-                outcome = scheduler().advance(run_id)
+                with fencing.holding(lease_fence(run_id, owner, epoch)):
+                    outcome = scheduler().advance(run_id)
         status = outcome.status
         return outcome
     except LeaseLost:

@@ -217,6 +217,43 @@ def node_state_of(row: NodeExecution) -> NodeState:
     )
 
 
+def check_lease(run_id: str, owner: str, epoch: int) -> None:
+    """Raise `LeaseLost` unless `owner` still holds the run's lease at `epoch`; renews it.
+
+    One UPDATE that renews the lease only where owner and epoch still match, meant as the
+    first statement of the transaction it guards (on PostgreSQL the run row then stays
+    locked until that transaction ends, so no takeover slips in). Collected in a batch it
+    divides by the count of matched rows, so a lost lease aborts the whole batch."""
+    qn = connection.ops.quote_name
+    opts = WorkflowRun._meta
+    sql = (
+        f"UPDATE {qn(opts.db_table)} SET {qn('lease_expires_at')} = %s "
+        f"WHERE {qn('id')} = %s AND {qn('lease_owner')} = %s AND {qn('lease_epoch')} = %s"
+    )
+    params = [
+        opts.get_field("lease_expires_at").get_db_prep_save(leases.expiry(), connection),
+        opts.pk.get_db_prep_save(run_id, connection),
+        owner,
+        int(epoch),
+    ]
+    if rows.batching():
+        rows.execute(f"WITH fence AS ({sql} RETURNING 1) SELECT 1 / (SELECT COUNT(*) FROM fence)", params)
+    elif not rows.execute(sql, params):
+        raise LeaseLost(f"run {run_id}: the lease was taken over; nothing was written")
+
+
+def lease_fence(run_id: str, owner: str, epoch: int):
+    """The check a holder binds with `workflows.fencing.holding` while it advances the run:
+    every write made on the run's behalf outside this store (connector executions,
+    callback tokens, child runs, provider and integration records) runs it first."""
+
+    def check() -> None:
+        with write_lock():
+            check_lease(run_id, owner, epoch)
+
+    return check
+
+
 class OrmStore:
     def __init__(self, *, resolve_secrets=None):
         # resolve_secrets(run) -> {credential name: value}; audited by the caller.
@@ -284,27 +321,10 @@ class OrmStore:
                 yield
 
     def _fence(self, run_id: str) -> None:
-        """The lease check of a held run, first in the current transaction: one UPDATE that
-        renews the lease only where owner and epoch still match. Collected in a batch it
-        divides by the count of matched rows, so a lost lease aborts the whole batch."""
+        """The lease check of a held run, first in the current transaction (see `check_lease`)."""
         fence = self._fences.get(run_id)
-        if fence is None:
-            return
-        qn = connection.ops.quote_name
-        opts = WorkflowRun._meta
-        sql = (
-            f"UPDATE {qn(opts.db_table)} SET {qn('lease_expires_at')} = %s "
-            f"WHERE {qn('id')} = %s AND {qn('lease_owner')} = %s AND {qn('lease_epoch')} = %s"
-        )
-        params = [
-            opts.get_field("lease_expires_at").get_db_prep_save(leases.expiry(), connection),
-            opts.pk.get_db_prep_save(run_id, connection),
-            *fence,
-        ]
-        if rows.batching():
-            rows.execute(f"WITH fence AS ({sql} RETURNING 1) SELECT 1 / (SELECT COUNT(*) FROM fence)", params)
-        elif not rows.execute(sql, params):
-            raise LeaseLost(f"run {run_id}: the lease was taken over; nothing was written")
+        if fence is not None:
+            check_lease(run_id, *fence)
 
     def load_run(self, run_id: str) -> RunSnapshot:
         primed = self._primed.pop(run_id, None)

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from django.db import connection, transaction
 from django.utils import timezone
 
+from workflows import fencing
 from workflows.engine.errors import ErrorCategory, NodeError
+from workflows.engine.store import LeaseLost
 from workflows.models import Workspace
 
 from ..models import Credential, CredentialAccess, IntegrationOperation
@@ -79,27 +81,35 @@ def resolver(*, run_id: str, node_id: str, workflow_id: str = "") -> Callable[[s
 
 
 def record_operation(*, record: OperationRecord, workspace_id, run_id=None, node_id: str = "") -> None:
-    """Store one finished operation for the health page (never fails the node)."""
+    """Store one finished operation for the health page (never fails the node). A run's
+    holder that lost its lease stores nothing."""
     try:
-        IntegrationOperation.objects.create(
-            workspace_id=workspace_id,
-            credential_id=record.credential_id,
-            credential_name=record.credential_name[:100],
-            adapter=record.adapter[:30],
-            operation=record.operation[:30],
-            endpoint=record.endpoint[:500],
-            succeeded=record.succeeded,
-            duration_ms=record.duration_ms,
-            error_category=record.error_category,
-            error_message=record.error_message[:500],
-            rows=record.rows,
-            messages=record.messages,
-            bytes=record.bytes,
-            run_id=run_id,
-            node_id=node_id[:63],
-        )
+        with fencing.fenced():
+            _create_operation(record=record, workspace_id=workspace_id, run_id=run_id, node_id=node_id)
+    except LeaseLost:
+        logger.warning("run %s was taken over; its operation record is not stored", run_id)
     except Exception:  # noqa: BLE001 - statistics must not turn a finished operation into a failure
         logger.exception("could not record an integration operation")
+
+
+def _create_operation(*, record: OperationRecord, workspace_id, run_id, node_id: str) -> None:
+    IntegrationOperation.objects.create(
+        workspace_id=workspace_id,
+        credential_id=record.credential_id,
+        credential_name=record.credential_name[:100],
+        adapter=record.adapter[:30],
+        operation=record.operation[:30],
+        endpoint=record.endpoint[:500],
+        succeeded=record.succeeded,
+        duration_ms=record.duration_ms,
+        error_category=record.error_category,
+        error_message=record.error_message[:500],
+        rows=record.rows,
+        messages=record.messages,
+        bytes=record.bytes,
+        run_id=run_id,
+        node_id=node_id[:63],
+    )
 
 
 def recorder(*, run_id: str, node_id: str, workflow_id: str = "") -> Callable[[OperationRecord], None]:

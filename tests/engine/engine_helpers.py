@@ -61,7 +61,7 @@ class FakeServices(Services):
         self.children: list[dict[str, Any]] = []
         self.callbacks: list[dict[str, Any]] = []
 
-    def start_child_run(self, *, parent_run_id, parent_node_id, workflow_id, input, wait):
+    def start_child_run(self, *, parent_run_id, parent_node_id, workflow_id, input, wait, iteration=None):
         self.children.append(
             {
                 "parent_run_id": parent_run_id,

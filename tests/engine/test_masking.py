@@ -85,3 +85,34 @@ def test_sensitive_headers_are_masked_by_name():
         "X-Custom": "***",
         "Content-Type": "application/json",
     }
+
+
+def test_signature_and_auth_headers_are_masked_by_the_one_shared_rule():
+    """Callback receipts, webhook inputs and HTTP node outputs all use this rule: a signed
+    callback's signature and an `X-Auth` header are credentials too."""
+    headers = {
+        "X-Switchyard-Signature": "sha256=abc",
+        "X-Hub-Signature-256": "sha256=def",
+        "X-Auth": "u:p",
+        "X-Amz-Sig": "s",
+        "key": "k",
+        "X-Author": "keep",
+        "Monkey": "keep",
+        "Idempotency-Token": "t",
+    }
+    assert masking.mask_headers(headers) == {
+        "X-Switchyard-Signature": "***",
+        "X-Hub-Signature-256": "***",
+        "X-Auth": "***",
+        "X-Amz-Sig": "***",
+        "key": "***",
+        "X-Author": "keep",
+        "Monkey": "keep",
+        "Idempotency-Token": "***",
+    }
+
+
+def test_callbacks_store_headers_through_the_shared_masker():
+    from runs import callbacks
+
+    assert not hasattr(callbacks, "mask_headers")  # one implementation: workflows.engine.masking

@@ -125,3 +125,92 @@ def test_a_holder_that_lost_the_run_mid_node_neither_stores_it_nor_calls_the_nex
         assert nodes["a"].attempts == 2 and nodes["b"].attempts == 1
     finally:
         server.close()
+
+
+def test_a_connector_call_that_finishes_after_a_takeover_records_nothing(api, alice):
+    """`connector.run`: the connector's API answers after another worker took the run over.
+    The old holder neither completes the execution record nor counts it in the connector's
+    statistics; the new holder re-runs the node and records its own execution."""
+    from connectors.models import Connector, ConnectorExecution
+    from tests.connectors.factories import make_connector, workspace_of
+
+    server = ApiServer()
+    try:
+        calls = []
+        run = None
+
+        def answer(seen):
+            calls.append(seen.path)
+            if len(calls) == 1:
+                take_over(run.pk)
+                connection.close()
+            return 200, {"ok": True}
+
+        server.route("POST", "/c", answer)
+        connector = make_connector(workspace_of(alice), {"method": "POST", "url": server.url("/c")}, name="c")
+        run = new_run(
+            api,
+            [START, {"id": "call", "type": "connector.run", "config": {"connector": "c"}}],
+            [{"source": "start", "target": "call"}],
+        )
+        assert execute_run(str(run.pk)) == LEASE_LOST
+        stale = ConnectorExecution.objects.get(run=run)
+        assert stale.status == "executing" and stale.output is None and stale.completed_at is None
+        assert Connector.objects.get(pk=connector.pk).total_executions == 0
+
+        leases.release(run.pk, "another-worker")
+        assert execute_run(str(run.pk)) == "completed"
+        done = ConnectorExecution.objects.filter(run=run).exclude(pk=stale.pk).get()
+        assert done.status == "completed" and done.output["ok"] is True
+        assert ConnectorExecution.objects.get(pk=stale.pk).status == "executing"
+        assert Connector.objects.get(pk=connector.pk).total_executions == 1
+        assert len(calls) == 2
+    finally:
+        server.close()
+
+
+def test_every_write_made_for_a_run_outside_its_store_is_fenced(api, alice):
+    """Callback tokens, child runs, provider execution records and integration operation
+    records: written by a holder whose lease was taken over, none is stored."""
+    from connectors.adapters.host import record_operation
+    from connectors.adapters.lifecycle import OperationRecord
+    from connectors.models import IntegrationOperation
+    from runs.callbacks import create_callback
+    from runs.engine_host import DjangoServices
+    from runs.models import CorrelationToken
+    from runs.store import lease_fence
+    from workflows import fencing
+
+    run = new_run(api, [START], [])
+    run_id = str(run.pk)
+    child = workflow(api, [START], [], name="child")
+    epoch = leases.acquire(run_id, "holder")
+    take_over(run_id)
+    operation = OperationRecord(
+        adapter="db",
+        operation="query",
+        credential_id=None,
+        credential_name="x",
+        endpoint="e",
+        succeeded=True,
+        duration_ms=1.0,
+    )
+    with fencing.holding(lease_fence(run_id, "holder", epoch)):
+        with pytest.raises(LeaseLost):
+            create_callback(run_id=run_id, node_id="wait", iteration=None, expires_in_s=None)
+        with pytest.raises(LeaseLost):
+            DjangoServices().start_child_run(
+                parent_run_id=run_id, parent_node_id="sub", workflow_id=child, input={}, wait=True
+            )
+        record_operation(record=operation, workspace_id=run.workspace_id, run_id=run_id, node_id="db")
+    assert not CorrelationToken.objects.filter(run_id=run_id).exists()
+    assert not WorkflowRun.objects.filter(workflow_id=child).exists()
+    assert not IntegrationOperation.objects.filter(run_id=run_id).exists()
+
+    # the holder that has the lease writes them
+    epoch = leases.epoch_of(run_id, "another-worker")
+    with fencing.holding(lease_fence(run_id, "another-worker", epoch)):
+        create_callback(run_id=run_id, node_id="wait", iteration=None, expires_in_s=None)
+        record_operation(record=operation, workspace_id=run.workspace_id, run_id=run_id, node_id="db")
+    assert CorrelationToken.objects.filter(run_id=run_id).count() == 1
+    assert IntegrationOperation.objects.filter(run_id=run_id).count() == 1

@@ -50,13 +50,34 @@ SENSITIVE_HEADERS = frozenset(
         "x-amz-security-token",
     }
 )
-_SENSITIVE_WORDS = ("token", "secret", "password", "passwd", "api-key", "api_key", "apikey", "session")
+# Anywhere in the name: `X-Webhook-Token`, `access_token`, `sessionid`, `X-Hub-Signature-256`.
+_SENSITIVE_WORDS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "api-key",
+    "api_key",
+    "apikey",
+    "session",
+    "signature",
+    "cookie",
+    "credential",
+)
+# As a whole word of the name (split at `-`, `_`, `.`): `X-Auth`, `key`, `X-Amz-Sig`, but not
+# `author` or `monkey`.
+_SENSITIVE_PARTS = frozenset({"auth", "authorization", "key", "sig", "jwt", "bearer", "pass", "pwd"})
+_PARTS = re.compile(r"[-_.\s]+")
 
 
 def is_sensitive_header(name: Any) -> bool:
     """True for a header (or query parameter) name that says its value is a credential."""
     lowered = str(name).strip().lower()
-    return lowered in SENSITIVE_HEADERS or any(word in lowered for word in _SENSITIVE_WORDS)
+    return (
+        lowered in SENSITIVE_HEADERS
+        or any(word in lowered for word in _SENSITIVE_WORDS)
+        or any(part in _SENSITIVE_PARTS for part in _PARTS.split(lowered))
+    )
 
 
 def mask_headers(headers: Mapping[str, Any] | None, extra: Iterable[str] = ()) -> dict[str, Any]:

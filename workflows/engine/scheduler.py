@@ -62,6 +62,7 @@ worker; parked time does not count, so day-long waits work with the default 300 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import heapq
 import itertools
@@ -232,7 +233,9 @@ class _Drive:
     def _submit_started(self) -> None:
         jobs, self.unsent = self.unsent, []
         for job in jobs:
-            self.pool.submit(run_job, job, self.results)
+            # Each node thread runs in a copy of the advancing thread's context: what the
+            # host bound there (e.g. the lease fence its writes check) goes with the attempt.
+            self.pool.submit(contextvars.copy_context().run, run_job, job, self.results)
 
     def _cancel_requested(self, force: bool = False) -> bool:
         mono = time.monotonic()

@@ -157,10 +157,20 @@ class Services:
         raise NotImplementedError
 
     def start_child_run(
-        self, *, parent_run_id: str, parent_node_id: str, workflow_id: str, input: Any, wait: bool
+        self,
+        *,
+        parent_run_id: str,
+        parent_node_id: str,
+        workflow_id: str,
+        input: Any,
+        wait: bool,
+        iteration: int | None = None,
     ) -> str:
         """Start a sub-workflow run; when `wait`, the host resumes the parent node with
-        `{"run_id", "status", "output", "error"}` once the child finishes."""
+        `{"run_id", "status", "output", "error"}` once the child finishes. Idempotent per
+        (parent run, node, iteration): called again for the same node instance (re-run
+        after a takeover) it returns the child already started, unless that one failed or
+        was cancelled (a retry starts a new one)."""
         raise NotImplementedError("sub-workflows need a host")
 
     def create_callback(

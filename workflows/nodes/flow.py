@@ -57,6 +57,7 @@ def subworkflow_node(ctx: NodeContext) -> NodeResult | Wait:
         workflow_id=str(ctx.config["workflow"]),
         input=child_input,
         wait=wait,
+        iteration=ctx.iteration,
     )
     ctx.log("info", f"started sub-workflow run {run_id}", {"child_run_id": run_id})
     if not wait:
