@@ -7,6 +7,16 @@ from runs.intake import receive_hook
 
 from . import api_errors
 
+admin.site.site_header = "Switchyard administration"
+admin.site.site_title = "Switchyard admin"
+admin.site.index_title = "Records"
+admin.site.site_url = "/"
+
+# Swagger UI from this server (no CDN), in the app's top bar and colours.
+API_DOCS = SpectacularSwaggerView.as_view(
+    url_name="schema", template_name="api_docs.html", title="API · Switchyard"
+)
+
 urlpatterns = [
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
@@ -15,8 +25,8 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/schema", SpectacularAPIView.as_view()),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("api/docs/", API_DOCS, name="api-docs"),
+    path("api/docs", API_DOCS),
     path("hooks/<str:token>", receive_hook, name="webhook"),
     path("hooks/<str:token>/", receive_hook),
     path("", include("runs.urls")),

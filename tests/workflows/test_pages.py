@@ -96,3 +96,17 @@ def test_demo_sign_up_is_live_through_its_form_and_its_webhook(client, demo):
     form_run = WorkflowRun.objects.get(workflow=wf, trigger_type="trigger.form")
     assert form_run.status == "completed"
     assert form_run.output == {"email": "ada@example.com", "plan": "pro", "lane": "priority"}
+
+
+def test_admin_and_api_docs_speak_the_apps_visual_language(client, demo, settings):
+    """The admin and the API docs carry the app's name, favicon and colours, with a way home;
+    /workflows/ (the list's natural address) leads to the list instead of a 404."""
+    client.login(username="demo", password=settings.DEMO_PASSWORD)
+    admin_page = client.get("/admin/").content.decode()
+    assert "Switchyard" in admin_page and "Django administration" not in admin_page
+    assert 'href="/"' in admin_page and "css/admin.css" in admin_page and "favicon.svg" in admin_page
+    docs = client.get("/api/docs/").content.decode()
+    assert 'class="topbar"' in docs and "css/app.css" in docs and "favicon.svg" in docs
+    assert 'href="/runs"' in docs  # the same navigation as every page
+    res = client.get("/workflows/")
+    assert res.status_code == 302 and res.url == "/"
