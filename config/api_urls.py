@@ -86,6 +86,21 @@ urlpatterns = [
         name="provider-remote-workflow",
     ),
     re_path(
+        rf"^providers/connections/(?P<pk>{UUID})/hooks/?$",
+        providers_api.HooksView.as_view(),
+        name="provider-hooks",
+    ),
+    re_path(
+        rf"^providers/connections/(?P<pk>{UUID})/hooks/(?P<hook_id>[^/]+)/execute/?$",
+        providers_api.HookExecuteView.as_view(),
+        name="provider-hook-execute",
+    ),
+    re_path(
+        rf"^providers/connections/(?P<pk>{UUID})/executions/(?P<execution>{UUID})/?$",
+        providers_api.ExecutionDetailView.as_view(),
+        name="provider-execution",
+    ),
+    re_path(
         rf"^providers/connections/(?P<pk>{UUID})/remote-executions/?$",
         providers_api.RemoteExecutionsView.as_view(),
         name="provider-remote-executions",

@@ -44,6 +44,37 @@ class ExecuteInput(serializers.Serializer):
     wait = serializers.ChoiceField(choices=list(services.WAIT_MODES), required=False, default="none")
     poll = serializers.DictField(required=False)
     options = serializers.DictField(required=False)
+    # wait "callback": how long the callback token lives, and how long this request waits for it.
+    expires_in_s = serializers.FloatField(
+        required=False, min_value=1, max_value=services.API_CALLBACK_MAX_EXPIRY_S
+    )
+    timeout_s = serializers.FloatField(
+        required=False, default=0, min_value=0, max_value=services.API_POLL_BUDGET_S
+    )
+
+
+def _execute(request, conn, remote_id: str, *, hook: str | None = None) -> Response:
+    """Run the remote workflow (or Make webhook) and answer the provider node's output; a
+    callback wait still open answers 202 with `execution` {id, status, callback_url,
+    expires_at}: the callback finishes that record (GET …/executions/{id})."""
+    data = _valid(ExecuteInput, request.data or {})
+    options = dict(data.get("options") or {})
+    if hook is not None:
+        options["hook"] = hook
+    output = services.execute_remote(
+        connection=conn,
+        remote_id=remote_id,
+        data=data["data"],
+        wait=data["wait"],
+        poll=data.get("poll"),
+        options=options,
+        expires_in_s=data.get("expires_in_s"),
+        timeout_s=data.get("timeout_s") or 0,
+        request=request,
+        user=request.user,
+    )
+    waiting = data["wait"] == "callback" and output.get("status") == "accepted"
+    return Response(output, status=status.HTTP_202_ACCEPTED if waiting else status.HTTP_200_OK)
 
 
 class ConnectionViewSet(viewsets.ViewSet):
@@ -159,18 +190,48 @@ class RemoteExecuteView(APIView):
 
     @extend_schema(request=ExecuteInput, responses={200: dict})
     def post(self, request, pk, remote_id):
+        return _execute(request, _connection(request, pk, write=True), remote_id)
+
+
+class HooksView(APIView):
+    """GET …/{id}/hooks: the Make team's custom webhooks {results: [{id, name, url, enabled,
+    scenario_id, queue_count}]} (Make API v2 `GET /hooks`)."""
+
+    def get(self, request, pk):
+        conn = _connection(request, pk)
+        return Response({"results": services.list_hooks(connection=conn, user=request.user)})
+
+
+class HookExecuteView(APIView):
+    """POST …/{id}/hooks/{hook_id}/execute {data, wait: none|callback}: call a Make custom
+    webhook (with the connection's `hook_api_key` as x-make-apikey when set)."""
+
+    @extend_schema(request=ExecuteInput, responses={200: dict, 202: dict})
+    def post(self, request, pk, hook_id):
         conn = _connection(request, pk, write=True)
-        data = _valid(ExecuteInput, request.data or {})
-        output = services.execute_remote(
-            connection=conn,
-            remote_id=remote_id,
-            data=data["data"],
-            wait=data["wait"],
-            poll=data.get("poll"),
-            options=data.get("options"),
-            user=request.user,
-        )
-        return Response(output)
+        if conn.provider != "make":
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "Custom webhooks belong to Make connections.",
+                details={"connection": ["Not a Make connection."]},
+            )
+        if isinstance(request.data, dict) and request.data.get("wait") == "poll":
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "A Make webhook gives no execution to poll: use wait 'callback' or 'none'.",
+                details={"wait": ["Use 'callback' or 'none'."]},
+            )
+        return _execute(request, conn, hook_id, hook=hook_id)
+
+
+class ExecutionDetailView(APIView):
+    """GET …/{id}/executions/{execution}: one call made through the connection, with the
+    callbacks it received."""
+
+    def get(self, request, pk, execution):
+        conn = _connection(request, pk)
+        found = get_object_or_404(selectors.executions_for(user=request.user), pk=execution, connection=conn)
+        return Response(selectors.execution_representation(found, detail=True))
 
 
 class RemoteExecutionsView(APIView):

@@ -62,6 +62,7 @@ class ProviderConnection(models.Model):
 
 
 class ProviderExecutionStatus(models.TextChoices):
+    SENDING = "sending", "Sending (the call is in flight)"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
@@ -69,7 +70,13 @@ class ProviderExecutionStatus(models.TextChoices):
 
 
 class ProviderExecution(models.Model):
-    """One call to a remote workflow (from a `provider.*` node or the API), until its outcome."""
+    """One call to a remote workflow (from a `provider.*` node or the API), until its outcome.
+
+    Written `sending` before the call goes out and given the remote execution id as soon as
+    it answers, so a node attempt re-run after its worker died finds what was already
+    started (by run, node and iteration) instead of starting the remote workflow again.
+    An API call waiting for a callback holds its own `callback_token`; every callback it
+    receives is kept in `callbacks` (time, payload, headers with secrets masked, outcome)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey("workflows.Workspace", on_delete=models.CASCADE, related_name="+")
@@ -82,6 +89,7 @@ class ProviderExecution(models.Model):
     reference = models.CharField(max_length=64, unique=True)
     run = models.ForeignKey("runs.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL)
     node_id = models.CharField(max_length=63, blank=True, default="")
+    iteration = models.IntegerField(null=True, blank=True)
     wait = models.CharField(max_length=10, default="poll")
     status = models.CharField(
         max_length=10, choices=ProviderExecutionStatus.choices, default=ProviderExecutionStatus.RUNNING
@@ -89,6 +97,11 @@ class ProviderExecution(models.Model):
     polls = models.PositiveIntegerField(default=0)
     data = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # Node context kept for a re-run attempt: the callback token/url already sent.
+    state = models.JSONField(default=dict, blank=True)
+    callback_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    callback_expires_at = models.DateTimeField(null=True, blank=True)
+    callbacks = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -96,7 +109,10 @@ class ProviderExecution(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["connection", "-started_at"], name="provexec_recent")]
+        indexes = [
+            models.Index(fields=["connection", "-started_at"], name="provexec_recent"),
+            models.Index(fields=["run", "node_id", "iteration"], name="provexec_node"),
+        ]
 
     def __str__(self):
         return f"{self.provider} {self.remote_id} {self.status}"

@@ -84,9 +84,13 @@ def _validate(provider: str):
                 yield ("wait", "Zapier has no execution API to poll: use wait 'callback' or 'none'")
             if not config.get("connection") and not str(config.get("workflow", "")).startswith("http"):
                 yield ("connection", "name a Zapier connection, or give the Catch Hook URL as workflow")
-        elif not config.get("workflow") and not config.get("execution"):
-            if not (config.get("options") or {}).get("hook_url"):
+        else:
+            options = config.get("options") if isinstance(config.get("options"), dict) else {}
+            hook = options.get("hook") or options.get("hook_url")
+            if not config.get("workflow") and not config.get("execution") and not hook:
                 yield ("workflow", "workflow must name the remote workflow (its id)")
+            if hook and provider == "make" and wait == "poll":
+                yield ("wait", "a Make webhook gives no execution to poll: use wait 'callback' or 'none'")
 
     return validate
 
@@ -144,8 +148,10 @@ def make_executor(provider: str):
             return NodeResult(output=node_output(provider, data.get("remote_id", ""), result, SUCCEEDED))
 
         connection = raw.get("connection")
-        callback = None
-        if wait == "callback":
+        # An earlier attempt whose worker died after calling the remote: wait on what it sent.
+        prior = host("prior", run_id=ctx.run_id, node_id=ctx.node_id, iteration=ctx.iteration)
+        callback = prior.get("callback") if wait == "callback" else None
+        if wait == "callback" and not callback:
             expires = raw.get("expires_in_s")
             expires = ctx.render(expires) if isinstance(expires, str) else expires
             if expires in (None, ""):
@@ -177,7 +183,11 @@ def make_executor(provider: str):
             execution=config.get("execution"),
             options=config.get("options") or {},
             timeout_s=min(60.0, remaining) if remaining is not None else 60.0,
+            iteration=ctx.iteration,
+            callback=callback,
         )
+        for note in answer.get("notes") or []:
+            ctx.log("warning", note)
         for call in answer.get("calls") or []:
             ctx.log("info", f"{call['method']} {call['url']} -> {call['status']} in {call['ms']} ms", call)
         result = Execution(**answer["execution"])
@@ -303,7 +313,11 @@ def _poll(ctx: NodeContext, host, provider: str, state: dict[str, Any]) -> NodeR
         if result.status != SUCCEEDED:
             host("finish", record=state.get("record"), status=SUCCEEDED)
         return NodeResult(output=node_output(provider, state.get("remote_id", ""), result, SUCCEEDED))
-    return _next_poll(ctx, state, config, result)
+    try:
+        return _next_poll(ctx, state, config, result)
+    except NodeError as exc:  # out of polls: the call is over (a retry starts the remote again)
+        host("finish", record=state.get("record"), status=FAILED, error=exc.as_dict())
+        raise
 
 
 def register_all() -> None:

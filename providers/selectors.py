@@ -56,8 +56,8 @@ def connection_representation(conn: ProviderConnection) -> dict:
     }
 
 
-def execution_representation(execution: ProviderExecution) -> dict:
-    return {
+def execution_representation(execution: ProviderExecution, *, detail: bool = False) -> dict:
+    shown = {
         "id": str(execution.id),
         "connection": str(execution.connection_id) if execution.connection_id else None,
         "provider": execution.provider,
@@ -72,7 +72,11 @@ def execution_representation(execution: ProviderExecution) -> dict:
         "error": execution.error,
         "started_at": _iso(execution.started_at),
         "completed_at": _iso(execution.completed_at),
+        "callback_expires_at": _iso(execution.callback_expires_at),
     }
+    if detail:
+        shown["callbacks"] = execution.callbacks or []
+    return shown
 
 
 def providers_catalog() -> list[dict]:

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +38,7 @@ from .adapters import (
     ProviderClient,
     registry,
 )
-from .models import ConnectionStatus, ProviderConnection, ProviderExecution
+from .models import ConnectionStatus, ProviderConnection, ProviderExecution, ProviderExecutionStatus
 
 WAIT_MODES = ("none", "poll", "callback")
 API_POLL_BUDGET_S = 60.0  # an API execute with wait=poll polls at most this long
@@ -250,6 +251,17 @@ def recent_remote_executions(*, connection: ProviderConnection, remote_id: str |
         raise _api_error(exc) from None
 
 
+def list_hooks(*, connection: ProviderConnection, user=None) -> list[dict[str, Any]]:
+    """A Make connection's custom webhooks (`GET /hooks`)."""
+    adapter = adapter_for(connection, purpose=f"webhooks of {connection.name}", user=user)
+    if not hasattr(adapter, "hooks"):
+        raise _invalid("connection", f"{adapter.label} connections have no custom webhooks to list.")
+    try:
+        return adapter.hooks()
+    except NodeError as exc:
+        raise _api_error(exc) from None
+
+
 def node_output(provider: str, remote_id: str, execution: Execution, status: str | None = None) -> dict:
     """The `provider.*` node output (SPEC §5)."""
     return {
@@ -285,17 +297,39 @@ def execute_remote(
     wait: str = "none",
     poll: dict | None = None,
     options: dict | None = None,
+    expires_in_s: float | None = None,
+    timeout_s: float = 0.0,
+    request=None,
     user=None,
 ) -> dict[str, Any]:
     """Run a remote workflow from the API: `none` answers at once, `poll` polls here (at
-    most API_POLL_BUDGET_S). A callback wait needs a workflow run to resume."""
-    if wait not in ("none", "poll"):
-        raise _invalid("wait", "From the API, wait is 'none' or 'poll'; callbacks resume workflow runs only.")
+    most API_POLL_BUDGET_S); `callback` sends a callback URL of its own (a token on the
+    execution record, so the wait is durable and holds nothing) and answers with the
+    record to follow, or — with `timeout_s` — the outcome if the callback comes in time."""
+    if wait not in WAIT_MODES:
+        raise _invalid("wait", f"wait must be one of {', '.join(WAIT_MODES)}.")
     adapter = adapter_for(connection, purpose=f"execution through {connection.name}", user=user)
-    record = _start_record(connection, remote_id=remote_id, run_id=None, node_id="", wait=wait)
+    callback = None
+    if wait == "callback":
+        callback = _api_callback(expires_in_s, request)
+    record = _start_record(
+        connection,
+        remote_id=remote_id,
+        run_id=None,
+        node_id="",
+        wait=wait,
+        callback_token=(callback or {}).get("token"),
+        callback_expires_at=(callback or {}).get("expires"),
+    )
     try:
         execution = adapter.execute(
-            ExecuteRequest(workflow=remote_id, data=data, reference=record.reference, options=options or {})
+            ExecuteRequest(
+                workflow=remote_id,
+                data=data,
+                reference=record.reference,
+                options=options or {},
+                callback_url=(callback or {}).get("url"),
+            )
         )
         if wait == "poll" and execution.status == RUNNING:
             interval = float((poll or {}).get("interval_s", 1))
@@ -307,15 +341,116 @@ def execute_remote(
     except NodeError as exc:
         _finish_record(record, FAILED, error=exc.as_dict())
         raise _api_error(exc) from None
+    if callback is not None and execution.status != FAILED:
+        return _await_api_callback(record, execution, callback, timeout_s)
     status = ACCEPTED if wait == "none" and execution.status != FAILED else execution.status
     _finish_record(record, status, execution=execution)
     return node_output(connection.provider, remote_id, execution, status)
 
 
+API_CALLBACK_EXPIRY_S = 24 * 3600.0
+API_CALLBACK_MAX_EXPIRY_S = 30 * 24 * 3600.0
+
+
+def _api_callback(expires_in_s: float | None, request) -> dict[str, Any]:
+    expires = API_CALLBACK_EXPIRY_S if expires_in_s in (None, "") else float(expires_in_s)
+    if not 0 < expires <= API_CALLBACK_MAX_EXPIRY_S:
+        raise _invalid(
+            "expires_in_s", f"expires_in_s must be above 0 and at most {API_CALLBACK_MAX_EXPIRY_S:g}."
+        )
+    if _callback_url_factory is None:
+        raise _invalid("wait", "Callbacks are not available in this process.")
+    token = pysecrets.token_urlsafe(32)
+    return {
+        "token": token,
+        "url": _callback_url_factory(token, request),
+        "expires": timezone.now() + timedelta(seconds=expires),
+    }
+
+
+def _await_api_callback(record, execution: Execution, callback: dict, timeout_s: float) -> dict[str, Any]:
+    """The call went out: note the remote id (a callback may already have finished the
+    record), then wait up to `timeout_s` for the callback to finish it."""
+    ProviderExecution.objects.filter(pk=record.pk, status=ProviderExecutionStatus.SENDING).update(
+        status=RUNNING
+    )
+    if execution.execution_id:
+        ProviderExecution.objects.filter(pk=record.pk, execution_id="").update(
+            execution_id=execution.execution_id[:200]
+        )
+    deadline = time.monotonic() + max(0.0, min(float(timeout_s or 0), API_POLL_BUDGET_S))
+    while True:
+        record.refresh_from_db()
+        if record.status in (SUCCEEDED, FAILED) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    done = record.status in (SUCCEEDED, FAILED)
+    output = node_output(
+        record.provider,
+        record.remote_id,
+        Execution(
+            record.status, record.execution_id or execution.execution_id, record.data if done else None
+        ),
+        record.status if done else ACCEPTED,
+    )
+    output["execution"] = {
+        "id": str(record.pk),
+        "status": record.status,
+        "callback_url": callback["url"],
+        "expires_at": callback["expires"].isoformat(),
+        "error": record.error,
+    }
+    return output
+
+
+# ------------------------------------------------------------ callbacks to API executions
+
+
+def execution_for_callback(token: str) -> ProviderExecution | None:
+    """The API execution waiting on `token`, locked (call inside a transaction)."""
+    return (
+        ProviderExecution.objects.select_for_update()
+        .select_related("connection__credential")
+        .filter(callback_token=token)
+        .first()
+    )
+
+
+def callback_signing_secret(record: ProviderExecution) -> str:
+    conn = record.connection
+    if conn is None or conn.credential is None:
+        return ""
+    return str(conn.credential.data.get("callback_secret") or "")
+
+
+def record_execution_callback(record: ProviderExecution, *, outcome: str, receipt: dict[str, Any]) -> str:
+    """Keep the callback on the record; an accepted one finishes it (`interpret_callback`);
+    an expired wait is finished as a TIMEOUT_ERROR. Returns the outcome."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"callbacks": [*(record.callbacks or []), receipt]}
+    if outcome == "accepted":
+        result = registry.get(record.provider).interpret_callback(receipt.get("payload"))
+        fields.update(status=result.status, data=result.data, error=result.error, completed_at=now)
+    elif outcome == "expired" and record.status not in (SUCCEEDED, FAILED):
+        fields.update(
+            status=FAILED,
+            completed_at=now,
+            error={
+                "category": ErrorCategory.TIMEOUT_ERROR.value,
+                "message": "no callback came before the token expired",
+            },
+        )
+    ProviderExecution.objects.filter(pk=record.pk).update(**fields)
+    return outcome
+
+
 # ----------------------------------------------------------------- execution records
 
 
-def _start_record(conn, *, remote_id, run_id, node_id, wait) -> ProviderExecution:
+def _start_record(
+    conn, *, remote_id, run_id, node_id, wait, iteration=None, **fields: Any
+) -> ProviderExecution:
+    """The record of a call about to go out (`sending`: committed before the call)."""
     with fencing.fenced():  # a run's holder that lost its lease records nothing
         return ProviderExecution.objects.create(
             workspace_id=conn.workspace_id,
@@ -325,7 +460,10 @@ def _start_record(conn, *, remote_id, run_id, node_id, wait) -> ProviderExecutio
             reference=uuid.uuid4().hex,
             run_id=run_id,
             node_id=node_id,
+            iteration=iteration,
             wait=wait,
+            status=ProviderExecutionStatus.SENDING,
+            **fields,
         )
 
 
@@ -366,9 +504,18 @@ def node_call(operation: str, **arguments: Any) -> dict[str, Any]:
 _callback_factory: Callable[..., dict[str, Any]] | None = None
 
 
-def use_callback_factory(factory: Callable[..., dict[str, Any]]) -> None:
-    global _callback_factory
+_callback_url_factory: Callable[..., str] | None = None
+
+
+def use_callback_factory(
+    factory: Callable[..., dict[str, Any]], url: Callable[..., str] | None = None
+) -> None:
+    """`factory` makes a run's callback token; `url(token, request)` the public URL of any
+    token (API executions keep theirs on the execution record)."""
+    global _callback_factory, _callback_url_factory
     _callback_factory = factory
+    if url is not None:
+        _callback_url_factory = url
 
 
 def _workspace_of_run(run_id: str):
@@ -421,6 +568,42 @@ def _op_callback(*, run_id, node_id, iteration, provider, connection, expires_in
     )
 
 
+_REUSABLE = (ProviderExecutionStatus.SENDING, RUNNING, SUCCEEDED, ACCEPTED)
+
+
+def _prior_record(*, run_id, node_id, iteration) -> ProviderExecution | None:
+    """The call an earlier attempt of this node made and did not see fail (its worker died
+    after the call, before the node parked). A callback wait whose token has expired is
+    over: a retry after that timeout starts afresh."""
+    if not run_id:
+        return None
+    found = (
+        ProviderExecution.objects.filter(run_id=run_id, node_id=node_id, iteration=iteration)
+        .order_by("-started_at")
+        .first()
+    )
+    if found is None or found.status not in _REUSABLE:
+        return None
+    expires = (found.state or {}).get("callback", {}).get("expires_at")
+    if expires and found.status in (ProviderExecutionStatus.SENDING, RUNNING):
+        from django.utils.dateparse import parse_datetime
+
+        when = parse_datetime(expires)
+        if when is not None and when <= timezone.now():
+            _finish_record(found, FAILED, error={"message": "the callback wait timed out"})
+            return None
+    return found
+
+
+def _op_prior(*, run_id, node_id, iteration) -> dict:
+    """What an earlier attempt of this node already sent: its callback (to wait on the same
+    token the remote workflow was given)."""
+    found = _prior_record(run_id=run_id, node_id=node_id, iteration=iteration)
+    if found is None:
+        return {}
+    return {"record": str(found.pk), "status": found.status, "callback": (found.state or {}).get("callback")}
+
+
 def _op_execute(
     *,
     run_id,
@@ -434,15 +617,54 @@ def _op_execute(
     execution,
     options,
     timeout_s,
+    iteration=None,
+    callback=None,
 ) -> dict:
     if connection or provider != "zapier":
         conn = _node_connection(run_id=run_id, provider=provider, connection=connection)
     else:
         conn = _zapier_hook_connection(run_id=run_id, workflow=str(workflow or ""))
     adapter = adapter_for(conn, purpose=f"run {run_id} node {node_id}", run_id=run_id, timeout_s=timeout_s)
-    record = None
-    if conn.pk and not conn._state.adding:
-        record = _start_record(conn, remote_id=workflow, run_id=run_id, node_id=node_id, wait=wait)
+    stored = bool(conn.pk and not conn._state.adding)
+    record = _prior_record(run_id=run_id, node_id=node_id, iteration=iteration) if stored else None
+    notes: list[str] = []
+    if record is not None and record.status != ProviderExecutionStatus.SENDING:
+        notes.append(
+            f"the remote execution {record.execution_id or '(no id)'} was started by an earlier attempt "
+            f"of this node ({record.status}): it is not sent again"
+        )
+        return {
+            "execution": _recorded(record).as_dict(),
+            "record": str(record.pk),
+            "calls": [],
+            "notes": notes,
+        }
+    if record is not None:  # the call went out, the answer was lost: ask the provider
+        found = adapter.find_execution(workflow=str(workflow or ""), reference=record.reference)
+        if found:
+            result = Execution(RUNNING, found, None, None, "found by reference")
+            _finish_record(record, RUNNING, execution=result)
+            notes.append(f"execution {found} was started by an earlier attempt (found by its reference)")
+            return {
+                "execution": result.as_dict(),
+                "record": str(record.pk),
+                "calls": adapter.client.calls,
+                "notes": notes,
+            }
+        notes.append(
+            f"an earlier attempt's call got no answer and {adapter.label} cannot look it up: "
+            f"sending it again with the same reference {record.reference}"
+        )
+    elif stored:
+        record = _start_record(
+            conn,
+            remote_id=workflow,
+            run_id=run_id,
+            node_id=node_id,
+            iteration=iteration,
+            wait=wait,
+            state={"callback": callback} if callback else {},
+        )
     reference = record.reference if record else uuid.uuid4().hex
     try:
         result = adapter.execute(
@@ -463,9 +685,20 @@ def _op_execute(
     finally:
         calls = adapter.client.calls
     if record:
+        # Recorded before the node parks: an attempt re-run after this point sends nothing.
         done = result.status if result.status in (SUCCEEDED, FAILED) or wait == "none" else RUNNING
         _finish_record(record, ACCEPTED if wait == "none" and done != FAILED else done, execution=result)
-    return {"execution": result.as_dict(), "record": str(record.pk) if record else None, "calls": calls}
+    return {
+        "execution": result.as_dict(),
+        "record": str(record.pk) if record else None,
+        "calls": calls,
+        "notes": notes,
+    }
+
+
+def _recorded(record: ProviderExecution) -> Execution:
+    status = RUNNING if record.status == ACCEPTED and record.wait != "none" else record.status
+    return Execution(status, record.execution_id or None, record.data, record.error, "recorded")
 
 
 def _op_poll(
@@ -507,6 +740,7 @@ def _op_finish(*, record, status, error=None) -> dict:
 
 
 _NODE_OPERATIONS = {
+    "prior": _op_prior,
     "callback": _op_callback,
     "execute": _op_execute,
     "poll": _op_poll,

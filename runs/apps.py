@@ -9,8 +9,8 @@ class RunsConfig(AppConfig):
         from connectors.contact_events import on_contact_change
         from providers.services import use_callback_factory
 
-        from .callbacks import create_callback
+        from .callbacks import callback_url, create_callback
         from .intake.contact import start_contact_runs
 
         on_contact_change(start_contact_runs)  # trigger.contact: runs on contact saves
-        use_callback_factory(create_callback)  # provider nodes waiting for a callback
+        use_callback_factory(create_callback, callback_url)  # provider nodes and API executions

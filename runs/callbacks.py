@@ -103,46 +103,86 @@ def receive_callback(
     body: bytes = b"",
     headers: dict[str, str] | None = None,
     remote_addr: str = "",
-) -> CallbackReceipt:
-    """Store the callback and resume the node waiting on `token` (now, or when it parks).
+) -> CallbackReceipt | dict[str, Any]:
+    """Store the callback and resume the node waiting on `token` (now, or when it parks),
+    or finish the API provider execution waiting on it (the receipt is then a dict).
 
     Raises DoesNotExist (unknown token, nothing stored), CallbackGone (expired or already
     used) or CallbackRefused (bad signature); refused requests are stored too."""
-    from .queue import wake_run
-
     headers = headers or {}
-    refusal: Exception | None = None
     with transaction.atomic():
-        corr = CorrelationToken.objects.select_for_update().get(token=token)
-        now = timezone.now()
-        if corr.used_at:
-            outcome, refusal = CallbackOutcome.DUPLICATE, CallbackGone("already used")
-        elif corr.expires_at and corr.expires_at < now:
-            outcome, refusal = CallbackOutcome.EXPIRED, CallbackGone("expired")
-        elif corr.signing_secret and not _signature_ok(corr.signing_secret, body, headers):
-            outcome, refusal = CallbackOutcome.BAD_SIGNATURE, CallbackRefused("bad signature")
+        corr = CorrelationToken.objects.select_for_update().filter(token=token).first()
+        if corr is None:
+            receipt, refusal = _receive_execution_callback(token, payload, body, headers, remote_addr)
         else:
-            waiting = NodeExecution.objects.filter(
-                run_id=corr.run_id, node_id=corr.node_id, iteration=corr.iteration, status="waiting"
-            ).exists()
-            outcome = CallbackOutcome.ACCEPTED if waiting else CallbackOutcome.EARLY
-            corr.used_at = now
-            corr.payload = payload
-            corr.save(update_fields=["used_at", "payload"])
-            wake_run(run_id=corr.run_id)
-        receipt = CallbackReceipt.objects.create(
-            run_id=corr.run_id,
-            token=corr,
-            node_id=corr.node_id,
-            iteration=corr.iteration,
-            outcome=outcome,
-            payload=payload,
-            headers=masking.mask_headers(headers),
-            remote_addr=remote_addr[:64],
-        )
+            receipt, refusal = _receive_run_callback(corr, payload, body, headers, remote_addr)
     if refusal is not None:
         raise refusal
     return receipt
+
+
+def _receive_run_callback(corr, payload, body, headers, remote_addr):
+    from .queue import wake_run
+
+    refusal: Exception | None = None
+    now = timezone.now()
+    if corr.used_at:
+        outcome, refusal = CallbackOutcome.DUPLICATE, CallbackGone("already used")
+    elif corr.expires_at and corr.expires_at < now:
+        outcome, refusal = CallbackOutcome.EXPIRED, CallbackGone("expired")
+    elif corr.signing_secret and not _signature_ok(corr.signing_secret, body, headers):
+        outcome, refusal = CallbackOutcome.BAD_SIGNATURE, CallbackRefused("bad signature")
+    else:
+        waiting = NodeExecution.objects.filter(
+            run_id=corr.run_id, node_id=corr.node_id, iteration=corr.iteration, status="waiting"
+        ).exists()
+        outcome = CallbackOutcome.ACCEPTED if waiting else CallbackOutcome.EARLY
+        corr.used_at = now
+        corr.payload = payload
+        corr.save(update_fields=["used_at", "payload"])
+        wake_run(run_id=corr.run_id)
+    receipt = CallbackReceipt.objects.create(
+        run_id=corr.run_id,
+        token=corr,
+        node_id=corr.node_id,
+        iteration=corr.iteration,
+        outcome=outcome,
+        payload=payload,
+        headers=masking.mask_headers(headers),
+        remote_addr=remote_addr[:64],
+    )
+    return receipt, refusal
+
+
+def _receive_execution_callback(token, payload, body, headers, remote_addr):
+    """A callback for a provider execution started from the API (its token lives on the
+    execution record, not on a run): stored on the record, which it finishes.
+    Call inside a transaction."""
+    from providers.services import callback_signing_secret, execution_for_callback, record_execution_callback
+
+    record = execution_for_callback(token)
+    if record is None:
+        raise CorrelationToken.DoesNotExist("unknown callback token")
+    now = timezone.now()
+    secret = callback_signing_secret(record)
+    if record.status in ("succeeded", "failed"):
+        outcome, refusal = CallbackOutcome.DUPLICATE, CallbackGone("already used")
+    elif record.callback_expires_at and record.callback_expires_at < now:
+        outcome, refusal = CallbackOutcome.EXPIRED, CallbackGone("expired")
+    elif secret and not _signature_ok(secret, body, headers):
+        outcome, refusal = CallbackOutcome.BAD_SIGNATURE, CallbackRefused("bad signature")
+    else:
+        outcome, refusal = CallbackOutcome.ACCEPTED, None
+    receipt = {
+        "received_at": now.isoformat(),
+        "outcome": str(outcome),
+        "payload": payload,
+        "headers": masking.mask_headers(headers),
+        "remote_addr": remote_addr[:64] or None,
+        "signed": bool(secret),
+    }
+    record_execution_callback(record, outcome=str(outcome), receipt=receipt)
+    return receipt, refusal
 
 
 def _signature_ok(secret: str, body: bytes, headers: dict[str, str]) -> bool:

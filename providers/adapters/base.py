@@ -158,6 +158,11 @@ class ProviderAdapter:
         """Where the execution stands now."""
         raise unsupported(self.label, "polling executions")
 
+    def find_execution(self, *, workflow: str, reference: str) -> str | None:
+        """The id of the execution a call sent with `reference` started, where the provider
+        lets us look it up (None: not found, or it cannot be looked up)."""
+        return None
+
     def recent_executions(self, *, workflow: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """The provider's own recent executions (for the Providers page)."""
         return []
@@ -181,6 +186,18 @@ def unsupported(label: str, what: str) -> NodeError:
     return NodeError(
         ErrorCategory.VALIDATION_ERROR, f"{label} connections do not support {what}", retryable=False
     )
+
+
+def reword(exc: NodeError, messages: dict[tuple[int, ...], str]) -> None:
+    """Give a provider's HTTP refusal our words (what to fix where): the first entry whose
+    statuses hold the error's status replaces its message and makes it final."""
+    status = exc.details.get("status")
+    for statuses, message in messages.items():
+        if status in statuses:
+            exc.message = message
+            exc.args = (message,)
+            exc.retryable = False
+            return
 
 
 def need(value: Any, message: str) -> Any:

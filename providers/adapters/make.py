@@ -4,7 +4,9 @@ scenarios listed with `pg[offset]`/`pg[limit]` (and `teamId`), previews from
 `/scenarios/{id}/blueprint` (modules in `flow`, routers with `routes`), inputs/outputs
 from `/scenarios/{id}/interface`, runs through `POST /scenarios/{id}/run`
 `{data, responsive, callbackUrl}` and polled at `/scenarios/{id}/executions/{executionId}`.
-Custom webhooks (`GET /hooks`) can start a scenario instead (`options.hook_url`)."""
+Custom webhooks (`GET /hooks`, https://developers.make.com/api-documentation/api-reference/hooks)
+start a scenario instead (`options.hook`: the hook's id or URL); a hook with API keys attached
+wants one in `x-make-apikey` (the credential's `hook_api_key`)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from .base import (
     RemoteWorkflow,
     adapter,
     need,
+    reword,
 )
 from .client import ProviderClient
 
@@ -34,6 +37,8 @@ RUN_STATUS = {1: SUCCEEDED, 2: SUCCEEDED, 3: FAILED}
 EXECUTION_STATUS = {"SUCCESS": SUCCEEDED, "WARNING": SUCCEEDED, "ERROR": FAILED, "RUNNING": RUNNING}
 ROUTER = "builtin:BasicRouter"
 SPACING = 260
+HOOK_PAGE, MAX_HOOKS = 100, 2000
+REF_HEADER = "X-Switchyard-Ref"  # our reference for the call (an idempotency key)
 
 
 @adapter
@@ -117,9 +122,9 @@ class MakeAdapter(ProviderAdapter):
         return {"inputs": list(interface.get("input") or []), "outputs": list(interface.get("output") or [])}
 
     def execute(self, request: ExecuteRequest) -> Execution:
-        hook_url = request.options.get("hook_url")
-        if hook_url:
-            return self._execute_hook(request, str(hook_url))
+        hook = request.options.get("hook") or request.options.get("hook_url")
+        if hook not in (None, ""):
+            return self._execute_hook(request, str(hook))
         self._need_token()
         need(request.workflow, "config.workflow must name the Make scenario (its id)")
         responsive = bool(request.options.get("responsive"))
@@ -131,6 +136,7 @@ class MakeAdapter(ProviderAdapter):
             answer = self.client.post(
                 f"scenarios/{request.workflow}/run",
                 json_body=body,
+                headers={REF_HEADER: request.reference} if request.reference else None,
                 timeout_s=max(request.timeout_s, 45.0) if responsive else request.timeout_s,
             ).body
         except NodeError as exc:
@@ -144,15 +150,61 @@ class MakeAdapter(ProviderAdapter):
             return Execution(status, execution_id, answer.get("outputs"), error, str(answer["status"]))
         return Execution(RUNNING, execution_id, answer, None, "started")
 
-    def _execute_hook(self, request: ExecuteRequest, url: str) -> Execution:
-        headers = {}
-        if self.connection.secrets.get("hook_api_key"):
-            headers["x-make-apikey"] = self.connection.secrets["hook_api_key"]
+    def _execute_hook(self, request: ExecuteRequest, hook: str) -> Execution:
+        """POST to a custom webhook (`options.hook`: its id or URL, from `GET /hooks`). The
+        connection's `hook_api_key` goes along as `x-make-apikey` only to a URL that `GET
+        /hooks` lists for the team, so a node cannot send the key anywhere else."""
+        url, listed = self._hook_url(hook)
+        headers = {REF_HEADER: request.reference} if request.reference else {}
+        key = self.connection.secrets.get("hook_api_key")
+        if key and listed:
+            headers["x-make-apikey"] = key
         data = request.data if isinstance(request.data, dict) else {"data": request.data}
         if request.callback_url:
             data = {**data, "callback_url": request.callback_url}
-        answer = self.client.post(url, json_body=data, headers=headers, timeout_s=request.timeout_s)
+        try:
+            answer = self.client.post(url, json_body=data, headers=headers, timeout_s=request.timeout_s)
+        except NodeError as exc:
+            reword(
+                exc,
+                {
+                    (401, 403): "the Make webhook refused the call: it has API keys attached; put one of "
+                    "them in the connection credential as `hook_api_key` (sent as x-make-apikey)",
+                    (404, 410): "Make does not know this webhook URL: check it under Webhooks in Make",
+                },
+            )
+            raise
         return Execution(ACCEPTED, None, answer.body, None, "accepted")
+
+    def _hook_url(self, hook: str) -> tuple[str, bool]:
+        """(url, listed): a hook id resolves through `GET /hooks`; a URL is used as given."""
+        is_url = hook.startswith(("http://", "https://"))
+        if not self.connection.secrets.get("token"):
+            if is_url:
+                return hook, False
+            self._need_token()
+        hooks = self.hooks()
+        for found in hooks:
+            if str(found.get("id")) == hook or (is_url and found.get("url") == hook):
+                if not found.get("url"):
+                    break
+                if found.get("enabled") is False:
+                    raise NodeError(
+                        ErrorCategory.INTEGRATION_ERROR,
+                        f"the Make webhook {found.get('name')!r} is disabled: "
+                        "enable it under Webhooks in Make",
+                        {"hook": hook},
+                        retryable=False,
+                    )
+                return str(found["url"]), True
+        if is_url:
+            return hook, False
+        raise NodeError(
+            ErrorCategory.VALIDATION_ERROR,
+            f"Make has no custom webhook {hook!r} in this team (GET /hooks lists {len(hooks)})",
+            {"hook": hook},
+            retryable=False,
+        )
 
     def poll(self, *, workflow: str, execution_id: str) -> Execution:
         self._need_token()
@@ -190,12 +242,29 @@ class MakeAdapter(ProviderAdapter):
         ]
 
     def hooks(self) -> list[dict[str, Any]]:
-        """The team's custom webhooks (`GET /hooks`): id, name, url."""
+        """The team's custom webhooks (`GET /hooks?typeName=gateway-webhook`, paged with
+        `pg[offset]`/`pg[limit]`): id, name, url, enabled, scenario_id, queue_count."""
         self._need_token()
-        body = self.client.get("hooks", params=self._team()).body or {}
-        return [
-            {"id": h.get("id"), "name": h.get("name"), "url": h.get("url")} for h in body.get("hooks") or []
-        ]
+        found: list[dict[str, Any]] = []
+        offset, limit = 0, HOOK_PAGE
+        while True:
+            params = {**self._team(), "typeName": "gateway-webhook", "pg[offset]": offset, "pg[limit]": limit}
+            page = (self.client.get("hooks", params=params).body or {}).get("hooks") or []
+            found.extend(
+                {
+                    "id": h.get("id"),
+                    "name": h.get("name"),
+                    "url": h.get("url"),
+                    "enabled": h.get("enabled"),
+                    "scenario_id": h.get("scenarioId"),
+                    "queue_count": h.get("queueCount"),
+                }
+                for h in page
+                if isinstance(h, dict)
+            )
+            if len(page) < limit or len(found) >= MAX_HOOKS:
+                return found
+            offset += limit
 
 
 def _explain_run_error(exc: NodeError, scenario: str) -> None:

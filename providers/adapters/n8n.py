@@ -46,6 +46,7 @@ STATUS = {
     "waiting": RUNNING,
     "unknown": RUNNING,
 }
+FIND_PAGE_SIZE, FIND_PAGES = 50, 40  # a lookup by reference reads at most 2,000 executions
 REF_PREFIX = "ref:"  # an execution id not known yet: find it by our reference
 
 
@@ -286,21 +287,33 @@ class N8nAdapter(ProviderAdapter):
             raise
         return Execution(RUNNING, execution_id, answer.body, None, "resumed")
 
+    def find_execution(self, *, workflow: str, reference: str) -> str | None:
+        self._need_key()
+        return self._find(workflow, reference, tries=3)
+
     def _find(self, workflow: str, reference: str, *, tries: int = 1) -> str | None:
-        """The id of the execution our call started (None when not recorded yet)."""
+        """The id of the execution our call started (None when not recorded yet): the
+        workflow's executions, newest first, followed through `nextCursor` until found
+        (at most FIND_PAGES pages of FIND_PAGE_SIZE)."""
         import time
 
         for attempt in range(tries):
-            body = (
-                self.client.get(
-                    self._api("executions"),
-                    params={"workflowId": workflow, "limit": 20, "includeData": "true"},
-                ).body
-                or {}
-            )
-            for execution in body.get("data") or []:
-                if _reference_of(execution) == reference:
-                    return str(execution.get("id"))
+            cursor = None
+            for _page in range(FIND_PAGES):
+                params: dict[str, Any] = {
+                    "workflowId": workflow,
+                    "limit": FIND_PAGE_SIZE,
+                    "includeData": "true",
+                }
+                if cursor:
+                    params["cursor"] = cursor
+                body = self.client.get(self._api("executions"), params=params).body or {}
+                for execution in body.get("data") or []:
+                    if _reference_of(execution) == reference:
+                        return str(execution.get("id"))
+                cursor = body.get("nextCursor")
+                if not cursor:
+                    break
             if attempt + 1 < tries:
                 time.sleep(0.1 * (attempt + 1))
         return None

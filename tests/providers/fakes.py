@@ -14,7 +14,12 @@ FakeMake follows the Make API v2 reference (https://developers.make.com/api-docu
   an inactive scenario answers 400.
 - `GET /scenarios/{id}/executions/{executionId}` -> `{status: RUNNING|SUCCESS|WARNING|ERROR, outputs, error}`.
 - `GET /scenarios/{id}/logs` -> `{"scenarioLogs": [...]}` (api-reference/scenarios-greater-than-logs),
-  `GET /hooks?teamId=` -> `{"hooks": [...]}` (api-reference/hooks).
+  `GET /hooks?teamId=&typeName=&pg[offset]=&pg[limit]=` -> `{"hooks": [{id, name, teamId, udid,
+  type: "web", typeName: "gateway-webhook", enabled, gone, queueCount, scenarioId, url, ...}], "pg"}`
+  (api-reference/hooks, "List hooks").
+- A custom webhook URL (`https://hook.<zone>.make.com/<udid>`) answers `Accepted` (text) to a
+  request; one with API keys attached wants one of them in `x-make-apikey` and answers 401
+  without it (apps.make.com/gateway, "Custom webhook": API key authentication).
 
 FakeZapier follows "Trigger Zaps from webhooks" (https://help.zapier.com/hc/en-us/articles/8496288690317):
 a Catch Hook URL `/hooks/catch/<account>/<hook>/` answers every POST with
@@ -78,10 +83,11 @@ class _Server:
                     }
                 )
                 status, answer = owner.route(self.command, parts.path, query, body, dict(self.headers))
-                data = json.dumps(answer).encode()
+                text = isinstance(answer, str)
+                data = answer.encode() if text else json.dumps(answer).encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", "text/plain" if text else "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
@@ -128,6 +134,42 @@ class FakeMake(_Server):
         self.callback_delay_s = 0.3
         super().__init__()
         self.base = f"{self.url}/api/v2"
+        self.hooks: dict[str, dict] = {}
+        self.add_hook(9, "Orders in", "abc", api_keys=["hook-key-1"])
+        self.add_hook(10, "Mail in", "mail1", type_name="gateway-mailhook")
+
+    def add_hook(self, hook_id: int, name: str, udid: str, *, api_keys=(), type_name="gateway-webhook"):
+        """A custom webhook: a call to its URL is kept in `received` and, when the body holds
+        `callback_url`, the scenario behind it posts `{"hook", "received"}` there."""
+        self.hooks[udid] = {
+            "id": hook_id,
+            "name": name,
+            "teamId": int(self.TEAM),
+            "udid": udid,
+            "type": "web" if type_name == "gateway-webhook" else "mail",
+            "typeName": type_name,
+            "packageName": None,
+            "enabled": True,
+            "gone": False,
+            "queueCount": 0,
+            "queueLimit": 10000,
+            "scenarioId": 101,
+            "url": f"{self.url}/hook/{udid}",
+            "api_keys": list(api_keys),
+            "received": [],
+        }
+
+    def _hook_call(self, udid, body, headers):
+        hook = self.hooks.get(udid)
+        if hook is None or not hook["enabled"]:
+            return 404, "There is no scenario listening for this webhook."
+        if hook["api_keys"] and headers.get("x-make-apikey") not in hook["api_keys"]:
+            return 401, "Invalid API key."
+        hook["received"].append(body)
+        if isinstance(body, dict) and body.get("callback_url"):
+            received = {k: v for k, v in body.items() if k != "callback_url"}
+            self.call_back(body["callback_url"], {"hook": udid, "received": received}, self.callback_delay_s)
+        return 200, "Accepted"
 
     def add(self, sid: str, name: str, **behaviour) -> str:
         self.scenarios[sid] = {
@@ -144,6 +186,8 @@ class FakeMake(_Server):
         return sid
 
     def route(self, method, path, query, body, headers):
+        if path.startswith("/hook/"):
+            return self._hook_call(path[len("/hook/") :], body, {k.lower(): v for k, v in headers.items()})
         if headers.get("Authorization") != f"Token {self.TOKEN}":
             return 401, {"detail": "Invalid access token.", "message": "Access denied.", "code": "SC401"}
         if not path.startswith("/api/v2/"):
@@ -152,8 +196,19 @@ class FakeMake(_Server):
         if parts == ["users", "me"]:
             return 200, {"authUser": {"id": 1, "name": "Test", "email": "t@example.com"}}
         if parts == ["hooks"]:
+            if query.get("teamId") != [self.TEAM]:
+                return 400, {"detail": "teamId is required", "code": "IM004"}
+            rows = [
+                h
+                for h in sorted(self.hooks.values(), key=lambda h: h["id"])
+                if "typeName" not in query or h["typeName"] == query["typeName"][0]
+            ]
+            offset = int(query.get("pg[offset]", ["0"])[0])
+            limit = int(query.get("pg[limit]", ["10000"])[0])
+            public = [{k: v for k, v in h.items() if k not in ("api_keys", "received")} for h in rows]
             return 200, {
-                "hooks": [{"id": 9, "name": "Orders in", "url": f"{self.url}/hook/abc", "teamId": 77}]
+                "hooks": public[offset : offset + limit],
+                "pg": {"sortBy": "id", "limit": limit, "sortDir": "asc", "offset": offset},
             }
         if parts == ["scenarios"] and method == "GET":
             if query.get("teamId") != [self.TEAM]:
