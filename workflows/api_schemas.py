@@ -55,6 +55,10 @@ class NodeTypeOut(serializers.Serializer):
     is_trigger = serializers.BooleanField()
     handles = serializers.ListField(child=serializers.CharField())
     dynamic_handles = serializers.BooleanField()
+    handles_from = serializers.DictField(
+        allow_null=True,
+        help_text="For dynamic handles: the config lists ({path, key}) and fields naming them, in order.",
+    )
     config_schema = serializers.DictField(allow_null=True)
     input_schema = serializers.DictField(allow_null=True)
     output_schema = serializers.DictField(allow_null=True)

@@ -218,3 +218,31 @@ def test_node_types_lists_the_palette_with_schemas(api):
 def test_openapi_schema_and_docs_are_served(api):
     assert api.get("/api/schema/").status_code == 200
     assert api.get("/api/docs/").status_code == 200
+
+
+def test_node_types_describe_dynamic_handles_as_the_engine_reads_them(api):
+    """The builder draws a switch's and a split's handles from `handles_from`, the rule the
+    engine itself uses: the same names in the same order for any config."""
+    from workflows.engine.registry import registry
+
+    types = {t["type"]: t for t in api.get("/api/v1/node-types").json()["results"]}
+    switch = types["logic.switch"]
+    assert switch["dynamic_handles"] is True
+    assert switch["handles_from"] == {
+        "lists": [{"path": "cases", "key": "handle"}],
+        "fields": ["default_handle"],
+    }
+    assert types["logic.split"]["handles_from"] == {
+        "lists": [{"path": "branches", "key": "handle"}],
+        "fields": [],
+    }
+    assert types["logic.if"]["handles_from"] is None
+
+    def drawn(entry, config):  # what a client following handles_from draws
+        names = [i.get(r["key"]) for r in entry["handles_from"]["lists"] for i in config.get(r["path"], [])]
+        names += [config.get(f) for f in entry["handles_from"]["fields"]]
+        return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
+
+    config = {"cases": [{"handle": "vip"}, {"handle": "eu"}, {"handle": "vip"}], "default_handle": "rest"}
+    assert drawn(switch, config) == ["vip", "eu", "rest"]
+    assert registry.get("logic.switch").output_handles(config) == ["vip", "eu", "rest", "error"]

@@ -144,6 +144,39 @@ class TriggerSpec:
 
 
 @dataclass(frozen=True)
+class HandlesFrom:
+    """Output handles read from a node's config, said as data so that the builder draws them
+    by the same rule as the engine (it gets `describe()` in `/node-types`): the `key` of every
+    object in each list `config[path]`, in order, then each named field holding one handle name
+    (or null). Duplicates count once."""
+
+    lists: tuple[tuple[str, str], ...] = ()  # (config key of a list of objects, key naming the handle)
+    fields: tuple[str, ...] = ()  # config keys holding a single handle name
+
+    def __call__(self, config: dict[str, Any]) -> list[str]:
+        handles: list[str] = []
+
+        def add(value: Any) -> None:
+            if isinstance(value, str) and value and value not in handles:
+                handles.append(value)
+
+        for path, key in self.lists:
+            items = config.get(path)
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict):
+                    add(item.get(key))
+        for name in self.fields:
+            add(config.get(name))
+        return handles
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "lists": [{"path": path, "key": key} for path, key in self.lists],
+            "fields": list(self.fields),
+        }
+
+
+@dataclass(frozen=True)
 class NodeType:
     type: str
     execute: Executor
@@ -155,7 +188,7 @@ class NodeType:
     output_schema: dict[str, Any] = field(default_factory=dict)
     handles: tuple[str, ...] = (MAIN,)
     # Handles that depend on config (switch cases, split branches); overrides `handles`.
-    dynamic_handles: Callable[[dict[str, Any]], list[str]] | None = None
+    dynamic_handles: HandlesFrom | None = None
     # Config keys the node evaluates itself (conditions, per-item templates): not pre-rendered.
     raw_config_keys: frozenset[str] = frozenset()
     # When it returns True for a node's config, the executor renders that whole config itself
@@ -181,6 +214,7 @@ class NodeType:
             "is_trigger": self.is_trigger,
             "handles": list(self.handles),
             "dynamic_handles": self.dynamic_handles is not None,
+            "handles_from": self.dynamic_handles.describe() if self.dynamic_handles else None,
             "config_schema": self.config_schema,
             "input_schema": self.input_schema,
             "output_schema": self.output_schema,

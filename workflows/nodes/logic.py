@@ -15,7 +15,7 @@ from typing import Any
 
 from ..engine.conditions import check_condition, evaluate_condition
 from ..engine.errors import ErrorCategory, NodeError
-from ..engine.registry import ERROR_HANDLE, NodeContext, NodeResult, Wait, node_type
+from ..engine.registry import ERROR_HANDLE, HandlesFrom, NodeContext, NodeResult, Wait, node_type
 from ..engine.templates import json_type
 
 CONDITION = {
@@ -57,18 +57,6 @@ def if_node(ctx: NodeContext) -> NodeResult:
 
 
 # -- switch ---------------------------------------------------------------------------------
-def switch_handles(config: dict[str, Any]) -> list[str]:
-    handles = [
-        c["handle"]
-        for c in config.get("cases") or []
-        if isinstance(c, dict) and isinstance(c.get("handle"), str)
-    ]
-    default = config.get("default_handle")
-    if isinstance(default, str) and default not in handles:
-        handles.append(default)
-    return handles
-
-
 def validate_switch(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     seen: set[str] = set()
     for i, case in enumerate(config["cases"]):
@@ -110,7 +98,7 @@ def validate_switch(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     input_schema=ANY_INPUT,
     output_schema={"description": "the input, unchanged"},
     handles=(),
-    dynamic_handles=switch_handles,
+    dynamic_handles=HandlesFrom(lists=(("cases", "handle"),), fields=("default_handle",)),
     raw_config_keys=frozenset({"cases"}),
     validate_config=validate_switch,
 )
@@ -164,11 +152,7 @@ def validate_split(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     input_schema=ANY_INPUT,
     output_schema={"description": "the input, unchanged"},
     handles=(),
-    dynamic_handles=lambda config: [
-        b["handle"]
-        for b in config.get("branches") or []
-        if isinstance(b, dict) and isinstance(b.get("handle"), str)
-    ],
+    dynamic_handles=HandlesFrom(lists=(("branches", "handle"),)),
     validate_config=validate_split,
 )
 def split_node(ctx: NodeContext) -> NodeResult:
