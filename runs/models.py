@@ -295,3 +295,27 @@ class PinnedOutput(models.Model):
 
     def __str__(self):
         return f"pin {self.workflow_id}/{self.node_id}"
+
+
+class NodeDayStat(models.Model):
+    """Per workflow, node and day (UTC, of the run's creation): what the node did in the
+    runs that have finished. Kept by database triggers (migration 0012) in the same
+    transaction as every change to a finished run's node rows, or to a run's status, day
+    or workflow; the per-node statistics add the unfinished runs read live."""
+
+    workflow_id = models.UUIDField()
+    day = models.DateField()
+    node_id = models.CharField(max_length=63)
+    runs = models.BigIntegerField(default=0)  # node executions, skipped ones excepted
+    succeeded = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    duration_ms = models.FloatField(default=0)  # sum over the finished ones with both times
+    durations = models.BigIntegerField(default=0)  # how many those are
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workflow_id", "day", "node_id"], name="uniq_node_day_stat")
+        ]
+
+    def __str__(self):
+        return f"{self.workflow_id} {self.day} {self.node_id}: {self.runs}"

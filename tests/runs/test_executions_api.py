@@ -4,6 +4,7 @@ per-node statistics behind the canvas badges."""
 import json
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -186,3 +187,97 @@ def test_the_executions_page_offers_every_trigger_type_as_a_filter(client, alice
     triggers = {t.type for t in registry.all() if t.is_trigger}
     assert {"trigger.queue", "trigger.chat", "trigger.webhook"} <= triggers
     assert triggers <= set(boot["trigger_types"])
+
+
+def _stats_from_rows(workflow_id, since):
+    """The per-node statistics computed from every node row, in Python: what the endpoint
+    must answer however it gets there."""
+    out = {}
+    for n in NodeExecution.objects.filter(run__workflow_id=workflow_id, run__created_at__gte=since).exclude(
+        status="skipped"
+    ):
+        s = out.setdefault(n.node_id, {"runs": 0, "succeeded": 0, "failed": 0, "ms": []})
+        s["runs"] += 1
+        s["succeeded"] += n.status == "succeeded"
+        s["failed"] += n.status == "failed"
+        if n.status in ("succeeded", "failed") and n.started_at and n.completed_at:
+            s["ms"].append((n.completed_at - n.started_at).total_seconds() * 1000)
+    return {
+        node_id: {
+            "runs": s["runs"],
+            "succeeded": s["succeeded"],
+            "failed": s["failed"],
+            "success_ratio": round(s["succeeded"] / (s["succeeded"] + s["failed"]), 4)
+            if s["succeeded"] + s["failed"]
+            else None,
+            "avg_duration_ms": round(sum(s["ms"]) / len(s["ms"]), 1) if s["ms"] else None,
+        }
+        for node_id, s in out.items()
+    }
+
+
+def test_node_stats_match_the_node_rows_across_days_unfinished_runs_and_later_changes(api, flows):
+    branch = workflow(
+        api,
+        [
+            START,
+            {
+                "id": "check",
+                "type": "logic.if",
+                "config": {"condition": {"left": "{{ input.x }}", "op": "gt", "right": 3}},
+            },
+            {"id": "big", "type": "data.transform", "config": {"set": {"tier": "big"}}},
+            {"id": "small", "type": "data.transform", "config": {"set": {"tier": "small"}}},
+        ],
+        [
+            {"source": "start", "target": "check"},
+            {"source": "check", "source_handle": "true", "target": "big"},
+            {"source": "check", "source_handle": "false", "target": "small"},
+        ],
+        name="Brancher",
+    )
+    ids = [run(api, branch, {"x": x}) for x in (1, 5, 7, 2, 9)]
+    waiting = workflow(api, [START, HOLD, DOUBLE], [{"source": "start", "target": "hold"}], name="W")
+    run(api, waiting, {"x": 1}, wait=False)
+    now = timezone.now()
+    # known durations (whole milliseconds: SQLite's date arithmetic has no finer grain),
+    # written after the runs finished
+    for i, run_id in enumerate(ids):
+        for k, n in enumerate(NodeExecution.objects.filter(run_id=run_id).order_by("order")):
+            n.started_at = now.replace(microsecond=0) - timedelta(seconds=30)
+            n.completed_at = n.started_at + timedelta(milliseconds=10 * (i + 1) + k)
+            n.save(update_fields=["started_at", "completed_at"])
+    # runs on earlier days, one run gone, one node failed after the fact
+    WorkflowRun.objects.filter(pk=ids[0]).update(created_at=now - timedelta(days=3))
+    WorkflowRun.objects.filter(pk=ids[1]).update(created_at=now - timedelta(days=1, hours=2))
+    WorkflowRun.objects.filter(pk=ids[2]).delete()
+    NodeExecution.objects.filter(run_id=ids[3], node_id="small").update(status="failed")
+
+    def check(wid, since):
+        query = "" if since is None else "?" + urlencode({"since": since.isoformat()})
+        got = api.get(f"/api/v1/workflows/{wid}/node-stats{query}").json()["nodes"]
+        start = since or now.replace(hour=0, minute=0, second=0, microsecond=0)
+        want = _stats_from_rows(wid, start)
+        for stats in want.values():  # SQLite's date arithmetic stops at milliseconds
+            if stats["avg_duration_ms"] is not None:
+                stats["avg_duration_ms"] = pytest.approx(stats["avg_duration_ms"], abs=1)
+        assert got == want, since
+        return got
+
+    today = check(branch, None)
+    assert today["check"]["runs"] == 2 and today["big"]["runs"] == 1 and today["small"]["failed"] == 1
+    everything = check(branch, now - timedelta(days=30))  # part of that day, then whole days
+    assert everything["start"]["runs"] == 4 and everything["check"]["success_ratio"] == 1.0
+    check(branch, (now - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0))
+    check(branch, now - timedelta(hours=1))
+    check(branch, (now - timedelta(days=2)).astimezone(timezone.get_fixed_timezone(-300)))
+    held = check(waiting, None)  # an unfinished run counts as it stands
+    assert held["hold"] == {
+        "runs": 1,
+        "succeeded": 0,
+        "failed": 0,
+        "success_ratio": None,
+        "avg_duration_ms": None,
+    }
+    assert "double" not in held
+    check(flows["double"], now - timedelta(days=1))
