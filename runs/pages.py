@@ -13,6 +13,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from workflows.engine.registry import registry
 from workflows.models import WRITE_ROLES, Membership
 from workflows.selectors import workflows_for
+from workflows.trigger_secrets import mask_document
 
 from . import selectors
 from .models import WorkflowRun
@@ -50,7 +51,7 @@ def run_page(request, pk):
     boot = {
         "run_id": str(run.pk),
         "workflow": {"id": str(run.workflow_id), "name": run.workflow.name},
-        "document": run.version.document,
+        "document": mask_document(run.version.document),
         "can_write": can_write,
     }
     return render(request, "runs/run.html", {"boot": boot, "run": run})

@@ -29,6 +29,7 @@ from .api_schemas import (
 from .engine.registry import registry
 from .models import WRITE_ROLES, Workspace
 from .permissions import WorkspaceRolePermission
+from .trigger_secrets import mask_document
 
 
 class WorkflowDocumentSerializer(serializers.Serializer):
@@ -55,7 +56,7 @@ def workflow_representation(workflow, request=None) -> dict:
     from .selectors import daily_usage
     from .triggers.endpoints import active_triggers
 
-    doc = selectors.document_of(workflow)
+    doc = mask_document(selectors.document_of(workflow))
     return {
         "id": str(workflow.id),
         "workspace": str(workflow.workspace_id),
@@ -174,7 +175,7 @@ class WorkflowViewSet(viewsets.ViewSet):
 
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
-        return Response(selectors.document_of(self.get_object(pk)))
+        return Response(mask_document(selectors.document_of(self.get_object(pk))))
 
     @action(detail=False, methods=["post"], url_path="import")
     def import_document(self, request):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .models import Workflow, WorkflowDraft
 from .selectors import document_of
+from .trigger_secrets import mask_document
 from .triggers.activation import activation_issues
 
 
@@ -20,13 +21,13 @@ def draft_view(workflow: Workflow) -> dict:
     if draft is None:
         document = document_of(workflow)
         return {
-            "document": document,
+            "document": mask_document(document),
             "errors": draft_errors(workflow, document, saved=bool(workflow.version)),
             "updated_at": None,
             "base_version": workflow.version,
         }
     return {
-        "document": draft.document,
+        "document": mask_document(draft.document),
         "errors": draft_errors(workflow, draft.document),
         "updated_at": draft.updated_at.isoformat(),
         "base_version": draft.base_version,

@@ -9,6 +9,7 @@ from . import selectors, services
 from .engine.registry import registry
 from .models import WRITE_ROLES, WorkflowStatus
 from .selectors import daily_usage
+from .trigger_secrets import mask_document
 from .triggers.endpoints import active_triggers
 
 RECENT_RUNS = 25
@@ -72,7 +73,7 @@ def workflow_detail(request, pk):
         "workflows/detail.html",
         {
             "workflow": workflow,
-            "document": selectors.document_of(workflow),
+            "document": mask_document(selectors.document_of(workflow)),
             "live_runs": live_runs,
             "test_runs": test_runs,
             "has_runs": bool(live_runs or test_runs),

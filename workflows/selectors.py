@@ -7,6 +7,7 @@ from django.utils import timezone
 from config.api_errors import ApiError
 
 from .models import Membership, Workflow, WorkflowVersion, Workspace
+from .trigger_secrets import mask_document
 
 SCHEMA = "switchyard.workflow/1"
 
@@ -110,7 +111,7 @@ def version_detail(workflow: Workflow, number: int) -> dict:
         "number": v.number,
         "created_by": v.created_by.get_username() if v.created_by else None,
         "created_at": v.created_at.isoformat(),
-        "document": v.document,
+        "document": mask_document(v.document),
     }
 
 

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from config.api_errors import ApiError
 
+from . import trigger_secrets
 from .engine.document import validate_or_raise
 from .engine.registry import registry
 from .models import Edge, Membership, Node, Role, Workflow, WorkflowDraft, WorkflowVersion, Workspace
@@ -92,10 +93,27 @@ def _save_document(*, workflow: Workflow, doc: dict, user) -> Workflow:
     return workflow
 
 
+def _stored_documents(workflow: Workflow | None) -> list[dict]:
+    """Where a `***` trigger secret is kept from: the draft (what the builder edited),
+    then the latest version."""
+    if workflow is None or workflow.pk is None:
+        return []
+    found = [d.document for d in WorkflowDraft.objects.filter(workflow=workflow)]
+    return found + ([document_of(workflow)] if workflow.version else [])
+
+
+def _validated(document: Any, workflow: Workflow | None) -> dict:
+    """The document validated and normalized, its trigger secrets sealed; a `***` secret
+    keeps the one stored for its node (`trigger_secrets`)."""
+    previous = _stored_documents(workflow)
+    doc = validate_or_raise(trigger_secrets.restore_masked(document, previous), registry)
+    return trigger_secrets.seal_document(doc, previous)
+
+
 @transaction.atomic
 def create_workflow(*, user, workspace: Workspace, document: dict) -> Workflow:
     """Validate `document` (SPEC §2) and store it as a new workflow; nothing is stored if invalid."""
-    doc = validate_or_raise(document, registry)
+    doc = _validated(document, None)
     workflow = Workflow(workspace=workspace, created_by=user, name=doc.get("name") or "Untitled workflow")
     return _save_document(workflow=workflow, doc=doc, user=user)
 
@@ -103,9 +121,8 @@ def create_workflow(*, user, workspace: Workspace, document: dict) -> Workflow:
 @transaction.atomic
 def replace_workflow(*, user, workflow: Workflow, document: dict) -> Workflow:
     """PUT: the whole document replaces the stored one."""
-    doc = validate_or_raise(document, registry)
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
-    workflow = _save_document(workflow=workflow, doc=doc, user=user)
+    workflow = _save_document(workflow=workflow, doc=_validated(document, workflow), user=user)
     WorkflowDraft.objects.filter(workflow=workflow).delete()  # the draft became this version
     return workflow
 
@@ -114,9 +131,9 @@ def replace_workflow(*, user, workflow: Workflow, document: dict) -> Workflow:
 def patch_workflow(*, user, workflow: Workflow, changes: dict) -> Workflow:
     """PATCH: top-level document fields in `changes` replace the stored ones."""
     workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
-    doc = dict(document_of(workflow))
+    doc = dict(trigger_secrets.unseal_document(document_of(workflow)))
     doc.update({k: v for k, v in changes.items() if k in DOCUMENT_FIELDS or k == "schema"})
-    return _save_document(workflow=workflow, doc=validate_or_raise(doc, registry), user=user)
+    return _save_document(workflow=workflow, doc=_validated(doc, workflow), user=user)
 
 
 @transaction.atomic
@@ -192,6 +209,10 @@ def save_draft(*, user, workflow: Workflow, document: Any, base_version: Any = N
             status_code=409,
             details={"base_version": base, "latest_version": workflow.version},
         )
+    previous = _stored_documents(workflow)
+    document = trigger_secrets.seal_document(
+        trigger_secrets.restore_masked(document, previous, strict=False), previous
+    )
     WorkflowDraft.objects.update_or_create(
         workflow=workflow,
         defaults={"document": document, "base_version": workflow.version, "updated_by": user},

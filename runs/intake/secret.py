@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from workflows.engine.registry import registry
+from workflows.trigger_secrets import unseal
 
 logger = logging.getLogger("switchyard.triggers")
 
@@ -24,9 +25,10 @@ def secret_field(workflow, node: dict, field: str) -> str:
 
 
 def trigger_secret(workflow, node: dict, value: Any) -> str:
-    """The trigger's secret: the literal config value, or a `{{ workspace.<name> }}`
+    """The trigger's secret: the literal config value (sealed at rest, see
+    `workflows.trigger_secrets`), or a `{{ workspace.<name> }}`
     credential decrypted for this delivery (the access is audited like any other use)."""
-    text = "" if value is None else str(value)
+    text = "" if value is None else str(unseal(value))
     if "{{" not in text:
         return text
     from connectors.services import credential_refs, resolve_credentials

@@ -23,28 +23,30 @@ from .secret import secret_field
 HOP_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 
 
-def _authorized(request, raw: bytes, *, workflow, node) -> bool:
-    """The trigger's auth; a token or secret written `{{ workspace.<credential> }}` is the
-    credential's value (read through `trigger_secret`, the use audited)."""
+def _authorized(request, raw: bytes, *, workflow, node) -> tuple[bool, str]:
+    """The trigger's auth, and the secret it checked ("" for none); a token or secret
+    written `{{ workspace.<credential> }}` is the credential's value (read through
+    `trigger_secret`, the use audited)."""
     auth = (node.get("config") or {}).get("auth") or {}
     kind = auth.get("type", "none")
     if kind == "none":
-        return True
+        return True, ""
     if kind == "header":
         token = secret_field(workflow, node, "auth.token")
-        return bool(token) and header_token_matches(request, auth.get("name") or "X-Webhook-Token", token)
+        name = auth.get("name") or "X-Webhook-Token"
+        return bool(token) and header_token_matches(request, name, token), token
     if kind == "hmac_sha256":
         secret = secret_field(workflow, node, "auth.secret")
         header = auth.get("header") or "X-Signature-256"
-        return bool(secret) and hmac_sha256_matches(request, header, secret, raw)
-    return False
+        return bool(secret) and hmac_sha256_matches(request, header, secret, raw), secret
+    return False, ""
 
 
-def trigger_payload(request, body, auth: dict) -> dict:
+def trigger_payload(request, body, auth: dict, secret: str = "") -> dict:
     """What the run receives (and stores) of the request: credentials never. Cookies and
     Authorization are dropped; the trigger's own auth header and every other header or
-    query parameter named like a credential is `***`, and the header token is masked
-    wherever else it was repeated."""
+    query parameter named like a credential is `***`, and the trigger's secret (`secret`,
+    as checked) is masked wherever else it was repeated."""
     auth_header = (auth.get("name") or "X-Webhook-Token") if auth.get("type") == "header" else ""
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
     payload = {
@@ -53,8 +55,7 @@ def trigger_payload(request, body, auth: dict) -> dict:
         "headers": masking.mask_headers(headers, extra=[auth_header] if auth_header else ()),
         "method": request.method,
     }
-    secrets = [str(auth.get("token") or "")] if auth_header else []
-    return masking.mask_secrets(payload, secrets)
+    return masking.mask_secrets(payload, [secret] if secret else [])
 
 
 @handles("trigger.webhook")
@@ -64,7 +65,8 @@ def receive_webhook(request, *, workflow, endpoint, node):
     raw = read_body(request, methods=None if method == "ANY" else (method,))
     if not isinstance(raw, bytes):
         return raw
-    if not _authorized(request, raw, workflow=workflow, node=node):
+    authorized, secret = _authorized(request, raw, workflow=workflow, node=node)
+    if not authorized:
         return json_error(401, "AUTHENTICATION_FAILED", "The webhook's authentication did not match.")
     try:
         body = parse_body(request, raw)
@@ -72,7 +74,7 @@ def receive_webhook(request, *, workflow, endpoint, node):
         return json_error(400, "PARSE_ERROR", f"The body is not valid JSON: {exc}", {"body": [str(exc)]})
     start = dict(
         workflow=workflow,
-        input=trigger_payload(request, body, config.get("auth") or {}),
+        input=trigger_payload(request, body, config.get("auth") or {}, secret),
         mode="live",
         trigger_node=node["id"],
         trigger_type="trigger.webhook",

@@ -56,18 +56,17 @@ def pair_forms(user: str, password: str) -> dict[str, str]:
 @dataclass
 class Plant:
     """The planted secrets: `credentials` are stored as workspace credentials; `literals`
-    are secrets typed into a workflow document (webhook tokens), allowed only where the
-    document itself is shown to the people who may edit it."""
+    are secrets typed into a workflow document (webhook tokens). Neither may be readable
+    anywhere: a document's trigger secrets are sealed at rest and shown as `***`."""
 
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     literals: dict[str, str] = field(default_factory=dict)
     pairs: list[tuple[str, str]] = field(default_factory=list)
 
-    def needles(self, *, with_literals: bool = True) -> list[tuple[str, str]]:
+    def needles(self) -> list[tuple[str, str]]:
         out = []
         values = [(f"{name}.{key}", v) for name, data in self.credentials.items() for key, v in data.items()]
-        if with_literals:
-            values += list(self.literals.items())
+        values += list(self.literals.items())
         for label, value in values:
             out += [(f"{label} ({kind})", form) for kind, form in forms_of(value).items()]
         for user, password in self.pairs:
@@ -90,42 +89,35 @@ class Sweep:
 
     def __init__(self, plant: Plant):
         self.plant = plant
-        self.texts: list[tuple[str, str, bool]] = []  # (source, text, literals allowed)
+        self.texts: list[tuple[str, str]] = []  # (source, text)
 
-    def add(self, source: str, value: Any, *, document: bool = False) -> None:
-        """Add a text (or any JSON-able value) read from `source`. `document`: the workflow
-        document itself, where secrets typed into it are expected."""
+    def add(self, source: str, value: Any) -> None:
+        """Add a text (or any JSON-able value) read from `source`."""
         text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-        self.texts.append((source, text, document))
+        self.texts.append((source, text))
 
     def findings(self) -> list[Finding]:
-        everywhere = self.plant.needles(with_literals=True)
-        credentials_only = self.plant.needles(with_literals=False)
+        needles = self.plant.needles()
         found = []
-        for source, text, document in self.texts:
-            for label, needle in credentials_only if document else everywhere:
+        for source, text in self.texts:
+            for label, needle in needles:
                 at = text.find(needle)
                 if at >= 0:
                     found.append(Finding(source, label, text[max(0, at - 60) : at + len(needle) + 60]))
         return found
 
     # -- collectors ---------------------------------------------------------------------
-    def database(self, *, document_tables: Iterable[str] = ()) -> None:
+    def database(self) -> None:
         """Every row of every table, as the database holds it (raw SQL: what a DBA or a
-        backup sees; encrypted columns stay encrypted)."""
+        backup sees; encrypted columns and sealed trigger secrets stay encrypted)."""
         from django.db import connection
 
-        document_tables = set(document_tables)
         with connection.cursor() as cursor:
             for table in connection.introspection.table_names():
                 cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
                 rows = cursor.fetchall()
                 if rows:
-                    self.add(
-                        f"table {table}",
-                        [[_cell(c) for c in row] for row in rows],
-                        document=table in document_tables,
-                    )
+                    self.add(f"table {table}", [[_cell(c) for c in row] for row in rows])
 
     def logs(self, records: Iterable[logging.LogRecord]) -> None:
         for record in records:
@@ -134,17 +126,14 @@ class Sweep:
                 text += logging.Formatter().formatException(record.exc_info)
             self.add(f"log {record.name}", text)
 
-    def api(self, client, paths: Iterable[str], *, document_paths: Iterable[str] = ()) -> None:
-        document_paths = set(document_paths)
+    def api(self, client, paths: Iterable[str]) -> None:
         for path in paths:
             response = client.get(path)
             assert response.status_code < 500, (path, response.status_code)
-            self.add(
-                f"GET {path}", response.content.decode("utf-8", "replace"), document=path in document_paths
-            )
+            self.add(f"GET {path}", response.content.decode("utf-8", "replace"))
 
-    def pages(self, client, paths: Iterable[str], *, document_paths: Iterable[str] = ()) -> None:
-        self.api(client, paths, document_paths=document_paths)
+    def pages(self, client, paths: Iterable[str]) -> None:
+        self.api(client, paths)
 
     def admin(self, client) -> None:
         """Every admin change list and every object's change page (a superuser's view)."""
@@ -157,8 +146,7 @@ class Sweep:
             paths = [changelist]
             for pk in model.objects.values_list("pk", flat=True)[:50]:
                 paths.append(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk]))
-            document = opts.app_label == "workflows"
-            self.api(client, paths, document_paths=paths if document else ())
+            self.api(client, paths)
 
     def frames(self, source: str, frames: Iterable[Any]) -> None:
         for frame in frames:

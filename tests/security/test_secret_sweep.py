@@ -14,7 +14,6 @@ import logging
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
@@ -28,7 +27,6 @@ from .sweep import NODE_USES, Sweep
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
 PLANT = uses.PLANT
-WORKFLOW_PREFIX = "workflows_"  # the workflow definition (documents, nodes, trigger endpoints)
 
 
 @pytest.fixture
@@ -160,9 +158,10 @@ def test_no_planted_secret_is_readable_anywhere(api, alice, client, admin_client
     sent = json.dumps([s.headers for s in target.seen] + [s.query for s in target.seen])
     assert PLANT.credentials["conn_own"]["token"] in sent and PLANT.credentials["templated"]["token"] in sent
 
-    sweep.database(
-        document_tables=[t for t in connection.introspection.table_names() if t.startswith(WORKFLOW_PREFIX)]
-    )
+    # The builder's working copy too: the document sent back as the API shows it (secrets `***`).
+    shown = api.get(f"/api/v1/workflows/{wid}/draft").json()["document"]
+    assert api.put(f"/api/v1/workflows/{wid}/draft", {"document": shown}, format="json").status_code == 200
+    sweep.database()
     sweep.logs(caplog.records)
     execution = ConnectorExecution.objects.get()
     connector_id = execution.connector_id
@@ -180,16 +179,29 @@ def test_no_planted_secret_is_readable_anywhere(api, alice, client, admin_client
             "/api/v1/credentials/",
             "/api/v1/workflows/",
             f"/api/v1/workflows/{wid}",
+            f"/api/v1/workflows/{wid}/export",
+            f"/api/v1/workflows/{wid}/versions",
+            f"/api/v1/workflows/{wid}/versions/1",
+            f"/api/v1/workflows/{wid}/draft",
+            f"/api/v1/workflows/{hmac_wid}",
+            f"/api/v1/workflows/{hmac_wid}/export",
+            f"/api/v1/workflows/{hmac_wid}/versions/1",
         ],
-        document_paths=["/api/v1/workflows/", f"/api/v1/workflows/{wid}"],
     )
     for other in WorkflowRun.objects.exclude(pk=run.pk):
         sweep.api(api, [f"/api/v1/runs/{other.pk}", f"/api/v1/runs/{other.pk}/logs"])
     client.force_login(alice)
     sweep.pages(
         client,
-        ["/", f"/workflows/{wid}/", "/connectors/", f"/connectors/{connector_id}/", "/credentials/"],
-        document_paths=[f"/workflows/{wid}/"],
+        [
+            "/",
+            f"/workflows/{wid}/",
+            f"/workflows/{hmac_wid}/",
+            f"/runs/{run.pk}/",
+            "/connectors/",
+            f"/connectors/{connector_id}/",
+            "/credentials/",
+        ],
     )
     sweep.admin(admin_client)
     token = Token.objects.get(user=alice).key

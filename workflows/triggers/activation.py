@@ -12,6 +12,7 @@ from ..engine.errors import ValidationIssue, WorkflowInvalid
 from ..engine.registry import registry
 from ..models import TriggerEndpoint, Workflow, WorkflowStatus
 from ..selectors import document_of
+from ..trigger_secrets import unseal_document
 from .schedules import register_schedules, unregister_schedules
 
 # Checks of what a node refers to outside the document: check(workflow, node) -> issues.
@@ -36,7 +37,8 @@ def activation_issues(
     latest version; the activation rules are checked only once the document rules pass.
     `document_valid` skips the document rules for a document already known to pass them (a
     saved version)."""
-    doc = document_of(workflow) if document is None else document
+    # Sealed trigger secrets are checked as the text they hold (in memory only).
+    doc = unseal_document(document_of(workflow) if document is None else document)
     issues = [] if document_valid else list(validate(doc, registry))
     if document is not None and issues:
         return issues

@@ -1,0 +1,171 @@
+"""Secrets typed into a trigger's config (a webhook's header token or HMAC secret, a chat
+bot's secret token, a payment signing secret): the config fields the trigger type lists in
+`TriggerSpec.secret_fields`.
+
+- At rest they are sealed: every document stored (versions, node rows, drafts) holds
+  `sealed:v1:<Fernet token>` (FIELD_ENCRYPTION_KEY, like workspace credentials) instead of
+  the text, so neither the database nor the admin shows it.
+- In every answer (API, pages, export, versions, drafts, websocket) the value is `***`.
+  A `{{ workspace.<credential> }}` reference is shown as written: it is not a secret.
+- A write that sends `***` back keeps the secret stored for that node (same node id and
+  field, in the draft or the latest version); with nothing to keep it is refused (400).
+- Intake reads the text with `unseal` (`runs.intake.secret`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from cryptography.fernet import InvalidToken
+from encrypted_model_fields.fields import decrypt_str, encrypt_str
+
+from config.api_errors import ApiError
+
+from .engine.masking import MASK
+from .engine.registry import registry
+
+SEALED = "sealed:v1:"
+
+
+def seal(text: str) -> str:
+    return SEALED + encrypt_str(text).decode("ascii")
+
+
+def unseal(value: Any) -> Any:
+    """The text of a sealed value (anything else as it is); "" if it cannot be decrypted
+    (sealed with a key that is gone: nothing can match it)."""
+    if isinstance(value, str) and value.startswith(SEALED):
+        try:
+            return decrypt_str(value[len(SEALED) :])
+        except (InvalidToken, ValueError):
+            return ""
+    return value
+
+
+def _is_secret_text(value: Any) -> bool:
+    """A literal secret: a non-empty string that is no `{{ ... }}` reference."""
+    return isinstance(value, str) and bool(value) and "{{" not in value
+
+
+def _secret_slots(document: Any) -> Iterator[tuple[int, dict, str, list[str]]]:
+    """(node index, node, dotted field, path) of every secret field a trigger node of the
+    document has (drafts may be any JSON: whatever is not shaped right is passed over)."""
+    nodes = document.get("nodes") if isinstance(document, dict) else None
+    if not isinstance(nodes, list):
+        return
+    for index, node in enumerate(nodes):
+        if not isinstance(node, dict):
+            continue
+        spec = registry.trigger_spec(node.get("type"))
+        if spec is None:
+            continue
+        for field in spec.secret_fields:
+            yield index, node, field, field.split(".")
+
+
+def _get(node: dict, path: list[str]) -> Any:
+    value: Any = node.get("config")
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _with(document: dict, index: int, path: list[str], value: Any) -> None:
+    """Set the node's config value at `path` (its dicts are copies by now, see `_copy`)."""
+    target = document["nodes"][index]["config"]
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+
+
+def _copy(document: Any) -> Any:
+    return copy.deepcopy(document)
+
+
+def mask_document(document: Any) -> Any:
+    """A copy of `document` with every literal trigger secret (sealed or not) as `***`."""
+    slots = [(i, p) for i, node, _f, p in _secret_slots(document) if _is_secret_text(_get(node, p))]
+    if not slots:
+        return document
+    document = _copy(document)
+    for index, path in slots:
+        _with(document, index, path, MASK)
+    return document
+
+
+def unseal_document(document: Any) -> Any:
+    """A copy of `document` with the text of every sealed trigger secret (in memory only:
+    to validate it, or to edit it before sealing it again)."""
+    slots = [(i, p) for i, node, _f, p in _secret_slots(document) if _sealed(_get(node, p))]
+    if not slots:
+        return document
+    document = _copy(document)
+    for index, path in slots:
+        _with(document, index, path, unseal(_get(document["nodes"][index], path)))
+    return document
+
+
+def _sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED)
+
+
+def _stored(previous: Iterable[Any]) -> dict[tuple[str, str], str]:
+    """(node id, field) -> the sealed (or, before sealing existed, plain) secret stored
+    there, the first document of `previous` that has one winning."""
+    found: dict[tuple[str, str], str] = {}
+    for document in previous:
+        for _i, node, field, path in _secret_slots(document):
+            value = _get(node, path)
+            if _is_secret_text(value) and value != MASK:
+                found.setdefault((str(node.get("id")), field), value)
+    return found
+
+
+def restore_masked(document: Any, previous: Iterable[Any], *, strict: bool = True) -> Any:
+    """`document` with each `***` secret replaced by the text stored for that node and
+    field in `previous` (documents, most relevant first). When nothing is stored there:
+    400 naming the field (`strict`), else the `***` stays (a draft may be incomplete)."""
+    slots = [(i, node, f, p) for i, node, f, p in _secret_slots(document) if _get(node, p) == MASK]
+    if not slots:
+        return document
+    stored = _stored(previous)
+    document = _copy(document)
+    for index, node, field, path in slots:
+        kept = stored.get((str(node.get("id")), field))
+        if kept is None and not strict:
+            continue
+        if kept is None:
+            name = f"nodes[{index}].config.{field}"
+            message = (
+                f"{name} is `***` (a masked secret) but no secret is stored for node "
+                f"{node.get('id')!r}: type it again or reference a credential as "
+                "{{ workspace.<name> }}."
+            )
+            raise ApiError("VALIDATION_ERROR", message, details={name: [message]})
+        _with(document, index, path, unseal(kept))
+    return document
+
+
+def seal_document(document: Any, previous: Iterable[Any] = ()) -> Any:
+    """A copy of `document` with every literal trigger secret sealed. A secret equal to the
+    one stored for the node in `previous` keeps that sealed value (saving an unchanged
+    document makes no new version)."""
+    slots = [(i, node, f, p) for i, node, f, p in _secret_slots(document) if _is_secret_text(_get(node, p))]
+    if not slots:
+        return document
+    stored = _stored(previous)
+    document = _copy(document)
+    for index, node, field, path in slots:
+        value = _get(node, path)
+        kept = stored.get((str(node.get("id")), field))
+        if kept is not None and value == kept and _sealed(kept):
+            continue  # already the stored, sealed value
+        if kept is not None and _sealed(kept) and unseal(kept) == value:
+            _with(document, index, path, kept)
+        else:
+            _with(document, index, path, seal(value))
+    return document
