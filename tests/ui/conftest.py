@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from django.core.signals import request_finished, request_started
 
+from tests.connectors.api_server import ApiServer
+from tests.e2e.server import drop_server, make_server
+
 # Playwright's sync API runs an event loop in this thread; the live server's database calls
 # happen in its own thread, and the test's ORM calls are ordinary sync code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -119,3 +122,29 @@ def logged_in(page, live_server, django_user_model):
     page.click("button[type=submit], input[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     return page, user, live_server.url
+
+
+# A real `serve` (daphne, websockets, workers) for the run pages' tests: one per module.
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = make_server(tmp_path_factory.mktemp("serve-ui"))
+    srv.start(timeout_s=180)  # a loaded CI machine can take long to bring daphne and workers up
+    yield srv
+    drop_server(srv)
+
+
+@pytest.fixture
+def remote():
+    srv = ApiServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def demo(page, server):
+    page.goto(f"{server.base}/accounts/login/")
+    page.fill("input[name=username]", "demo")
+    page.fill("input[name=password]", "switchyard-demo")
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(f"{server.base}/")
+    return page

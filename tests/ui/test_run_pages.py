@@ -8,11 +8,6 @@ import re
 import threading
 import time
 
-import pytest
-
-from tests.connectors.api_server import ApiServer
-from tests.e2e.server import drop_server, make_server
-
 STATUS_LOG = """
 window.__statuses = [];
 const note = (el) => window.__statuses.push([el.dataset.nodeId, el.dataset.status, Date.now()]);
@@ -42,31 +37,6 @@ window.WebSocket = function (...args) {
 window.WebSocket.prototype = Native.prototype;
 Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
 """
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = make_server(tmp_path_factory.mktemp("serve-ui"))
-    srv.start(timeout_s=180)  # a loaded CI machine can take long to bring daphne and workers up
-    yield srv
-    drop_server(srv)
-
-
-@pytest.fixture
-def remote():
-    srv = ApiServer()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def demo(page, server):
-    page.goto(f"{server.base}/accounts/login/")
-    page.fill("input[name=username]", "demo")
-    page.fill("input[name=password]", "switchyard-demo")
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(f"{server.base}/")
-    return page
 
 
 def start(server, nodes, edges, input=None) -> tuple[str, str]:

@@ -199,6 +199,7 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
             issues={s.issues}
             statuses={live.statuses}
             notes={live.notes}
+            activeEdges={live.activeEdges}
             readOnly={readOnly}
             onNodesChange={s.onNodesChange}
             onEdgesChange={s.onEdgesChange}
@@ -229,6 +230,8 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
               canWrite={!readOnly}
               pinned={live.pins.has(selected.id)}
               onPinned={live.refresh}
+              run={live.run}
+              onCallbackSent={live.reloadRun}
             />
           )}
         </div>

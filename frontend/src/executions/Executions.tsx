@@ -37,7 +37,8 @@ export function Executions({ boot }: { boot: Boot }) {
   const [count, setCount] = useState(0);
   const [next, setNext] = useState<string | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [message, setMessage] = useState("");
+  const [message, setMessage] = useState(""); // the outcome of the last bulk action
+  const [loadError, setLoadError] = useState("");
   const [loading, setLoading] = useState(true);
 
   const query = useMemo(() => {
@@ -53,9 +54,9 @@ export function Executions({ boot }: { boot: Boot }) {
       setRows(page.results);
       setCount(page.count);
       setNext(page.next);
-      setMessage("");
+      setLoadError("");
     } catch (e: any) {
-      setMessage(e.message);
+      setLoadError(e.message);
       setRows([]);
     } finally {
       setLoading(false);
@@ -86,6 +87,7 @@ export function Executions({ boot }: { boot: Boot }) {
 
   const apply = (event?: React.FormEvent) => {
     event?.preventDefault();
+    setMessage("");
     setFilters({ ...draft, page: "" });
     setSelected(new Set());
   };
@@ -93,7 +95,13 @@ export function Executions({ boot }: { boot: Boot }) {
   const goto = (p: number) => setFilters({ ...filters, page: p > 1 ? String(p) : "" });
   const bulk = async (action: "retry" | "cancel", from?: string) => {
     const ids = [...selected];
-    const res = await api.post<any>(`/api/v1/runs/bulk-${action}`, { ids, ...(from ? { from } : {}) });
+    let res: any;
+    try {
+      res = await api.post<any>(`/api/v1/runs/bulk-${action}`, { ids, ...(from ? { from } : {}) });
+    } catch (e: any) {
+      setMessage(e.message);
+      return;
+    }
     const failed = res.results.filter((r: any) => !r.ok);
     setMessage(
       `${action === "retry" ? "Retried" : "Cancelled"} ${res.succeeded} of ${ids.length}` +
@@ -149,6 +157,7 @@ export function Executions({ boot }: { boot: Boot }) {
           <button type="submit" className="primary">Apply</button>
         </form>
       </section>
+      {loadError && <div className="alert alert-error" role="alert">{loadError}</div>}
       {message && <div className="alert alert-info" role="status" data-testid="executions-message">{message}</div>}
       <section className="card">
         <div className="ex-bulk">

@@ -7,7 +7,10 @@ import { connectWorkflow } from "../lib/ws";
 import { JsonTree } from "../run/JsonTree";
 import { canvasState } from "../run/model";
 import type { RunNode } from "../run/Timeline";
+import { CallbackPanel, type Receipt } from "../run/CallbackPanel";
 import "./live.css";
+
+export type LiveRun = { id: string; nodes: RunNode[]; status?: string; callbacks?: Receipt[] };
 
 type Stats = Record<string, { runs: number; success_ratio: number | null; avg_duration_ms: number | null }>;
 
@@ -21,22 +24,39 @@ function badge(s: Stats[string] | undefined): string | undefined {
 /** Statuses of the workflow's newest run (live from /ws/workflows/<id>/), badges (runs today,
  * success ratio, mean duration) and pinned outputs, as canvas props. */
 export function useLiveCanvas(workflowId: string | null, doc: { nodes: any[]; edges: any[] }) {
-  const [run, setRun] = useState<{ id: string; nodes: RunNode[] } | null>(null);
+  const [run, setRun] = useState<LiveRun | null>(null);
   const [stats, setStats] = useState<Stats>({});
   const [pins, setPins] = useState<Set<string>>(new Set());
   const timer = useRef<number | undefined>();
+  const detailTimer = useRef<number | undefined>();
+  const seq = useRef(0);
   const refresh = useCallback(() => {
     if (!workflowId) return;
     api.get(`/api/v1/workflows/${workflowId}/node-stats`).then((r) => setStats(r.nodes), () => {});
     api.get(`/api/v1/workflows/${workflowId}/pins`).then((r) => setPins(new Set(Object.keys(r.pins))), () => {});
   }, [workflowId]);
+  // The run's detail (handles taken, waits, callback URLs, received callbacks) after a node
+  // settles; fetched again if more events arrived while it was on its way.
+  const loadRun = useCallback((runId: string) => {
+    const at = seq.current;
+    api.get<any>(`/api/v1/runs/${runId}`).then((d) => {
+      setRun((r) => (r && r.id !== runId ? r : { id: runId, nodes: d.nodes, callbacks: d.callbacks ?? [], status: d.status }));
+      if (seq.current !== at) refetchSoon(runId);
+    }, () => {});
+  }, []);
+  const refetchSoon = useCallback((runId: string) => {
+    window.clearTimeout(detailTimer.current);
+    detailTimer.current = window.setTimeout(() => loadRun(runId), 200);
+  }, [loadRun]);
   useEffect(() => {
     if (!workflowId) return;
     refresh();
     const conn = connectWorkflow(workflowId, {
       onEvent: (e: any) => {
+        seq.current += 1;
         if (e.type === "snapshot") {
-          setRun(e.latest_run ? { id: e.latest_run.id, nodes: e.latest_run.nodes } : null);
+          setRun(e.latest_run ? { id: e.latest_run.id, nodes: e.latest_run.nodes, status: e.latest_run.status } : null);
+          if (e.latest_run) refetchSoon(e.latest_run.id);
         } else if (e.type === "node.status") {
           setRun((r) => {
             const base = !r || r.id !== e.run_id ? { id: e.run_id, nodes: [] as RunNode[] } : r;
@@ -46,23 +66,31 @@ export function useLiveCanvas(workflowId: string | null, doc: { nodes: any[]; ed
               error: e.error ?? null, duration_ms: e.duration_ms ?? null, input: null, output: null,
               started_at: null, completed_at: null,
             });
-            return { id: base.id, nodes };
+            if (!["running", "pending", "retrying"].includes(e.status)) refetchSoon(e.run_id);
+            return { ...base, nodes };
           });
-        } else if (e.type === "run.status" && !["running", "waiting", "pending"].includes(e.status)) {
-          window.clearTimeout(timer.current);
-          timer.current = window.setTimeout(refresh, 300);
+        } else if (e.type === "run.status") {
+          setRun((r) => (r && r.id === e.run_id ? { ...r, status: e.status } : r));
+          refetchSoon(e.run_id);
+          if (!["running", "waiting", "pending"].includes(e.status)) {
+            window.clearTimeout(timer.current);
+            timer.current = window.setTimeout(refresh, 300);
+          }
         }
       },
     });
-    return () => conn.close();
-  }, [workflowId, refresh]);
+    return () => {
+      conn.close();
+      window.clearTimeout(detailTimer.current);
+    };
+  }, [workflowId, refresh, refetchSoon]);
   const view = canvasState(doc, run?.nodes ?? [], pins);
   const notes: Record<string, NodeNote> = { ...view.notes };
   for (const n of doc.nodes) {
     const b = badge(stats[n.id]);
     if (b) notes[n.id] = { ...(notes[n.id] ?? {}), badge: b };
   }
-  return { statuses: view.statuses, notes, runId: run?.id ?? null, pins, refresh };
+  return { statuses: view.statuses, notes, activeEdges: view.activeEdges, runId: run?.id ?? null, run, pins, refresh, reloadRun: () => run && loadRun(run.id) };
 }
 
 type Execution = RunNode & { run_id: string; run_status: string; mode: string };
@@ -211,8 +239,21 @@ function TestTab({ workflowId, node, canWrite, onPinned }: { workflowId: string;
 }
 
 /** The node inspector: Logs (recent executions across runs) and Test (this node alone). */
-export function Inspector({ workflowId, node, canWrite, onPinned, pinned }: { workflowId: string; node: any; canWrite: boolean; onPinned: () => void; pinned: boolean }) {
-  const [tab, setTab] = useState<"logs" | "test">("logs");
+export function Inspector({ workflowId, node, canWrite, onPinned, pinned, run, onCallbackSent }: {
+  workflowId: string;
+  node: any;
+  canWrite: boolean;
+  onPinned: () => void;
+  pinned: boolean;
+  run?: LiveRun | null;
+  onCallbackSent?: () => void;
+}) {
+  // The callback panel for flow.callback nodes and for any node of the latest run waiting for a
+  // callback (provider nodes): its URL, QR code, a test callback and what was received.
+  const state = run?.nodes.find((n) => n.node_id === node.id && n.status === "waiting" && n.callback_url)
+    ?? run?.nodes.find((n) => n.node_id === node.id && n.callback_url);
+  const hasCallback = node.type === "flow.callback" || !!state || !!run?.callbacks?.some((r) => r.node_id === node.id);
+  const [tab, setTab] = useState<"logs" | "test" | "callback">(state?.status === "waiting" ? "callback" : "logs");
   const [message, setMessage] = useState("");
   const unpin = async () => {
     await api.delete(`/api/v1/workflows/${workflowId}/pins/${node.id}`).catch(() => {});
@@ -232,13 +273,29 @@ export function Inspector({ workflowId, node, canWrite, onPinned, pinned }: { wo
         <strong><code>{node.id}</code></strong>
         <button type="button" aria-pressed={tab === "logs"} onClick={() => setTab("logs")} data-testid="inspector-tab-logs">Logs</button>
         <button type="button" aria-pressed={tab === "test"} onClick={() => setTab("test")} data-testid="inspector-tab-test">Test</button>
+        {hasCallback && (
+          <button type="button" aria-pressed={tab === "callback"} onClick={() => setTab("callback")} data-testid="inspector-tab-callback">
+            Callback{state?.status === "waiting" ? " (waiting)" : ""}
+          </button>
+        )}
         <span className="lv-spacer" />
         {pinned && canWrite && <button type="button" onClick={() => void unpin()} data-testid="inspector-unpin">Unpin</button>}
         {canWrite && <button type="button" onClick={() => void runFrom()} data-testid="inspector-run-from">Run from here</button>}
       </header>
       {message && <p className="error small">{message}</p>}
       <div className="lv-body">
-        {tab === "logs" ? (
+        {tab === "callback" && hasCallback ? (
+          <>
+            {run && <p className="small muted">Latest run <a href={`/runs/${run.id}#node=${node.id}`}>{run.id.slice(0, 8)}</a>{run.status ? ` (${run.status})` : ""}</p>}
+            <CallbackPanel
+              nodeId={node.id}
+              url={state?.status === "waiting" ? state.callback_url ?? null : null}
+              expiresAt={state?.expires_at}
+              receipts={run?.callbacks ?? []}
+              onSent={onCallbackSent ?? (() => {})}
+            />
+          </>
+        ) : tab === "logs" ? (
           <LogsTab workflowId={workflowId} nodeId={node.id} canWrite={canWrite} onPinned={onPinned} />
         ) : (
           <TestTab workflowId={workflowId} node={node} canWrite={canWrite} onPinned={onPinned} />

@@ -2,6 +2,7 @@
 // callback to it, and every callback the server received for this run (headers masked).
 import { useEffect, useState } from "react";
 import QRCode from "qrcode";
+import "./panels.css";
 
 export type Receipt = {
   node_id: string;

@@ -1,6 +1,7 @@
 // A collapsible JSON tree with copy and search. Large values start folded and are drawn
 // only when opened; a payload the server truncated for storage (over 256 KiB) shows its marker.
 import { useMemo, useState } from "react";
+import "./panels.css";
 
 export const TRUNCATED = "_switchyard_truncated";
 const LARGE_CHARS = 20_000;
@@ -44,6 +45,14 @@ function Node({ name, value, depth, needle }: { name: string | null; value: unkn
   );
 }
 
+const kib = (bytes: number) => `${Math.round(bytes / 1024)} KiB`;
+
+/** The storage cap named by a truncation marker ("… truncated to 262144 bytes …"), 256 KiB by default. */
+function limitOf(marker: any): number {
+  const m = String(marker?.message ?? "").match(/truncated to (\d+) bytes/);
+  return m ? Number(m[1]) : 256 * 1024;
+}
+
 export function JsonTree({ value, label, testid }: { value: unknown; label: string; testid?: string }) {
   const [query, setQuery] = useState("");
   const text = useMemo(() => JSON.stringify(value ?? null, null, 2), [value]);
@@ -80,7 +89,9 @@ export function JsonTree({ value, label, testid }: { value: unknown; label: stri
       </header>
       {truncated && (
         <p className="jt-truncated" data-testid="truncated-marker">
-          {(value as any).message ?? "Truncated for storage."} The full value went to the next node; a preview is kept.
+          <strong>Truncated at {kib(limitOf(value))} for storage</strong>
+          {typeof (value as any).size_bytes === "number" ? ` (the payload was ${kib((value as any).size_bytes)})` : ""}. The full value
+          went to the next node; a preview of its start is kept.
         </p>
       )}
       {value === null || value === undefined ? (

@@ -238,7 +238,7 @@ export function RunPage({ boot }: { boot: Boot }) {
         </section>
         <section className="card">
           <h2>Timeline</h2>
-          <Timeline nodes={nodes} startedAt={detail.started_at} onPick={pick} />
+          <Timeline nodes={nodes} startedAt={detail.started_at} onPick={pick} runId={detail.id} tick={tick} active={!finished} />
         </section>
       </div>
       <Logs runId={detail.id} nodeIds={boot.document.nodes.map((n) => n.id)} tick={tick} focus={null} />

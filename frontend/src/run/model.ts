@@ -57,10 +57,14 @@ export function canvasState(doc: Doc, nodes: RunNode[], pinned: Set<string>) {
   for (const e of doc.edges) {
     const id = edgeId(e, taken);
     const src = (groups[e.source] ?? []).find((n) => n.iteration === null);
-    const handles: string[] = (src as any)?.handles ?? [];
-    if (src && (src.status === "succeeded" || src.status === "failed") && handles.includes(e.source_handle || "main")) {
-      activeEdges.push(id);
-    }
+    if (!src || (src.status !== "succeeded" && src.status !== "failed")) continue;
+    const handles: string[] | undefined = (src as any).handles;
+    // The handles the source emitted when known (run detail, snapshot); from a live event alone,
+    // the edge carried data when its target started.
+    const carried = Array.isArray(handles)
+      ? handles.includes(e.source_handle || "main")
+      : (groups[e.target] ?? []).some((n) => !["pending", "skipped"].includes(n.status));
+    if (carried) activeEdges.push(id);
   }
   return { statuses, notes, activeEdges };
 }
