@@ -6,9 +6,10 @@
   (`adapter.is_healthy`) before reuse and replaced when it fails; a connection whose
   operation failed with CONNECTION_ERROR, or that says it is not `reusable` (a timed-out
   socket, say), is closed, never reused.
-- Rotation: when a credential's data changes, the next checkout sees a new fingerprint,
-  closes the idle connections made with the old one, and closes the busy ones when they
-  come back.
+- Rotation: saving or deleting a credential calls `retire_credential` (in this process at
+  commit, in the other processes through `connectors.adapters.rotation`), which closes its
+  idle connections at once and the busy ones when their operation ends; the next checkout
+  connects with the new data. A checkout that sees a new fingerprint does the same.
 - Closed on shutdown: `close_all()` runs at interpreter exit, and at a forked worker's exit
   (`close_when_worker_exits`, connected to Django-Q's `post_spawn`).
 """
@@ -20,7 +21,7 @@ import logging
 import multiprocessing.util
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,6 +47,8 @@ class ConnectionPool:
         self._adapters: dict[Key, Adapter] = {}
         self._cond = threading.Condition()
         self.connects = 0  # connections opened so far (for benches and tests)
+        # Called once, before the first pooled connection opens (rotation notices start then).
+        self.on_first_connection: Callable[[], None] | None = None
 
     @contextmanager
     def connection(self, adapter: Adapter, settings: ConnectionSettings, limits: Limits) -> Iterator[Any]:
@@ -72,6 +75,12 @@ class ConnectionPool:
 
     # -- internals ---------------------------------------------------------------------
     def _open_new(self, adapter: Adapter, settings: ConnectionSettings, limits: Limits) -> Any:
+        if self.on_first_connection is not None and adapter.pooled:
+            hook, self.on_first_connection = self.on_first_connection, None
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - the operation goes on; rotation then waits for a checkout
+                logger.warning("could not start listening for credential rotations", exc_info=True)
         self.connects += 1
         return adapter.connect(settings, limits)
 
@@ -142,7 +151,29 @@ class ConnectionPool:
     def _forget(self, key: Key) -> None:
         with self._cond:
             self._open[key] = self._open.get(key, 1) - 1
+            if self._open[key] <= 0:
+                self._retired.discard(key)  # nothing of the old credential is left open
             self._cond.notify()
+
+    def retire_credential(self, credential_id: str) -> int:
+        """The credential changed or went away: close its idle connections now, its busy
+        ones when they come back; the next checkout connects afresh. Returns how many closed."""
+        stale: list[tuple[Key, Any]] = []
+        with self._cond:
+            for key in [k for k in self._open if k[1] == credential_id]:
+                conns = self._idle.pop(key, [])
+                stale.extend((key, conn) for conn, _ in conns)
+                self._open[key] = self._open.get(key, 0) - len(conns)
+                if self._open[key] > 0:
+                    self._retired.add(key)
+            for ident in [i for i in self._current if i[1] == credential_id]:
+                del self._current[ident]
+            self._cond.notify_all()
+        for key, conn in stale:
+            self._close(self._adapters[key], conn)
+        if stale:
+            logger.info("credential %s changed: closed %d pooled connection(s)", credential_id, len(stale))
+        return len(stale)
 
     def _checkin(self, key: Key, adapter: Adapter, conn: Any, *, keep: bool) -> None:
         with self._cond:

@@ -135,3 +135,69 @@ def test_an_adapter_node_can_be_tested_alone(api):
     body = res.json()
     assert body["status"] == "succeeded", (body.get("error"), body.get("logs"))
     assert body["output"] == {"rows": [{"twice": 42}], "row_count": 1}
+
+
+def _backend_alive(pid: int) -> bool:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as admin:
+        return bool(admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone())
+
+
+def _gone(pid: int) -> bool:
+    """The server ends a backend a moment after its client closes the socket."""
+    import time
+
+    for _ in range(100):
+        if not _backend_alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_rotating_a_credential_closes_its_pooled_postgres_connection_at_once(api):
+    """No further operation needed: the save itself closes the connection made with the old data."""
+    cred = unique("db")
+    made = make_credential(api, cred, {"url": PG})
+    run = run_nodes(api, [_query(cred, "pid", "SELECT pg_backend_pid() AS pid")])
+    pid = run["output"]["rows"][0]["pid"]
+    assert pool.idle_count(made["id"]) == 1 and _backend_alive(pid)
+    res = api.patch(
+        f"/api/v1/credentials/{made['id']}/", {"data": {"url": PG + "?sslmode=disable"}}, format="json"
+    )
+    assert res.status_code == 200, res.content
+    assert pool.idle_count(made["id"]) == 0
+    assert _gone(pid)
+    # The next operation connects with the new data (and pools that connection).
+    again = run_nodes(api, [_query(cred, "pid", "SELECT pg_backend_pid() AS pid")])
+    assert again["output"]["rows"][0]["pid"] != pid and pool.idle_count(made["id"]) == 1
+    # Deleting the credential closes it too.
+    newer = again["output"]["rows"][0]["pid"]
+    assert api.delete(f"/api/v1/credentials/{made['id']}/").status_code == 204
+    assert pool.idle_count(made["id"]) == 0 and _gone(newer)
+
+
+def test_a_rotation_in_another_process_closes_the_connections_pooled_here(api, settings):
+    """Workers are other processes: the change reaches their pools through Redis."""
+    import os
+    import subprocess
+    import sys
+
+    settings.REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"
+    from connectors.adapters import rotation
+
+    rotation.listen()
+    cred = unique("db")
+    made = make_credential(api, cred, {"url": PG})
+    run = run_nodes(api, [_query(cred, "pid", "SELECT pg_backend_pid() AS pid")])
+    pid = run["output"]["rows"][0]["pid"]
+    assert pool.idle_count(made["id"]) == 1
+    announce = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
+        "django.setup();"
+        f"from connectors.adapters.rotation import credential_changed; credential_changed({made['id']!r})"
+    )
+    env = {**os.environ, "REDIS_URL": settings.REDIS_URL}
+    subprocess.run([sys.executable, "-c", announce], check=True, env=env, timeout=120)
+    assert _gone(pid)
+    assert pool.idle_count(made["id"]) == 0
