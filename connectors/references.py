@@ -59,7 +59,7 @@ def connection_issues(workflow, node: dict) -> list[ValidationIssue]:
         except NodeError:
             scheme = ""
         if scheme not in RECEIVING_SCHEMES:
-            message = "A queue trigger consumes amqp://, redis:// or nats:// (JetStream) URLs only."
+            message = "A queue trigger consumes amqp://, mqtt://, redis:// or nats:// (JetStream) URLs only."
             return [ValidationIssue(node=node["id"], field="config.credential", message=message)]
     return []
 

@@ -4,6 +4,7 @@ when it parses, else text)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -81,13 +82,19 @@ OPERATIONS = (
 @dataclass
 class Delivery:
     """One received message, not yet acknowledged: `ack()` once it is safely stored;
-    without it the broker delivers the message again (after a crash, say)."""
+    without it the broker delivers the message again (after a crash, say).
+
+    `redelivered`: the broker says it delivered this message before (AMQP `redelivered`,
+    MQTT DUP). `content_key`: a hash of what identifies the message when it has no id
+    (destination, body and the sender's properties; never the delivery tag)."""
 
     destination: str
     message: Any
     headers: dict[str, Any]
     message_id: str
     ack: Callable[[], None]
+    redelivered: bool = False
+    content_key: str = ""
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -96,6 +103,17 @@ class Delivery:
             "headers": self.headers,
             "message_id": self.message_id,
         }
+
+
+def content_key(destination: str, body: bytes, properties: dict[str, Any]) -> str:
+    """A stable hash of a message as its sender made it (the same on every redelivery)."""
+    digest = hashlib.sha256()
+    digest.update(destination.encode())
+    digest.update(b"\0")
+    digest.update(json.dumps(properties, sort_keys=True, default=str, separators=(",", ":")).encode())
+    digest.update(b"\0")
+    digest.update(body)
+    return digest.hexdigest()
 
 
 def new_message_id() -> str:

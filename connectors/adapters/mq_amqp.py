@@ -17,6 +17,20 @@ from .base import Adapter, ConnectionSettings, Limits, OperationResult, categori
 from .registry import register_adapter
 from .security import checked_address, tls_context
 
+# What the sender set (kept across redeliveries), unlike the delivery tag.
+_SENDER_PROPERTIES = (
+    "app_id",
+    "content_encoding",
+    "content_type",
+    "correlation_id",
+    "expiration",
+    "priority",
+    "reply_to",
+    "timestamp",
+    "type",
+    "user_id",
+)
+
 
 class _AmqpConnection:
     def __init__(self, connection: pika.BlockingConnection):
@@ -135,12 +149,17 @@ class AmqpAdapter(Adapter):
             for k, v in (props.headers or {}).items()
         }
         tag = method.delivery_tag
+        sent = {name: getattr(props, name, None) for name in _SENDER_PROPERTIES}
         return mq.Delivery(
             destination=queue,
             message=mq.decode(body),
             headers=headers,
-            message_id=props.message_id or "",  # none: a redelivery after a crash may run twice
+            message_id=props.message_id or "",  # none: the content key tells a redelivery apart
             ack=lambda: channel.basic_ack(tag),
+            redelivered=bool(method.redelivered),
+            content_key=mq.content_key(
+                queue, body, {**sent, "headers": headers, "exchange": method.exchange}
+            ),
         )
 
     def categorize(self, exc: BaseException) -> NodeError:

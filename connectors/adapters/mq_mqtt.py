@@ -6,6 +6,7 @@ A pooled client runs paho's network thread; headers travel as MQTT 5 user proper
 
 from __future__ import annotations
 
+import hashlib
 import queue
 import threading
 import uuid
@@ -22,12 +23,15 @@ from .base import Adapter, ConnectionSettings, Limits, OperationResult, categori
 from .registry import register_adapter
 from .security import checked_address, tls_context
 
+RECEIVER_SESSION_S = 7 * 24 * 3600  # a trigger's session outlives a week's downtime
+
 
 class _MqttConnection:
     def __init__(self, client: mqtt.Client):
         self.client = client
         self.lock = threading.Lock()  # one consumer at a time on this client
         self.inbox: queue.Queue = queue.Queue()
+        self.subscribed: set[str] = set()
         client.on_message = lambda _c, _u, msg: self.inbox.put(msg)
 
     @property
@@ -53,12 +57,28 @@ class MqttAdapter(Adapter):
         return settings.host, settings.port or (8883 if settings.scheme == "mqtts" else 1883)
 
     def connect(self, settings: ConnectionSettings, limits: Limits) -> _MqttConnection:
+        return self._connect(settings, limits, client_id=f"switchyard-{uuid.uuid4().hex[:12]}")
+
+    def connect_receiver(
+        self, settings: ConnectionSettings, limits: Limits, *, consumer_id: str
+    ) -> _MqttConnection:
+        """For `trigger.queue`: a persistent session named after the trigger (clean start off,
+        kept RECEIVER_SESSION_S after a disconnect) with manual acknowledgement, so a QoS 1
+        message not yet acknowledged when the consumer dies is delivered again (DUP) to the
+        next consumer of the same trigger."""
+        name = "switchyard-" + hashlib.sha256(consumer_id.encode()).hexdigest()[:20]
+        return self._connect(settings, limits, client_id=name, persistent=True)
+
+    def _connect(
+        self, settings: ConnectionSettings, limits: Limits, *, client_id: str, persistent: bool = False
+    ) -> _MqttConnection:
         host, port = self.target(settings)
         address = checked_address(host, port, allow_private=limits.allow_private)
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"switchyard-{uuid.uuid4().hex[:12]}",
+            client_id=client_id,
             protocol=mqtt.MQTTv5,
+            manual_ack=persistent,
         )
         if settings.username:
             client.username_pw_set(settings.username, settings.password)
@@ -72,7 +92,19 @@ class MqttAdapter(Adapter):
             connected.set()
 
         client.on_connect = on_connect
-        client.connect(host if settings.scheme == "mqtts" else address, port, keepalive=60)
+        # Before connecting: a resumed session's unacknowledged messages come right after CONNACK.
+        connection = _MqttConnection(client)
+        properties = None
+        if persistent:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = RECEIVER_SESSION_S
+        client.connect(
+            host if settings.scheme == "mqtts" else address,
+            port,
+            keepalive=60,
+            clean_start=not persistent,
+            properties=properties,
+        )
         client.loop_start()
         if not connected.wait(max(0.1, min(limits.timeout_s, 30))):
             client.loop_stop()
@@ -86,7 +118,7 @@ class MqttAdapter(Adapter):
                 else ErrorCategory.CONNECTION_ERROR
             )
             raise NodeError(category, f"the MQTT broker refused the connection: {reason}", retryable=False)
-        return _MqttConnection(client)
+        return connection
 
     def is_healthy(self, connection: _MqttConnection) -> bool:
         return connection.reusable
@@ -126,6 +158,32 @@ class MqttAdapter(Adapter):
             {"destination": msg.topic, "message": mq.decode(msg.payload), "headers": user},
             messages=1,
             bytes=len(msg.payload),
+        )
+
+    def receive(
+        self, connection: _MqttConnection, topic: str, group: str, timeout_s: float
+    ) -> mq.Delivery | None:
+        """The next message on `topic` (subscribed at QoS 1 once per connection), not yet
+        acknowledged: the broker keeps it for the session until `ack()`."""
+        if topic not in connection.subscribed:
+            result, _mid = connection.client.subscribe(topic, qos=1)
+            if result != mqtt.MQTT_ERR_SUCCESS:
+                raise NodeError(ErrorCategory.CONNECTION_ERROR, f"could not subscribe to {topic!r}: {result}")
+            connection.subscribed.add(topic)
+        try:
+            msg = connection.inbox.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        user = dict(getattr(msg.properties, "UserProperty", None) or []) if msg.properties else {}
+        client, mid, qos = connection.client, msg.mid, msg.qos
+        return mq.Delivery(
+            destination=msg.topic,
+            message=mq.decode(msg.payload),
+            headers=user,
+            message_id=str(user.get("message_id") or ""),
+            ack=lambda: client.ack(mid, qos),
+            redelivered=bool(msg.dup),
+            content_key=mq.content_key(msg.topic, msg.payload, {"user": user, "retain": msg.retain}),
         )
 
     def categorize(self, exc: BaseException) -> NodeError:

@@ -4,7 +4,10 @@ The node itself only passes the payload on, like every trigger; the listener
 (`runs.intake.queue`, started by `serve`) consumes messages for each active workflow
 with such a trigger, stores a run per message and acknowledges the message only after the
 run is stored, so a listener that dies loses nothing (the broker delivers it again, and the
-message id keeps a redelivered message from starting a second run).
+message id — or, without one, its content key and the broker's redelivered flag — keeps a
+redelivered message from starting a second run). MQTT consumers hold a persistent session
+at QoS 1 with manual acknowledgement: messages published while the workflow is active but
+its consumer is down are kept by the broker for that session.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from workflows.engine.registry import NodeContext, NodeResult, TriggerSpec, node_type
 
 # Schemes whose adapters can hold a message unacknowledged until the run is stored.
-RECEIVING_SCHEMES = ("amqp", "amqps", "redis", "rediss", "nats", "tls")
+RECEIVING_SCHEMES = ("amqp", "amqps", "redis", "rediss", "nats", "tls", "mqtt", "mqtts")
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -25,16 +28,16 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "title": "Connection",
-            "description": "A workspace credential: data.url amqp://, redis:// or nats:// (JetStream)",
+            "description": "A workspace credential: data.url amqp://, mqtt://, redis:// or nats://",
         },
         "destination": {
             "type": "string",
             "minLength": 1,
-            "title": "Queue, stream or subject",
+            "title": "Queue, topic, stream or subject",
         },
         "group": {
             "type": "string",
-            "title": "Consumer group (Redis) / durable consumer (NATS)",
+            "title": "Consumer group (Redis) / durable consumer (NATS) / session (MQTT)",
             "default": "switchyard",
         },
     },
@@ -54,7 +57,10 @@ def validate_queue_trigger(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
     is_trigger=True,
     icon="inbox",
     trigger=TriggerSpec(endpoint="listener", label="Queue"),
-    description="Start a run for each message on a RabbitMQ queue, Redis stream or NATS JetStream subject.",
+    description=(
+        "Start a run for each message on a RabbitMQ queue, MQTT topic (QoS 1), Redis stream "
+        "or NATS JetStream subject."
+    ),
     config_schema=CONFIG_SCHEMA,
     output_schema={
         "type": "object",

@@ -6,13 +6,22 @@ one is stopped. Each consumer holds its own broker connection and, per message:
 
 1. receives it unacknowledged;
 2. stores a run of the pinned version with the message as its trigger payload
-   (`start_run`, committed, enqueued), keyed by the message id so a redelivered message
-   finds the run it already started instead of starting another;
+   (`start_run`, committed, enqueued), keyed so a redelivered message finds the run it
+   already started instead of starting another;
 3. acknowledges it.
 
 A consumer that dies between 1 and 3 leaves the message with the broker, which delivers it
 again; nothing is lost. A changed credential is noticed within `CREDENTIAL_CHECK_S` and the
 connection reopened with the new settings.
+
+The key: the message id when the message has one. Without one (AMQP and MQTT senders need
+not set it), the content key (a hash of destination, body and the sender's properties) with
+a per-run suffix: the run is stored `…:pending:<n>` and renamed `…:acked:<n>` once the broker
+has the ack. A delivery the broker marks as redelivered takes over a pending run with its
+content key — the run a consumer stored before it died — instead of starting one; a first
+delivery always starts a run, so two identical messages still make two runs. (Should a
+consumer die between the broker ack and the rename, a later identical message that is itself
+redelivered would be taken for it: both faults at once.)
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -31,6 +41,7 @@ from connectors.adapters.registry import adapters
 from connectors.models import Credential
 from workflows.models import Workflow, WorkflowStatus, WorkflowVersion
 
+from ..models import WorkflowRun
 from ..services import start_run
 
 logger = logging.getLogger("switchyard.queue_triggers")
@@ -38,6 +49,7 @@ NODE_TYPE = "trigger.queue"
 RECEIVE_WAIT_S = 1.0
 CREDENTIAL_CHECK_S = 5.0
 RETRY_PAUSE_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+PENDING, ACKED = ":pending:", ":acked:"
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class QueueConsumer(threading.Thread):
         self.destination = str(config.get("destination") or "")
         self.group = str(config.get("group") or "switchyard")
         self.stopping = threading.Event()
+        self.receiving = threading.Event()  # set once the consumer has asked for a message
         self.started_runs = 0
 
     def stop(self) -> None:
@@ -97,7 +110,7 @@ class QueueConsumer(threading.Thread):
         if not hasattr(adapter, "receive"):
             raise RuntimeError(f"{adapter.name} cannot hold a message until the run is stored")
         limits = Limits(timeout_s=30, allow_private=settings.ALLOW_PRIVATE_OUTBOUND)
-        connection = adapter.connect(conn_settings, limits)
+        connection = self._connect(adapter, conn_settings, limits)
         checked = time.monotonic()
         try:
             while not self.stopping.is_set():
@@ -108,26 +121,65 @@ class QueueConsumer(threading.Thread):
                         return
                     close_old_connections()
                 delivery = adapter.receive(connection, self.destination, self.group, RECEIVE_WAIT_S)
+                self.receiving.set()
                 if delivery is None:
                     continue
-                self._store(delivery)
-                delivery.ack()
+                self.take(delivery)
         finally:
             adapter.close(connection)
 
-    def _store(self, delivery) -> None:
+    def _connect(self, adapter, conn_settings, limits):
+        """A receiver connection: one that keeps its broker session across restarts where the
+        protocol has sessions (MQTT), named after this trigger."""
+        open_receiver = getattr(adapter, "connect_receiver", None)
+        if open_receiver is None:
+            return adapter.connect(conn_settings, limits)
+        return open_receiver(
+            conn_settings, limits, consumer_id=f"{self.key.workflow_id}:{self.key.node_id}:{self.group}"
+        )
+
+    def take(self, delivery) -> None:
+        """Store the message's run, acknowledge it, then mark the run acknowledged."""
+        run, pending_key = self._store(delivery)
+        delivery.ack()
+        if pending_key:
+            WorkflowRun.objects.filter(pk=run.pk, idempotency_key=pending_key).update(
+                idempotency_key=pending_key.replace(PENDING, ACKED, 1)
+            )
+
+    def _store(self, delivery) -> tuple[WorkflowRun, str]:
         workflow = Workflow.objects.get(pk=self.key.workflow_id)
         version = WorkflowVersion.objects.get(pk=self.key.version_id)
-        key = f"queue:{self.key.node_id}:{delivery.message_id}" if delivery.message_id else ""
-        start_run(
+        pending_key = ""
+        if delivery.message_id:
+            key = f"queue:{self.key.node_id}:{delivery.message_id}"[:200]
+        elif delivery.content_key:
+            prefix = f"queue:{self.key.node_id}:sha256:{delivery.content_key}"
+            if delivery.redelivered:
+                stored = (
+                    WorkflowRun.objects.filter(
+                        workflow_id=self.key.workflow_id, idempotency_key__startswith=prefix + PENDING
+                    )
+                    .order_by("created_at")
+                    .first()
+                )
+                if stored is not None:  # stored by a consumer that died before acknowledging
+                    logger.info("redelivered message matches run %s: no second run", stored.pk)
+                    return stored, stored.idempotency_key
+            key = pending_key = f"{prefix}{PENDING}{uuid.uuid4().hex[:12]}"
+        else:
+            key = ""
+        run = start_run(
             workflow=workflow,
             input=delivery.payload(),
             trigger_node=self.key.node_id,
             trigger_type=NODE_TYPE,
-            idempotency_key=key[:200],
+            idempotency_key=key,
             version=version,
         )
-        self.started_runs += 1
+        if getattr(run, "fresh", True):
+            self.started_runs += 1
+        return run, pending_key
 
 
 class QueueTriggerListener:

@@ -1,5 +1,5 @@
 """`trigger.queue`: a run per message, started by the listener for active workflows only,
-on Redis streams, RabbitMQ and NATS JetStream (the kill test with real processes is in tests/e2e)."""
+on Redis streams, RabbitMQ, NATS JetStream and MQTT (the kill test with real processes is in tests/e2e)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import nats
+import paho.mqtt.client as paho
 import pika
 import pytest
 import redis
@@ -19,6 +20,7 @@ from .helpers import make_credential, unique
 pytestmark = pytest.mark.usefixtures("inline_queue")
 REDIS_URL = "redis://127.0.0.1:6379/6"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+MQTT_URL = "mqtt://127.0.0.1:1883"
 
 
 def _workflow(api, cred, destination):
@@ -85,6 +87,17 @@ def broker(request):
             asyncio.run(admin(lambda js: js.publish(subject, message, headers=headers)))
 
         return kind, "nats://127.0.0.1:4222", subject, publish_nats
+    if kind == "mqtt":
+        topic = unique("orders")
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        client.connect("127.0.0.1", 1883)
+        client.loop_start()
+        request.addfinalizer(lambda: (client.disconnect(), client.loop_stop()))
+
+        def publish_mqtt(message):  # QoS 1 and no message id: the content key tells them apart
+            client.publish(topic, message, qos=1).wait_for_publish(10)
+
+        return kind, MQTT_URL, topic, publish_mqtt
     queue = unique("orders")
     conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672))
     channel = conn.channel()
@@ -102,7 +115,7 @@ def broker(request):
     return kind, AMQP_URL, queue, publish
 
 
-@pytest.mark.parametrize("broker", ["redis", "amqp", "nats"], indirect=True)
+@pytest.mark.parametrize("broker", ["redis", "amqp", "nats", "mqtt"], indirect=True)
 def test_each_message_starts_one_run_while_the_workflow_is_active(api, broker):
     kind, url, destination, publish = broker
     cred = unique(kind)
@@ -116,12 +129,14 @@ def test_each_message_starts_one_run_while_the_workflow_is_active(api, broker):
     try:
         listener.reconcile()
         assert len(listener.consumers) == 1
+        [consumer] = listener.consumers.values()
+        assert consumer.receiving.wait(20)  # subscribed (an MQTT topic keeps nothing before)
         for n in (1, 2, 3):
             publish(f'{{"order": {n}}}'.encode())
         runs = _wait_for_runs(workflow_id, 3)
         assert sorted(r.output["order"] for r in runs) == [1, 2, 3]
         assert all(r.trigger_type == "trigger.queue" and r.input["destination"] == destination for r in runs)
-        assert all(r.input["message_id"] for r in runs) or kind == "amqp"
+        assert all(r.input["message_id"] for r in runs) or kind in ("amqp", "mqtt")
         res = api.post(f"/api/v1/workflows/{workflow_id}/deactivate")
         assert res.status_code == 200
         listener.reconcile()
@@ -142,8 +157,8 @@ def test_activation_checks_the_queue_credential(api):
     assert {"node": "inbox", "field": "config.credential"} in [
         {"node": e["node"], "field": e["field"]} for e in errors
     ]
-    mqtt = unique("mqtt")
-    make_credential(api, mqtt, {"url": "mqtt://127.0.0.1:1883"})
-    workflow_id = _workflow(api, mqtt, "orders")
+    database = unique("pg")
+    make_credential(api, database, {"url": "postgresql://postgres@127.0.0.1:5432/test"})
+    workflow_id = _workflow(api, database, "orders")
     res = api.post(f"/api/v1/workflows/{workflow_id}/activate")
-    assert res.status_code == 400 and "amqp://" in str(res.json())
+    assert res.status_code == 400 and "mqtt://" in str(res.json())
