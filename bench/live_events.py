@@ -19,7 +19,8 @@ a fresh database and its own `serve` (bench/_harness.py), then:
 2. History at volume: `--history` runs (default 100,000; 3 node rows each) bulk-inserted
    over 30 days (bench/_fixtures.py), then each read is timed 20 times over HTTP (client
    latency, p50/p95): the executions list (first page, a filter, a deep page, search by
-   input text and by run-id prefix) and node-stats (today, and 30 days: every run).
+   input text (rare and common) and by run-id prefix) and node-stats (today, and 30 days:
+   every run). A search marked "newest N" looked through the newest N runs only (SQLite).
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ def history(server: Server, count: int) -> list[tuple[str, dict]]:
         ("executions, workflow + mode=live", f"/api/v1/runs?workflow={flows[0]}&mode=live"),
         (f"executions, page {deep}", f"/api/v1/runs?page={deep}"),
         ("executions, q=input text", "/api/v1/runs?q=user4242@"),
+        ("executions, q=text in every input", "/api/v1/runs?q=example.com"),
         ("executions, q=run-id prefix", f"/api/v1/runs?q={prefix}"),
         ("node-stats, today", f"/api/v1/workflows/{flows[0]}/node-stats"),
         (
@@ -186,6 +188,8 @@ def history(server: Server, count: int) -> list[tuple[str, dict]]:
         body = res.pop("body")
         if "count" in body:
             res["rows"] = body["count"]
+            if body.get("search_window"):
+                label += f" (newest {body['search_window']:,})"
         elif "nodes" in body:
             res["rows"] = sum(n["runs"] for n in body["nodes"].values())
         out.append((label, res))
@@ -217,7 +221,7 @@ def bench_setup(setup: str, runs: int, count: int, live: bool = True) -> None:
                 print("  history reads over HTTP (ms, 20 each):")
                 for label, r in history(server, count):
                     print(
-                        f"    {label:<34} p50 {r['p50']:>7.1f}  p95 {r['p95']:>7.1f}  "
+                        f"    {label:<46} p50 {r['p50']:>7.1f}  p95 {r['p95']:>7.1f}  "
                         f"rows {r.get('rows', '-'):>7}"
                     )
         finally:

@@ -71,7 +71,10 @@ class ExecutionsView(APIView):
         qs = executions.executions(user=request.user, params=request.query_params).select_related("workflow")
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(executions.execution_rows(page))
+        response = paginator.get_paginated_response(executions.execution_rows(page))
+        if window := executions.search_window(request.query_params.get("q")):
+            response.data["search_window"] = window  # input text was looked for in the newest runs only
+        return response
 
 
 def _bulk_ids(body) -> list[uuid.UUID]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Count, F, FloatField, Func, Q, Sum, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -20,6 +21,8 @@ from .models import NodeDayStat, NodeExecution, NodeStatus, RunMode, RunStatus, 
 FILTERS = ("workflow", "status", "mode", "trigger_type", "since", "until", "q")
 MAX_QUERY = 200
 MAX_ID_MATCHES = 1000
+SEARCH_WINDOW = 10_000
+TRIGRAM = 3  # the shortest text a trigram index can find
 
 
 def _invalid(field: str, message: str):
@@ -70,25 +73,53 @@ def executions(*, user, params) -> object:
     return qs.order_by("-created_at")  # the order of the workspace/workflow indexes
 
 
+def search_window(q: str | None) -> int | None:
+    """How many of the newest runs (after the other filters) a search by input text looks
+    through: all of them on PostgreSQL for 3 characters or more (a trigram index on the
+    input's text, migration 0013); else the newest SEARCH_WINDOW, so the search stays
+    bounded (SQLite has no index for text inside a value)."""
+    q = (q or "").strip()
+    if not q or _id_only(q) or (connection.vendor == "postgresql" and len(q) >= TRIGRAM):
+        return None
+    return SEARCH_WINDOW
+
+
+def _hex(q: str) -> str | None:
+    compact = q.replace("-", "").lower()
+    return compact if 4 <= len(compact) <= 32 and all(c in "0123456789abcdef" for c in compact) else None
+
+
+def _id_only(q: str) -> bool:
+    """A whole run id, or a prefix of 8 or more hex digits: searched as an id only."""
+    try:
+        uuid.UUID(q)
+        return True
+    except ValueError:
+        return len(_hex(q) or "") >= 8
+
+
 def _search(qs, q: str):
     """By run id (whole, or a prefix of at least 4 hex digits: an index range on the primary
-    key) or by text in the input (a scan of the filtered runs). A prefix of 8 or more hex
-    digits is taken as an id only."""
+    key) or by text in the input (see `search_window`). A prefix of 8 or more hex digits is
+    taken as an id only."""
     if len(q) > MAX_QUERY:
         raise _invalid("q", f"`q` is at most {MAX_QUERY} characters.")
     try:
         return qs.filter(pk=uuid.UUID(q))
     except ValueError:
         pass
-    compact = q.replace("-", "").lower()
+    compact = _hex(q)
     by_text = Q(input_text__icontains=q)
-    if 4 <= len(compact) <= 32 and all(c in "0123456789abcdef" for c in compact):
+    if window := search_window(q):
+        newest = qs.order_by("-created_at").values("pk")[:window]
+        by_text &= Q(pk__in=newest)
+    if compact:
         low, high = uuid.UUID(compact.ljust(32, "0")), uuid.UUID(compact.ljust(32, "f"))
         # The range alone, on the primary key (with the other filters a planner without
         # statistics may walk a workspace index instead); the filters then apply to those few.
         found = WorkflowRun.objects.filter(pk__gte=low, pk__lte=high).values_list("pk", flat=True)
         by_id = Q(pk__in=list(found[:MAX_ID_MATCHES]))
-        if len(compact) >= 8:
+        if _id_only(q):
             return qs.filter(by_id)
         return qs.annotate(input_text=Cast("input", output_field=TextField())).filter(by_id | by_text)
     return qs.annotate(input_text=Cast("input", output_field=TextField())).filter(by_text)

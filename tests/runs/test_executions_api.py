@@ -87,6 +87,23 @@ def test_filters_search_and_pagination(api, flows):
     assert [r["id"] for r in second["results"]] == [flows["ok"]]
 
 
+def test_search_by_input_text_is_bounded_where_no_index_serves_it(api, flows, monkeypatch):
+    from django.db import connection
+
+    from runs import executions
+
+    monkeypatch.setattr(executions, "SEARCH_WINDOW", 2)  # the newest two runs after the filters
+    res = api.get("/api/v1/runs?q=ada@example").json()  # the oldest run's input
+    indexed = connection.vendor == "postgresql"  # trigram index: every run, 3 characters or more
+    assert [r["id"] for r in res["results"]] == ([flows["ok"]] if indexed else [])
+    assert res.get("search_window") == (None if indexed else 2)
+    narrowed = api.get(f"/api/v1/runs?q=ada@example&workflow={flows['double']}").json()
+    assert [r["id"] for r in narrowed["results"]] == [flows["ok"]]  # the window follows the filters
+    short = api.get("/api/v1/runs?q=bo").json()  # too short for a trigram: bounded everywhere
+    assert [r["id"] for r in short["results"]] == [flows["failed"]] and short["search_window"] == 2
+    assert "search_window" not in api.get(f"/api/v1/runs?q={flows['ok'][:8]}").json()
+
+
 @pytest.mark.parametrize(
     "query, field",
     [
