@@ -23,7 +23,7 @@ from workflows.engine.errors import ErrorCategory, NodeError
 
 from .base import Adapter, ConnectionSettings, Limits, Operation, OperationResult, categorize_common
 from .registry import register_adapter
-from .security import checked_address, tls_context
+from .security import checked_address, socket_to, tls_context
 from .sql import bind, json_row
 
 MAX_ROWS_LIMIT = 100_000
@@ -333,8 +333,9 @@ class MySqlAdapter(_DatabaseAdapter):
             settings.query.get("ssl") in ("true", "1") or settings.tls.ca_bundle or settings.tls.min_version
         )
         conn = pymysql.connect(
-            # With TLS the certificate is checked against the name, so connect by name then.
-            host=settings.host if wants_tls else address,
+            # The name stays for TLS (the certificate is checked against it); the socket below
+            # goes to the address we checked.
+            host=settings.host,
             port=port,
             user=settings.username or "",
             password=settings.password or "",
@@ -345,7 +346,9 @@ class MySqlAdapter(_DatabaseAdapter):
             autocommit=True,
             charset="utf8mb4",
             ssl=tls_context(settings.tls) if wants_tls else None,
+            defer_connect=True,
         )
+        conn.connect(sock=socket_to(address, port, max(1, min(limits.timeout_s, 30))))
         if settings.read_only:
             with conn.cursor() as cur:
                 cur.execute("SET SESSION TRANSACTION READ ONLY")

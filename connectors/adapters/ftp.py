@@ -61,7 +61,8 @@ class FtpAdapter(Adapter):
         timeout = max(1.0, min(limits.timeout_s, 60))
         if settings.scheme == "ftps":
             ftp: ftplib.FTP = ftplib.FTP_TLS(context=tls_context(settings.tls), timeout=timeout)
-            ftp.connect(settings.host, port)  # TLS checks the certificate against the name
+            ftp.connect(address, port)  # the checked address ...
+            ftp.host = settings.host  # ... and the name TLS checks the certificate against
         else:
             ftp = ftplib.FTP(timeout=timeout)
             ftp.connect(address, port)

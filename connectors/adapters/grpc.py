@@ -107,11 +107,17 @@ class GrpcAdapter(Adapter):
         address = checked_address(settings.host, port, allow_private=limits.allow_private)
         if settings.scheme == "grpcs":
             root = settings.tls.ca_bundle.encode() if settings.tls.ca_bundle else None
+            # The checked address; the certificate is checked against the name.
             channel = grpc.secure_channel(
-                f"{settings.host}:{port}", grpc.ssl_channel_credentials(root_certificates=root)
+                _target(address, port),
+                grpc.ssl_channel_credentials(root_certificates=root),
+                options=[
+                    ("grpc.ssl_target_name_override", settings.host),
+                    ("grpc.default_authority", f"{settings.host}:{port}"),
+                ],
             )
         else:
-            target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+            target = _target(address, port)
             channel = grpc.insecure_channel(
                 target, options=[("grpc.default_authority", f"{settings.host}:{port}")]
             )
@@ -155,3 +161,7 @@ class GrpcAdapter(Adapter):
         if isinstance(exc, grpc.FutureTimeoutError):
             return NodeError(ErrorCategory.CONNECTION_ERROR, "the gRPC channel did not become ready")
         return categorize_common(exc)
+
+
+def _target(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"

@@ -69,7 +69,7 @@ class AmqpAdapter(Adapter):
         if settings.scheme == "amqps":
             ssl_options = pika.SSLOptions(tls_context(settings.tls), server_hostname=host)
         params = pika.ConnectionParameters(
-            host=host if ssl_options else address,
+            host=address,  # the checked address; with TLS, server_hostname checks the certificate
             port=port,
             virtual_host=vhost,
             credentials=pika.PlainCredentials(settings.username or "guest", settings.password or "guest"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import socket
 import threading
 import uuid
 from typing import Any
@@ -98,6 +99,12 @@ class MqttAdapter(Adapter):
         if persistent:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = RECEIVER_SESSION_S
+        if settings.scheme == "mqtts":
+            # TLS checks the certificate against the name paho was given; the socket itself goes
+            # to the address we checked, so a second DNS answer cannot swap the target.
+            client._create_socket_connection = lambda: socket.create_connection(  # noqa: SLF001
+                (address, port), timeout=max(1.0, min(limits.timeout_s, 30))
+            )
         client.connect(
             host if settings.scheme == "mqtts" else address,
             port,

@@ -55,7 +55,9 @@ class NatsAdapter(Adapter):
         port = settings.port or self.default_port
         address = checked_address(settings.host, port, allow_private=limits.allow_private)
         tls = settings.scheme == "tls"
-        server = f"{'tls' if tls else 'nats'}://{settings.host if tls else address}:{port}"
+        # The checked address in every case; with TLS, tls_hostname checks the certificate.
+        at = f"[{address}]" if ":" in address else address
+        server = f"{'tls' if tls else 'nats'}://{at}:{port}"
         options: dict[str, Any] = {
             "servers": [server],
             "connect_timeout": max(0.5, min(limits.timeout_s, 30)),

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import redis
+import redis.connection
 import redis.exceptions
 
 from workflows.engine.errors import ErrorCategory, NodeError
@@ -17,6 +18,27 @@ from . import mq
 from .base import Adapter, ConnectionSettings, Limits, OperationResult, categorize_common
 from .registry import register_adapter
 from .security import checked_address, tls_context
+
+
+class _PinnedSSLConnection(redis.connection.SSLConnection):
+    """A TLS connection whose socket goes to the checked address, whatever DNS says later."""
+
+    def __init__(self, *args, pinned_address: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pinned_address = pinned_address
+
+    def _connect(self):
+        name = self.host
+        self.host = self.pinned_address
+        try:
+            sock = redis.connection.Connection._connect(self)
+        finally:
+            self.host = name
+        try:
+            return self._wrap_socket_with_ssl(sock)
+        except (OSError, redis.RedisError):
+            sock.close()
+            raise
 
 
 @register_adapter
@@ -44,16 +66,25 @@ class RedisStreamsAdapter(Adapter):
             }
             if settings.tls.ca_bundle:
                 kwargs["ssl_ca_data"] = settings.tls.ca_bundle
-        return redis.Redis(
-            host=settings.host if tls else address,
-            port=port,
-            db=int(db) if db.isdigit() else 0,
-            username=settings.username or None,
-            password=settings.password or None,
-            socket_timeout=max(1.0, limits.timeout_s + 1),
-            socket_connect_timeout=max(1.0, min(limits.timeout_s, 30)),
+        common: dict[str, Any] = {
+            "port": port,
+            "db": int(db) if db.isdigit() else 0,
+            "username": settings.username or None,
+            "password": settings.password or None,
+            "socket_timeout": max(1.0, limits.timeout_s + 1),
+            "socket_connect_timeout": max(1.0, min(limits.timeout_s, 30)),
+        }
+        if not tls:
+            return redis.Redis(host=address, **common)
+        # TLS checks the certificate against the name; every (re)connect goes to the checked address.
+        pool = redis.ConnectionPool(
+            connection_class=_PinnedSSLConnection,
+            host=settings.host,
+            pinned_address=address,
+            **common,
             **kwargs,
         )
+        return redis.Redis(connection_pool=pool)
 
     def is_healthy(self, connection: redis.Redis) -> bool:
         return bool(connection.ping())

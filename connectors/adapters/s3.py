@@ -17,6 +17,7 @@ from workflows.engine.errors import ErrorCategory, NodeError
 from . import files
 from .base import Adapter, ConnectionSettings, Limits, OperationResult, categorize_common
 from .registry import register_adapter
+from .security import checked_address, pin_urllib3
 from .web import ca_file
 
 
@@ -58,6 +59,8 @@ class S3Adapter(Adapter):
         return f"s3.{region}.amazonaws.com", 443
 
     def connect(self, settings: ConnectionSettings, limits: Limits) -> _S3Connection:
+        host, port = self.target(settings)
+        address = checked_address(host, port, allow_private=limits.allow_private)
         verify: Any = settings.tls.verify
         if settings.tls.ca_bundle:
             verify = ca_file(settings.tls.ca_bundle)
@@ -75,6 +78,8 @@ class S3Adapter(Adapter):
                 s3={"addressing_style": "path"},
             ),
         )
+        # Every connection the client opens goes to the address checked above.
+        pin_urllib3(client._endpoint.http_session._manager, host, address)  # noqa: SLF001
         prefix = settings.path.strip("/")
         return _S3Connection(client, settings.host or "", f"{prefix}/" if prefix else "")
 

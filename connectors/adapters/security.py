@@ -48,6 +48,34 @@ def checked_address(host: str, port: int, *, allow_private: bool, allowed_hosts:
     return str(infos[0][4][0])
 
 
+def socket_to(address: str, port: int, timeout_s: float) -> socket.socket:
+    """A TCP connection to an address `checked_address` returned (for clients that take a
+    connected socket and keep the host name for TLS)."""
+    sock = socket.create_connection((address, port), timeout=timeout_s)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def pin_urllib3(pool_manager, host: str, address: str) -> None:
+    """Make a urllib3 PoolManager (boto3's) connect to `address` whenever it talks to `host`:
+    urllib3 resolves `_dns_host` and keeps `host` for the Host header, SNI and the
+    certificate, so the request is the same, only the DNS lookup is the one we checked."""
+    name = host.strip("[]").lower()
+
+    def pinned(connection_cls):
+        def __init__(self, *args, **kwargs):
+            connection_cls.__init__(self, *args, **kwargs)
+            if str(self.host).strip("[]").lower() == name:
+                self._dns_host = address
+
+        return type(f"Pinned{connection_cls.__name__}", (connection_cls,), {"__init__": __init__})
+
+    pool_manager.pool_classes_by_scheme = {
+        scheme: type(f"Pinned{cls.__name__}", (cls,), {"ConnectionCls": pinned(cls.ConnectionCls)})
+        for scheme, cls in pool_manager.pool_classes_by_scheme.items()
+    }
+
+
 def tls_context(tls: TlsOptions) -> ssl.SSLContext:
     """An SSLContext for the connection's TLS options (verify, CA bundle, minimum version)."""
     context = (
