@@ -111,8 +111,11 @@ def _search(qs, q: str):
     compact = _hex(q)
     by_text = Q(input_text__icontains=q)
     if window := search_window(q):
-        newest = qs.order_by("-created_at").values("pk")[:window]
-        by_text &= Q(pk__in=newest)
+        # From the creation time of the window's oldest run on: an index range the text
+        # filter then reads, not every run.
+        edge = list(qs.order_by("-created_at").values_list("created_at", flat=True)[window - 1 : window])
+        if edge:
+            by_text &= Q(created_at__gte=edge[0])
     if compact:
         low, high = uuid.UUID(compact.ljust(32, "0")), uuid.UUID(compact.ljust(32, "f"))
         # The range alone, on the primary key (with the other filters a planner without
@@ -222,14 +225,16 @@ def node_stats(*, workflow, since: datetime | None = None) -> dict:
         )
     )
     unfinished = [s for s in RunStatus.values if s not in RunStatus.terminal()]
-    live_runs = WorkflowRun.objects.filter(workflow=workflow, created_at__gte=since).filter(
-        Q(status__in=unfinished) | Q(created_at__lt=boundary)
-    )
+    runs = WorkflowRun.objects.filter(workflow_id=workflow.pk, created_at__gte=since)
+    # Each part on its own index range (an OR of the two would read every run since `since`).
+    parts = [runs.filter(status__in=unfinished)]
+    if boundary > since_utc:
+        parts.append(runs.filter(created_at__lt=boundary, status__in=RunStatus.terminal()))
     timed = Q(status__in=[NodeStatus.SUCCEEDED, NodeStatus.FAILED]) & Q(
         started_at__isnull=False, completed_at__isnull=False
     )
-    live = (
-        NodeExecution.objects.filter(run__in=live_runs.values("pk"))
+    live = [
+        NodeExecution.objects.filter(run__in=part.values("pk"))
         .exclude(status=NodeStatus.SKIPPED)
         .values("node_id")
         .annotate(
@@ -240,11 +245,12 @@ def node_stats(*, workflow, since: datetime | None = None) -> dict:
             n_durations=Count("pk", filter=timed),
         )
         .order_by()
-    )
+        for part in parts
+    ]
     totals: dict[str, list[float]] = {}
     for node_id, *values in (
         stored.order_by()
-        .union(live, all=True)
+        .union(*live, all=True)
         .values_list("node_id", "n_runs", "n_succeeded", "n_failed", "n_duration", "n_durations")
     ):
         into = totals.setdefault(node_id, [0, 0, 0, 0.0, 0])
