@@ -378,9 +378,10 @@ class OrmStore:
         timed = self._timed.setdefault(run_id, set())
         types = self._types.get(run_id, {})
         order = self._order.get(run_id, {})
+        latest = list({state.key: state for state in states}.values())  # one row per instance
         with rows.transaction_unless_batching():
             new = []
-            for state in states:
+            for state in latest:
                 fields = self._fields(run_id, state)
                 if state.status in metrics.FINISHED_NODE_STATUSES and state.key not in timed:
                     timed.add(state.key)

@@ -531,6 +531,54 @@ def test_each_node_state_change_is_persisted_in_order(engine):
     assert res.node("a").started_at and res.node("a").completed_at and res.node("a").duration_ms >= 15
 
 
+def test_pure_nodes_run_on_the_advancing_thread_and_keep_every_transition_in_order(engine):
+    """Triggers, transforms and branches are computed without a pool hand-off and saved in
+    one flush, yet each still passes through `running`, in the order things happened: a
+    successor starts only after its predecessor succeeded."""
+    doc = workflow(
+        [
+            start(),
+            transform("a", {"n": "{{ input.n + 1 }}"}),
+            node(
+                "check",
+                "logic.if",
+                {"condition": {"left": "{{ input.n }}", "op": "gt", "right": 1}},
+            ),
+            transform("big", {"size": "big"}),
+            transform("small", {"size": "small"}),
+        ],
+        [
+            edge("start", "a"),
+            edge("a", "check"),
+            edge("check", "big", "true"),
+            edge("check", "small", "false"),
+        ],
+    )
+    flushes = []
+    original = engine.store.save_nodes
+
+    def counting(run_id, states):
+        flushes.append([(s.node_id, s.status) for s in states])
+        return original(run_id, states)
+
+    engine.store.save_nodes = counting
+    res = engine.run(doc, {"n": 1})
+    assert res.status == "completed" and res.output == {"n": 2, "size": "big"}
+    saves = [(n, s) for n, _, s in res.store.run(res.run_id).saves if s in ("running", "succeeded")]
+    assert saves == [
+        ("start", "running"),
+        ("start", "succeeded"),
+        ("a", "running"),
+        ("a", "succeeded"),
+        ("check", "running"),
+        ("check", "succeeded"),
+        ("big", "running"),
+        ("big", "succeeded"),
+    ]
+    assert res.node("small").status == "skipped"
+    assert len(flushes) == 1  # the whole pure chain is stored in one batch
+
+
 # -- scope -----------------------------------------------------------------------------------
 def test_scope_has_trigger_variables_workspace_and_execution(engine):
     doc = workflow(

@@ -29,12 +29,22 @@ class Job:
 
 
 def run_job(job: Job, results: queue.SimpleQueue) -> None:
-    """Render the config, run the executor, report `(key, token, outcome)`.
-
-    The outcome is a `NodeResult`, a `Wait` or a `NodeError`; an unexpected exception in an
-    executor becomes a non-retryable INTEGRATION_ERROR naming the type.
-    """
+    """On a pool thread: `compute` the attempt and report `(key, token, outcome)`."""
     outcome: Any = None
+    try:
+        outcome = compute(job)
+    finally:
+        if outcome is None:  # BaseException: still tell the coordinator
+            outcome = NodeError(
+                ErrorCategory.INTEGRATION_ERROR, "the attempt was interrupted", retryable=False
+            )
+        results.put((job.key, job.token, outcome))
+
+
+def compute(job: Job) -> Any:
+    """Render the config and run the executor. The outcome is a `NodeResult`, a `Wait` or a
+    `NodeError`; an unexpected exception in an executor becomes a non-retryable
+    INTEGRATION_ERROR naming the type."""
     try:
         ctx = job.ctx
         if job.render_keys:
@@ -54,12 +64,7 @@ def run_job(job: Job, results: queue.SimpleQueue) -> None:
             {"exception": type(exc).__name__},
             retryable=False,
         )
-    finally:
-        if outcome is None:  # BaseException: still tell the coordinator
-            outcome = NodeError(
-                ErrorCategory.INTEGRATION_ERROR, "the attempt was interrupted", retryable=False
-            )
-        results.put((job.key, job.token, outcome))
+    return outcome
 
 
 def merge_input(arrivals: list[tuple[Edge, Any]], scope_for: Callable[[Any], dict[str, Any]]) -> Any:

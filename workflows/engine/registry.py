@@ -197,6 +197,10 @@ class NodeType:
     # Extra checks beyond the JSON schema: returns [(dotted field under config, message)].
     validate_config: Callable[[dict[str, Any]], Iterable[tuple[str, str]]] | None = None
     is_trigger: bool = False
+    # Pure and cheap (no I/O, bounded CPU, nothing written anywhere): run on the advancing
+    # thread instead of a pool thread, its `running` state stored with its result in the same
+    # flush (re-running it after a crash repeats nothing observable).
+    inline: bool = False
     icon: str = ""
     trigger: TriggerSpec | None = None  # how a trigger type is reached (see TriggerSpec)
 

@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .attempt import Job, merge_input, run_job
+from .attempt import Job, compute, merge_input, run_job
 from .errors import ErrorCategory, NodeError
 from .graph import analyse
 from .outbound import mask_secrets, secret_values
@@ -157,6 +157,9 @@ class _Drive:
         self.pool: ThreadPoolExecutor | None = None
         self.running: dict[NodeKey, _Attempt] = {}
         self.unsent: list[Job] = []  # attempts started in the run state, not yet handed to the pool
+        # Transitions passed since the last flush (states copied before an inline node ran),
+        # saved ahead of `rs.dirty` so events keep their order.
+        self.passed: list[NodeState] = []
         self.in_flight = 0  # pool threads busy, including attempts given up on after a timeout
         self.timers: list[tuple[float, int, NodeKey, str]] = []  # (due, token, key, "retry"|"wake")
         self.timer_token: dict[NodeKey, int] = {}
@@ -345,15 +348,35 @@ class _Drive:
         )
         token = next(self.tokens)
         self.running[key] = _Attempt(token, ctx, attempt_deadline)
+        job = Job(key, token, ctx, node_type.execute, node_type.type, self.graph.render_keys[key[0]])
+        rs.log("debug", "resumed" if item.from_wait else f"started (attempt {st.attempts})", key)
+        if node_type.inline:
+            self._run_inline(job, attempt_deadline)
+            return
         if attempt_deadline is not None:
             heapq.heappush(self.deadlines, (attempt_deadline, token, key))
         if self.pool is None:
             self.pool = ThreadPoolExecutor(self.sched.max_workers, thread_name_prefix="switchyard-node")
         self.in_flight += 1
-        self.unsent.append(
-            Job(key, token, ctx, node_type.execute, node_type.type, self.graph.render_keys[key[0]])
-        )
-        rs.log("debug", "resumed" if item.from_wait else f"started (attempt {st.attempts})", key)
+        self.unsent.append(job)
+
+    def _run_inline(self, job: Job, deadline: float | None) -> None:
+        """A pure node: computed here, no pool hand-off and no flush of its own. What was
+        marked so far (its `running` state included) is set aside first, so the flush that
+        stores the result also records the transitions in order."""
+        rs = self.rs
+        self.passed.extend(dataclasses.replace(s) for s in rs.dirty.values())
+        rs.dirty = {}
+        self.in_flight += 1
+        outcome = compute(job)
+        if deadline is not None and time.monotonic() > deadline and not isinstance(outcome, NodeError):
+            timeout_ms = job.ctx.node.get("timeout_ms")
+            outcome = NodeError(
+                ErrorCategory.TIMEOUT_ERROR,
+                f"the attempt exceeded timeout_ms={timeout_ms}",
+                {"timeout_ms": timeout_ms},
+            )
+        self._on_result(job.key, job.token, outcome)
 
     # -- outcomes -----------------------------------------------------------------------
     def _on_result(self, key: NodeKey, token: int, outcome: Any) -> None:
@@ -493,19 +516,19 @@ class _Drive:
         """Save changed node states (one batch) and queued logs; the first save of a segment
         is preceded by the run's `running` status (not when a run is cancelled unstarted)."""
         rs = self.rs
-        if not rs.dirty and not rs.logs:
+        if not rs.dirty and not rs.logs and not self.passed:
             return
         with self._batch():
             self._save_changes(announce)
 
     def _save_changes(self, announce: bool) -> None:
         rs = self.rs
-        if rs.dirty:
+        if rs.dirty or self.passed:
             if announce and not self.announced:
                 self.store.save_run(self.run_id, status=RunStatus.RUNNING)
                 self.announced = True
-            states = list(rs.dirty.values())
-            rs.dirty = {}
+            states = [*self.passed, *rs.dirty.values()]
+            self.passed, rs.dirty = [], {}
             if self.secrets:
                 states = [
                     dataclasses.replace(

@@ -107,7 +107,9 @@ class Store(Protocol):
         """The run's document, trigger payload and every persisted node state."""
 
     def save_nodes(self, run_id: str, states: list[NodeState]) -> None:
-        """Upsert node states (by node_id + iteration), in the given order."""
+        """Upsert node states (by node_id + iteration), in the given order. One instance may
+        appear more than once (an inline node passed through `running` within one flush):
+        each is a transition to record (events), the last is the state to keep."""
 
     def save_run(
         self,

@@ -52,6 +52,7 @@ EMAIL_ADDRESS_LIST = {"type": "array", "items": {"type": "string"}}
 
 @node_type(
     "trigger.email",
+    inline=True,  # pure: computed on the advancing thread
     label="Email received",
     category="trigger",
     is_trigger=True,
@@ -139,6 +140,7 @@ def validate_chat(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "trigger.chat",
+    inline=True,  # pure: computed on the advancing thread
     label="Chat message",
     category="trigger",
     is_trigger=True,
@@ -223,6 +225,7 @@ def validate_payment(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "trigger.payment",
+    inline=True,  # pure: computed on the advancing thread
     label="Payment event",
     category="trigger",
     is_trigger=True,
@@ -310,6 +313,7 @@ def validate_contact(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "trigger.contact",
+    inline=True,  # pure: computed on the advancing thread
     label="Contact created or updated",
     category="trigger",
     is_trigger=True,

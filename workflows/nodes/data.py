@@ -52,6 +52,7 @@ def validate_transform(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "data.transform",
+    inline=True,  # pure: computed on the advancing thread
     label="Transform",
     category="data",
     icon="edit",

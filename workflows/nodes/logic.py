@@ -35,6 +35,7 @@ def _condition_issues(condition: Any, path: str) -> list[tuple[str, str]]:
 # -- if -------------------------------------------------------------------------------------
 @node_type(
     "logic.if",
+    inline=True,  # pure: computed on the advancing thread
     label="If",
     category="logic",
     icon="split",
@@ -73,6 +74,7 @@ def validate_switch(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "logic.switch",
+    inline=True,  # pure: computed on the advancing thread
     label="Switch",
     category="logic",
     icon="switch",
@@ -125,6 +127,7 @@ def validate_split(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "logic.split",
+    inline=True,  # pure: computed on the advancing thread
     label="Split (A/B)",
     category="logic",
     icon="shuffle",
@@ -165,6 +168,7 @@ def split_node(ctx: NodeContext) -> NodeResult:
 # -- merge ----------------------------------------------------------------------------------
 @node_type(
     "logic.merge",
+    inline=True,  # pure: computed on the advancing thread
     label="Merge",
     category="logic",
     icon="merge",

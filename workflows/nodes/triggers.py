@@ -27,6 +27,7 @@ def pass_payload(ctx: NodeContext) -> NodeResult:
 
 @node_type(
     "trigger.manual",
+    inline=True,  # pure: computed on the advancing thread
     label="Manual trigger",
     category="trigger",
     is_trigger=True,
@@ -77,6 +78,7 @@ WEBHOOK_AUTH = {
 
 @node_type(
     "trigger.webhook",
+    inline=True,  # pure: computed on the advancing thread
     label="Webhook",
     category="trigger",
     is_trigger=True,
@@ -149,6 +151,7 @@ def validate_schedule(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "trigger.schedule",
+    inline=True,  # pure: computed on the advancing thread
     label="Schedule",
     category="trigger",
     is_trigger=True,
@@ -201,6 +204,7 @@ def validate_form(config: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 @node_type(
     "trigger.form",
+    inline=True,  # pure: computed on the advancing thread
     label="Form",
     category="trigger",
     is_trigger=True,
