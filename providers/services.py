@@ -409,7 +409,7 @@ def _await_api_callback(record, execution: Execution, callback: dict, timeout_s:
 def execution_for_callback(token: str) -> ProviderExecution | None:
     """The API execution waiting on `token`, locked (call inside a transaction)."""
     return (
-        ProviderExecution.objects.select_for_update()
+        ProviderExecution.objects.select_for_update(of=("self",))
         .select_related("connection__credential")
         .filter(callback_token=token)
         .first()
