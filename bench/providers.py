@@ -17,8 +17,10 @@ Make / Zapier servers of the test suite (they follow those providers' published 
    small local listener.
 3. Waiting: W runs parked on a Zapier callback that never comes (W = --waiting; 10,000 is
    the target; the default keeps the machine usable), then the latency of a fresh trivial
-   run while they wait (a waiting node holds no worker), the worker's RSS and the rows
-   they cost, then all W callbacks delivered and the time until every run finished.
+   run while they wait (a waiting node holds no worker), the worker cluster's processes,
+   threads, threads running and CPU over 5 s, its RSS, the rows they cost per table and the
+   database size, then all W callbacks delivered and the resume throughput (runs/s until
+   every run finished).
 Noise: load average printed before and after; the fake servers, the client and our
 server share the machine's 2 cores.
 """
@@ -133,22 +135,86 @@ def bare_callback(zapier: FakeZapier, n: int) -> list[float]:
     return out
 
 
-def worker_rss_mb(srv) -> float:
-    total = 0
+def worker_pids(srv) -> list[int]:
+    """The worker cluster's processes (the `serve --worker-cluster` parent and its children)."""
+    found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"--worker-cluster" in cmd or (b"qcluster" in cmd):
+            if b"--worker-cluster" in cmd or b"qcluster" in cmd:
                 env = Path(f"/proc/{pid}/environ").read_bytes()
                 if f"Q_CLUSTER_NAME={srv.env['Q_CLUSTER_NAME']}".encode() in env:
-                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                        if line.startswith("VmRSS:"):
-                            total += int(line.split()[1])
+                    found.append(int(pid))
         except OSError:
             continue
-    return total / 1024
+    return found
+
+
+def worker_stats(srv) -> dict:
+    """RSS, threads, threads running right now, CPU seconds, summed over the worker processes
+    (Django-Q forks its workers from the cluster process, so they are found by environment)."""
+    stats = {"processes": 0, "rss_mb": 0.0, "threads": 0, "running": 0, "cpu_s": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in worker_pids(srv):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        stats["processes"] += 1
+        for line in status:
+            if line.startswith("VmRSS:"):
+                stats["rss_mb"] += int(line.split()[1]) / 1024
+        stats["threads"] += len(tasks)
+        stats["cpu_s"] += (int(fields[11]) + int(fields[12])) / tick
+        for task in tasks:
+            try:
+                state = Path(f"/proc/{pid}/task/{task}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            stats["running"] += state == "R"
+    return stats
+
+
+def worker_rss_mb(srv) -> float:
+    return worker_stats(srv)["rss_mb"]
+
+
+def idle_cpu(srv, seconds: float = 5.0) -> tuple[float, int]:
+    """Worker CPU use (% of one core) over `seconds`, and the most threads seen running."""
+    before, busiest = worker_stats(srv), 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        busiest = max(busiest, worker_stats(srv)["running"])
+        time.sleep(0.25)
+    after = worker_stats(srv)
+    return 100 * (after["cpu_s"] - before["cpu_s"]) / seconds, busiest
+
+
+def table_rows(srv) -> str:
+    tables = (
+        "runs_workflowrun",
+        "runs_nodeexecution",
+        "runs_correlationtoken",
+        "runs_executionlog",
+        "runs_runevent",
+        "providers_providerexecution",
+        "connectors_credentialaccess",
+    )
+    counts = []
+    for table in tables:
+        try:
+            counts.append(f"{table.split('_', 1)[1]} {srv.sql(f'SELECT COUNT(*) FROM {table}')[0][0]}")
+        except Exception:  # noqa: BLE001 - a table another version names otherwise
+            continue
+    if srv.pg_db:
+        size = srv.sql("SELECT pg_database_size(current_database())")[0][0]
+    else:
+        size = Path(srv.env["SQLITE_PATH"]).stat().st_size
+    return f"{', '.join(counts)}; database {size / 2**20:.0f} MiB"
 
 
 def waiting(srv, zapier: FakeZapier, count: int) -> None:
@@ -168,6 +234,7 @@ def waiting(srv, zapier: FakeZapier, count: int) -> None:
         [{"source": "start", "target": "t"}],
     )
     rss_before = worker_rss_mb(srv)
+    rows_before = table_rows(srv)
     started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
         run_ids = list(pool.map(lambda _: srv.execute(wid), range(count)))
@@ -187,9 +254,14 @@ def waiting(srv, zapier: FakeZapier, count: int) -> None:
     tokens = [t for (t,) in srv.sql("SELECT token FROM runs_correlationtoken")]
     rows = srv.sql("SELECT COUNT(*) FROM runs_nodeexecution WHERE status = 'waiting'")[0][0]
     leases = srv.sql("SELECT COUNT(*) FROM runs_workflowrun WHERE lease_owner != ''")[0][0]
+    cpu, busiest = idle_cpu(srv)
+    stats = worker_stats(srv)
     print(
-        f"  while {rows} provider nodes wait: a fresh run takes {ms(probe)}; "
-        f"worker RSS {worker_rss_mb(srv):.0f} MiB (was {rss_before:.0f}); leases held: {leases}"
+        f"  while {rows} provider nodes wait: a fresh run takes {ms(probe)}; leases held: {leases}\n"
+        f"  worker cluster: {stats['processes']} processes, {stats['threads']} threads, "
+        f"at most {busiest} running over 5 s, {cpu:.1f} % of a core; "
+        f"RSS {stats['rss_mb']:.0f} MiB (was {rss_before:.0f} before the runs)\n"
+        f"  rows before: {rows_before}\n  rows now:    {table_rows(srv)}"
     )
     session = requests.Session()
     started = time.perf_counter()
@@ -209,9 +281,11 @@ def waiting(srv, zapier: FakeZapier, count: int) -> None:
 
     while done() < count and time.perf_counter() - started < 1800:
         time.sleep(1)
+    took = time.perf_counter() - started
     print(
-        f"  {codes.count(202)} callbacks accepted in {posted:.1f} s; {done()} runs completed "
-        f"{time.perf_counter() - started:.1f} s after the first callback (1 worker process)"
+        f"  {codes.count(202)} callbacks accepted in {posted:.1f} s ({len(tokens) / posted:.0f}/s); "
+        f"{done()} runs completed {took:.1f} s after the first callback: resume throughput "
+        f"{done() / took:.0f} runs/s (1 worker process)"
     )
     assert run_ids
 
