@@ -63,17 +63,20 @@ export function Toolbar({ boot, openDialog, layout, readOnly }: { boot: Boot; op
     <header className="by-toolbar">
       <div className="by-title">
         <span className={`dot dot-${tone}`} data-testid="status-dot" data-status={tone} title={tone === "active" ? "Active" : tone === "error" ? "Error / last run failed" : "Inactive"} />
-        <input
-          className="by-name"
-          aria-label="Workflow name"
-          data-testid="workflow-name"
-          value={s.meta.name ?? ""}
-          readOnly={readOnly}
-          onChange={(e) => s.setMeta({ name: e.target.value })}
-        />
-        <span className="by-save-state" data-testid="save-state" data-state={s.saveState}>
-          {s.workflowId ? `v${s.version} · ` : ""}{SAVE_LABEL[s.saveState]}
-        </span>
+        <div className="by-title-text">
+          <input
+            className="by-name"
+            aria-label="Workflow name"
+            data-testid="workflow-name"
+            value={s.meta.name ?? ""}
+            readOnly={readOnly}
+            onChange={(e) => s.setMeta({ name: e.target.value })}
+          />
+          <span className="by-save-state" data-testid="save-state" data-state={s.saveState}>
+            {boot.workflow_id === null && !s.workflowId && <span className="by-new-hint">New workflow · </span>}
+            {s.workflowId ? `v${s.version} · ` : ""}{SAVE_LABEL[s.saveState]}
+          </span>
+        </div>
       </div>
       <div className="by-modes" role="group" aria-label="Mode">
         {(["design", "test", "live"] as const).map((m) => (
@@ -103,7 +106,6 @@ export function Toolbar({ boot, openDialog, layout, readOnly }: { boot: Boot; op
           Save
         </button>
       </div>
-      {boot.workflow_id === null && !s.workflowId && <span className="by-new-hint">New workflow</span>}
     </header>
   );
 }

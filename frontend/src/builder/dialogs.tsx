@@ -7,7 +7,7 @@ import { editUrl } from "./persist";
 import { SHORTCUTS } from "./shortcuts";
 import { useBuilder } from "./store";
 import { VersionsDialog } from "./versions";
-import { MappingDialog, MoreDialog, SettingsDialog } from "./dialogs2";
+import { MappingDialog, MoreDialog, SettingsDialog, VariablesDialog } from "./dialogs2";
 
 export type DialogName = "run" | "import" | "export" | "shortcuts" | "variables" | "settings" | "versions" | "more" | "mapping";
 
@@ -158,31 +158,7 @@ function ExportDialog({ onClose }: { onClose: () => void }) {
   );
 }
 
-function ObjectDialog({ title, value, onSave, onClose, testid, help }: { title: string; value: any; onSave: (v: any) => void; onClose: () => void; testid: string; help: ReactNode }) {
-  const [text, setText] = useState(JSON.stringify(value ?? {}, null, 2));
-  const [error, setError] = useState<string | null>(null);
-  return (
-    <Modal title={title} onClose={onClose} testid={testid}>
-      <p className="by-help">{help}</p>
-      <JsonEditor value={text} onChange={setText} label={title} />
-      {error && <div className="by-field-error" role="alert">{error}</div>}
-      <div className="by-modal-actions">
-        <button type="button" className="primary" onClick={() => {
-          try {
-            const v = JSON.parse(text);
-            if (!v || typeof v !== "object" || Array.isArray(v)) throw new Error("expected an object");
-            onSave(v);
-            onClose();
-          } catch (err) {
-            setError((err as Error).message);
-          }
-        }}>Apply</button>
-      </div>
-    </Modal>
-  );
-}
-
-export { ObjectDialog, JsonEditor };
+export { JsonEditor };
 
 function Shortcuts({ onClose }: { onClose: () => void }) {
   return (
@@ -201,8 +177,7 @@ export function Dialogs({ open, onClose, boot, types }: { open: DialogName | nul
     case "shortcuts": return <Shortcuts onClose={onClose} />;
     case "versions": return <VersionsDialog onClose={onClose} />;
     case "variables":
-      return <ObjectDialog title="Variables" testid="variables-dialog" value={s.meta.variables} onClose={onClose} onSave={(v) => s.setMeta({ variables: v })}
-        help={<>Workflow constants, usable as <code>{"{{ variables.name }}"}</code>.</>} />;
+      return <VariablesDialog onClose={onClose} />;
     case "settings":
       return <SettingsDialog onClose={onClose} />;
     case "more": return <MoreDialog onClose={onClose} boot={boot} />;

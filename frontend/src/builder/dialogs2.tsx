@@ -133,3 +133,99 @@ export function MappingDialog({ onClose }: { onClose: () => void }) {
     </Modal>
   );
 }
+
+type VarType = "string" | "number" | "boolean" | "json";
+type VarRow = { name: string; type: VarType; value: string };
+
+function toRow(name: string, value: any): VarRow {
+  if (typeof value === "string") return { name, type: "string", value };
+  if (typeof value === "number") return { name, type: "number", value: String(value) };
+  if (typeof value === "boolean") return { name, type: "boolean", value: String(value) };
+  return { name, type: "json", value: JSON.stringify(value) };
+}
+
+/** The row's value, or an error naming what is wrong. */
+function parseRow(row: VarRow): { value?: any; error?: string } {
+  if (row.type === "string") return { value: row.value };
+  if (row.type === "boolean") return { value: row.value === "true" };
+  if (row.type === "number") {
+    const n = Number(row.value);
+    return row.value.trim() === "" || !Number.isFinite(n) ? { error: "not a number" } : { value: n };
+  }
+  try {
+    return { value: JSON.parse(row.value) };
+  } catch (err) {
+    return { error: `not JSON: ${(err as Error).message}` };
+  }
+}
+
+const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Workflow variables as rows of name, type and value: add, edit, remove. */
+export function VariablesDialog({ onClose }: { onClose: () => void }) {
+  const s = useBuilder();
+  const [rows, setRows] = useState<VarRow[]>(() => Object.entries(s.meta.variables ?? {}).map(([k, v]) => toRow(k, v)));
+  const [tried, setTried] = useState(false);
+  const problems = rows.map((r, i) => {
+    if (!VAR_NAME.test(r.name)) return "a name starts with a letter or _ and has letters, digits and _ only";
+    if (rows.findIndex((o) => o.name === r.name) !== i) return "this name is used twice";
+    return parseRow(r).error ?? null;
+  });
+  const set = (i: number, patch: Partial<VarRow>) => setRows((cur) => cur.map((r, j) => (j === i ? { ...r, ...patch } : r)));
+  const apply = () => {
+    setTried(true);
+    if (problems.some(Boolean)) return;
+    s.setMeta({ variables: Object.fromEntries(rows.map((r) => [r.name, parseRow(r).value])) });
+    onClose();
+  };
+  return (
+    <Modal title="Variables" onClose={onClose} testid="variables-dialog" wide>
+      <p className="by-help">Workflow constants, usable in any template as <code>{"{{ variables.name }}"}</code>.</p>
+      {rows.length === 0 && <p className="by-empty" data-testid="variables-empty">No variables yet.</p>}
+      {rows.length > 0 && (
+        <table className="by-vars" data-testid="variables-table">
+          <thead><tr><th>Name</th><th>Type</th><th>Value</th><th /></tr></thead>
+          <tbody>
+            {rows.map((r, i) => (
+              <tr key={i} data-testid="variable-row" data-invalid={tried && problems[i] ? "true" : undefined}>
+                <td>
+                  <input aria-label={`Name of variable ${i + 1}`} data-testid={`variable-name-${i}`} value={r.name} spellCheck={false} onChange={(e) => set(i, { name: e.target.value })} />
+                  {tried && problems[i] && <div className="by-field-error" role="alert" data-testid={`variable-error-${i}`}>{problems[i]}</div>}
+                </td>
+                <td>
+                  <select aria-label={`Type of variable ${i + 1}`} data-testid={`variable-type-${i}`} value={r.type} onChange={(e) => {
+                    const type = e.target.value as VarType;
+                    set(i, { type, value: type === "boolean" ? (r.value === "true" ? "true" : "false") : r.value });
+                  }}>
+                    <option value="string">text</option>
+                    <option value="number">number</option>
+                    <option value="boolean">true/false</option>
+                    <option value="json">JSON</option>
+                  </select>
+                </td>
+                <td>
+                  {r.type === "boolean" ? (
+                    <select aria-label={`Value of variable ${i + 1}`} data-testid={`variable-value-${i}`} value={r.value} onChange={(e) => set(i, { value: e.target.value })}>
+                      <option value="true">true</option>
+                      <option value="false">false</option>
+                    </select>
+                  ) : (
+                    <input aria-label={`Value of variable ${i + 1}`} data-testid={`variable-value-${i}`} value={r.value} spellCheck={false}
+                      inputMode={r.type === "number" ? "decimal" : undefined} onChange={(e) => set(i, { value: e.target.value })} />
+                  )}
+                </td>
+                <td>
+                  <button type="button" className="by-icon-btn" aria-label={`Remove variable ${r.name || i + 1}`} data-testid={`variable-remove-${i}`} onClick={() => setRows(rows.filter((_, j) => j !== i))}>×</button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <button type="button" className="by-link" data-testid="variable-add" onClick={() => setRows([...rows, { name: `var${rows.length + 1}`, type: "string", value: "" }])}>+ Add variable</button>
+      <div className="by-modal-actions">
+        <button type="button" className="primary" data-testid="variables-apply" onClick={apply}>Apply</button>
+      </div>
+    </Modal>
+  );
+}

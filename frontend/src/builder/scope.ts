@@ -63,6 +63,23 @@ function ancestors(nodeId: string, edges: FlowEdge[]): string[] {
   return [...seen];
 }
 
+/** Whether the node is in a loop's body: reachable from a `logic.loop` node's `each` handle
+ * without passing through that loop again (SPEC §4: `item`/`index` are in scope there). */
+export function inLoopBody(nodeId: string, nodes: FlowNode[], edges: FlowEdge[]): boolean {
+  for (const loop of nodes.filter((n) => n.data.node.type === "logic.loop")) {
+    const seen = new Set<string>();
+    const queue = edges.filter((e) => e.source === loop.id && e.sourceHandle === "each").map((e) => e.target);
+    while (queue.length) {
+      const id = queue.shift()!;
+      if (id === loop.id || seen.has(id)) continue;
+      if (id === nodeId) return true;
+      seen.add(id);
+      for (const e of edges) if (e.source === id) queue.push(e.target);
+    }
+  }
+  return false;
+}
+
 export function scopeNames(opts: {
   nodeId: string;
   nodes: FlowNode[];
@@ -97,7 +114,11 @@ export function scopeNames(opts: {
   for (const [k, v] of Object.entries(variables ?? {})) out.push({ label: `variables.${k}`, type: "constant", info: preview(v) });
   for (const c of credentials) out.push({ label: `workspace.${c}`, type: "constant", detail: "credential (secret)" });
   for (const k of ["id", "workflow_id", "mode", "started_at"]) out.push({ label: `execution.${k}`, type: "property" });
-  for (const k of ["item", "index"]) out.push({ label: k, type: "variable", detail: "in a loop body or filter" });
+  if (inLoopBody(nodeId, nodes, edges)) {
+    for (const k of ["item", "index"]) out.push({ label: k, type: "variable", detail: "this loop iteration" });
+  } else if (byId[nodeId]?.data.node.type === "logic.filter") {
+    for (const k of ["item", "index"]) out.push({ label: k, type: "variable", detail: "each item (in the condition)" });
+  }
   const seen = new Set<string>();
   return out.filter((c) => (seen.has(c.label) ? false : (seen.add(c.label), true)));
 }

@@ -95,6 +95,8 @@ export type NodeTypeInfo = {
   is_trigger: boolean;
   handles: string[];
   dynamic_handles: boolean;
+  /** The engine's rule for dynamic handles: the `key` of each object in config[path], then each named field. */
+  handles_from?: { lists: { path: string; key: string }[]; fields: string[] } | null;
   config_schema: any;
   input_schema: any;
   output_schema: any;
