@@ -430,7 +430,8 @@ class OrmStore:
                 lease_expires_at=None,
             )
         elif status == RunStatus.WAITING:
-            fields.update(lease_owner="", lease_expires_at=None)
+            # Parked by a worker: a resume that was queued did start (see runs.timekeeping).
+            fields.update(lease_owner="", lease_expires_at=None, orphan_requeues=0)
         if run_id not in self._workflow:  # not loaded through this store (e.g. a host finalizing)
             workflow_id, parent_id = (
                 WorkflowRun.objects.filter(pk=run_id).values_list("workflow_id", "parent_run_id").get()

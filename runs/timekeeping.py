@@ -14,25 +14,79 @@ from django.utils import timezone
 
 from . import metrics
 from .models import RunStatus, WorkflowRun
-from .queue import enqueue_run
+from .queue import enqueue_run, queued_runs
 
 logger = logging.getLogger("switchyard.runs")
 
 
 def resume_due_runs(now=None) -> int:
-    """Enqueue waiting runs whose resume time has come. Each is claimed atomically."""
+    """Enqueue waiting runs whose resume time has come. Each is claimed atomically, and its
+    `resume_at` moves RUN_ORPHAN_SECONDS on: the worker that advances the run sets its own
+    resume time (and, parking it again, sets `orphan_requeues` back to 0), so a run whose
+    queued resume never started (its task lost with the cluster) is queued again then,
+    unless the broker still holds that task. After RUN_MAX_REQUEUES such tries in a row the
+    run is failed with the reason."""
     now = now or timezone.now()
+    due = list(
+        WorkflowRun.objects.filter(status=RunStatus.WAITING, resume_at__lte=now).values_list(
+            "pk", "orphan_requeues"
+        )[:500]
+    )
+    held = _still_queued([run_id for run_id, requeues in due if requeues])
     count = 0
-    for run_id in WorkflowRun.objects.filter(status=RunStatus.WAITING, resume_at__lte=now).values_list(
-        "pk", flat=True
-    )[:500]:
+    for run_id, requeues in due:
+        if requeues and str(run_id) in held:
+            _look_again(run_id, now, status=RunStatus.WAITING)  # its resume is still queued
+            continue
+        if requeues >= settings.RUN_MAX_REQUEUES:
+            _give_up(run_id, f"the run was resumed {requeues} times and no worker continued it", requeues)
+            count += 1
+            continue
         with transaction.atomic():
             if WorkflowRun.objects.filter(pk=run_id, status=RunStatus.WAITING, resume_at__lte=now).update(
-                resume_at=None
+                resume_at=now + timedelta(seconds=settings.RUN_ORPHAN_SECONDS),
+                orphan_requeues=F("orphan_requeues") + 1,
             ):
+                if requeues:
+                    logger.warning("run %s was resumed but never continued; queueing it again", run_id)
                 enqueue_run(run_id)
                 count += 1
     return count
+
+
+class _Everything(set):
+    def __contains__(self, item) -> bool:
+        return True
+
+
+def _still_queued(run_ids) -> set[str]:
+    """The runs among `run_ids` whose task the broker still holds (all of them when that
+    cannot be told: better late than twice)."""
+    if not run_ids:
+        return set()
+    held = queued_runs(run_ids)
+    return _Everything() if held is None else held
+
+
+def _look_again(run_id, now, *, status) -> None:
+    """Check the run again in RUN_ORPHAN_SECONDS, without counting a requeue."""
+    WorkflowRun.objects.filter(pk=run_id, status=status).update(
+        resume_at=now + timedelta(seconds=settings.RUN_ORPHAN_SECONDS)
+    )
+
+
+def _give_up(run_id, reason: str, requeues: int) -> None:
+    from .engine_host import scheduler
+
+    error = {
+        "category": "VALIDATION_ERROR",
+        "message": f"{reason}; giving up",
+        "details": {"requeues": requeues},
+        "node": None,
+    }
+    with transaction.atomic():
+        scheduler().store.save_run(str(run_id), status=RunStatus.FAILED, error=error)
+    logger.warning("run %s failed: %s", run_id, reason)
 
 
 def reap_expired_leases(now=None) -> int:
@@ -63,31 +117,30 @@ def recover_orphaned_runs(now=None) -> int:
     or running run that no worker holds (no lease) and that has not moved for
     RUN_ORPHAN_SECONDS lost its queue message (or failed before it could be stored):
     it is queued again, at most once per RUN_ORPHAN_SECONDS (`resume_at`, unused while a
-    run is pending or running, holds when to look again). A run that was started (it has
-    held a lease) and was already queued again RUN_MAX_REQUEUES times is failed with the
-    reason instead; one never started (a lost queue message, a long backlog) is not."""
-    from .engine_host import scheduler
-
+    run is pending or running, holds when to look again), unless the broker still holds
+    its task (a long backlog: queueing it twice would only cost a second delivery). A run
+    that was started (it has held a lease) and was already queued again RUN_MAX_REQUEUES
+    times is failed with the reason instead; one never started is not."""
     now = now or timezone.now()
     idle = now - timedelta(seconds=settings.RUN_ORPHAN_SECONDS)
-    orphans = WorkflowRun.objects.filter(
-        status__in=[RunStatus.PENDING, RunStatus.RUNNING],
-        lease_owner="",
-        lease_expires_at__isnull=True,
-        created_at__lt=idle,
-    ).filter(Q(resume_at__isnull=True) | Q(resume_at__lt=now))
+    orphans = list(
+        WorkflowRun.objects.filter(
+            status__in=[RunStatus.PENDING, RunStatus.RUNNING],
+            lease_owner="",
+            lease_expires_at__isnull=True,
+            created_at__lt=idle,
+        )
+        .filter(Q(resume_at__isnull=True) | Q(resume_at__lt=now))
+        .values_list("pk", "orphan_requeues", "lease_epoch", "status")[:500]
+    )
+    held = _still_queued([run_id for run_id, *_ in orphans])
     count = 0
-    for run_id, requeues, epoch in orphans.values_list("pk", "orphan_requeues", "lease_epoch")[:500]:
+    for run_id, requeues, epoch, status in orphans:
+        if str(run_id) in held:
+            _look_again(run_id, now, status=status)
+            continue
         if requeues >= settings.RUN_MAX_REQUEUES and epoch > 0:
-            error = {
-                "category": "VALIDATION_ERROR",
-                "message": f"the run was queued again {requeues} times and never finished; giving up",
-                "details": {"requeues": requeues},
-                "node": None,
-            }
-            with transaction.atomic():
-                scheduler().store.save_run(str(run_id), status=RunStatus.FAILED, error=error)
-            logger.warning("run %s never finished after %s requeues; failed", run_id, requeues)
+            _give_up(run_id, f"the run was queued again {requeues} times and never finished", requeues)
         else:
             with transaction.atomic():
                 if WorkflowRun.objects.filter(

@@ -151,3 +151,58 @@ def test_a_run_the_engine_cannot_advance_is_failed_with_the_reason(api, workflow
     stored = WorkflowRun.objects.filter(pk=run.pk).values("status", "lease_owner", "error").get()
     assert stored["status"] == "failed" and stored["lease_owner"] == ""
     assert stored["error"]["message"].startswith("the run could not be executed: RecursionError")
+
+
+def _waiting(workflow, resume_at):
+    run = services.start_run(workflow=workflow, enqueue=False)
+    WorkflowRun.objects.filter(pk=run.pk).update(status="waiting", resume_at=resume_at)
+    return run
+
+
+def test_a_resumed_run_whose_task_never_started_is_resumed_again(workflow, queued, settings):
+    """The timekeeper queued a due waiting run, then the cluster was killed with the task:
+    the run, still `waiting`, is queued again once RUN_ORPHAN_SECONDS have passed."""
+    settings.RUN_ORPHAN_SECONDS = 60
+    run = _waiting(workflow, timezone.now() - timedelta(seconds=1))
+    assert timekeeping.resume_due_runs() == 1
+    assert timekeeping.resume_due_runs() == 0  # not twice at once
+    later = timezone.now() + timedelta(seconds=61)
+    assert timekeeping.resume_due_runs(now=later) == 1
+    assert queued == [str(run.pk), str(run.pk)]
+
+
+def test_a_run_woken_by_an_event_whose_task_was_lost_is_resumed_later(
+    workflow, queued, settings, monkeypatch
+):
+    """A callback arrived (or a child run finished) for a run waiting with no resume time;
+    the task that would continue it is lost: the timekeeper picks the run up."""
+    from runs import queue
+
+    settings.RUN_ORPHAN_SECONDS = 60
+    run = _waiting(workflow, None)
+    monkeypatch.setattr(queue, "enqueue_run", lambda run_id: None)  # the task is lost
+    queue.wake_run(run_id=run.pk)
+    assert timekeeping.resume_due_runs() == 0
+    assert timekeeping.resume_due_runs(now=timezone.now() + timedelta(seconds=61)) == 1
+    assert queued == [str(run.pk)]
+
+
+def test_a_resume_that_a_worker_continued_is_not_counted_and_one_that_never_starts_fails(
+    workflow, queued, settings
+):
+    from runs.store import OrmStore
+
+    settings.RUN_ORPHAN_SECONDS, settings.RUN_MAX_REQUEUES = 60, 2
+    run = _waiting(workflow, timezone.now() - timedelta(seconds=1))
+    now = timezone.now()
+    for step in range(2):
+        timekeeping.resume_due_runs(now=now + timedelta(seconds=61 * step))
+    assert WorkflowRun.objects.get(pk=run.pk).orphan_requeues == 2
+    OrmStore().save_run(str(run.pk), status="waiting", resume_at=now)  # a worker parked it again
+    assert WorkflowRun.objects.get(pk=run.pk).orphan_requeues == 0
+
+    for step in range(3):
+        timekeeping.resume_due_runs(now=now + timedelta(seconds=61 * (step + 2)))
+    run.refresh_from_db()
+    assert run.status == "failed" and "no worker continued it" in run.error["message"]
+    assert len(queued) == 4
