@@ -200,6 +200,8 @@ else:
 METRICS_DIR = Path(env("METRICS_DIR", default=str(LOCAL_STATE_DIR / "metrics")))
 METRICS_DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)  # read by prometheus_client at import
+# /readyz waits at most this long for each dependency (database, broker, channel layer).
+READYZ_TIMEOUT_S = env.float("READYZ_TIMEOUT_S", default=2.0)
 # When set, /metrics wants `Authorization: Bearer <METRICS_TOKEN>`.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -30,38 +33,88 @@ def healthz(request):
 
 
 def _database():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        connection.close()  # the check's own thread: no connection is left behind
 
 
 def _broker():
+    """A Redis broker is pinged with its own connection, bounded by READYZ_TIMEOUT_S (the
+    broker's pooled client waits without limit); any other broker answers `ping()`."""
+    url = settings.Q_CLUSTER.get("redis")
+    if isinstance(url, str):
+        import redis
+
+        timeout = settings.READYZ_TIMEOUT_S
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return
     from django_q.brokers import get_broker
 
-    if not get_broker().ping():
-        raise ConnectionError("the broker did not answer")
+    try:
+        if not get_broker().ping():
+            raise ConnectionError("the broker did not answer")
+    finally:
+        connection.close()
 
 
 def _channel_layer():
+    import asyncio
+
     from channels.layers import get_channel_layer
 
-    async_to_sync(get_channel_layer().group_discard)("readyz", "readyz.probe")
+    async def probe():
+        await asyncio.wait_for(
+            get_channel_layer().group_discard("readyz", "readyz.probe"), settings.READYZ_TIMEOUT_S
+        )
+
+    async_to_sync(probe)()
 
 
 CHECKS = {"database": _database, "broker": _broker, "channel_layer": _channel_layer}
 
 
+class _Checks:
+    """Each check runs on a thread of its own and is waited for at most READYZ_TIMEOUT_S.
+    A check still going is not started again: a probe meanwhile waits for that one (so a
+    dependency that hangs holds one thread, however often it is probed)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: dict[str, Future] = {}
+        self._pool = ThreadPoolExecutor(len(CHECKS) * 2, thread_name_prefix="readyz")
+
+    def run(self, name: str, check) -> dict:
+        started = time.monotonic()
+        with self._lock:
+            future = self._running.get(name)
+            if future is None or future.done():
+                future = self._running[name] = self._pool.submit(check)
+        try:
+            future.result(timeout=settings.READYZ_TIMEOUT_S)
+        except FutureTimeout:
+            return {"ok": False, "error": f"no answer within {settings.READYZ_TIMEOUT_S:g} s"}
+        except Exception as exc:  # any failure means not ready; say which and why
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+_checks = _Checks()
+
+
 @require_GET
 def readyz(request):
-    checks, down = {}, []
-    for name, check in CHECKS.items():
-        started = time.monotonic()
-        try:
-            check()
-            checks[name] = {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
-        except Exception as exc:  # any failure means not ready; say which and why
-            logger.warning("readyz: %s is down: %s", name, exc)
-            checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-            down.append(name)
+    """Ready when the database, the broker and the channel layer answer, each within
+    READYZ_TIMEOUT_S; else 503 naming those that did not, and why."""
+    checks = {name: _checks.run(name, check) for name, check in CHECKS.items()}
+    down = [name for name, result in checks.items() if not result["ok"]]
+    for name in down:
+        logger.warning("readyz: %s is down: %s", name, checks[name]["error"])
     if down:
         body = error_body("NOT_READY", f"Not ready: {', '.join(down)} unreachable.", {"checks": checks})
         return JsonResponse(body, status=503)
