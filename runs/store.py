@@ -254,6 +254,15 @@ def lease_fence(run_id: str, owner: str, epoch: int):
     return check
 
 
+def _log_lines(run_id: str, stored: list[tuple]) -> None:
+    for _, _, level, node_id, iteration, message, _ in stored:
+        run_log.log(
+            LOG_LEVELS.get(level, logging.INFO),
+            message,
+            extra={"run_id": str(run_id), "node_id": node_id or None, "iteration": iteration},
+        )
+
+
 class OrmStore:
     def __init__(self, *, resolve_secrets=None):
         # resolve_secrets(run) -> {credential name: value}; audited by the caller.
@@ -379,13 +388,14 @@ class OrmStore:
         types = self._types.get(run_id, {})
         order = self._order.get(run_id, {})
         latest = list({state.key: state for state in states}.values())  # one row per instance
+        finished = []
         with rows.transaction_unless_batching():
             new = []
             for state in latest:
                 fields = self._fields(run_id, state)
                 if state.status in metrics.FINISHED_NODE_STATUSES and state.key not in timed:
                     timed.add(state.key)
-                    metrics.node_finished(types.get(state.node_id, ""), state)
+                    finished.append((types.get(state.node_id, ""), state))
                 if state.key in known:
                     rows.update(
                         NodeExecution,
@@ -407,6 +417,8 @@ class OrmStore:
                 rows.insert(NodeExecution, NODE_COLUMNS, new)
                 known.update((row[1], row[2]) for row in new)
             events.record(run_id, self._workflow[run_id], [events.node_event(run_id, s) for s in states])
+            if finished:  # counted once stored (a holder that lost the lease stores nothing)
+                rows.on_written(lambda: [metrics.node_finished(t, state) for t, state in finished])
 
     def save_run(
         self,
@@ -449,7 +461,7 @@ class OrmStore:
             if updated == 0:
                 return
             if status in TERMINAL:
-                metrics.run_finished(status)
+                rows.on_written(lambda: metrics.run_finished(status))
             # Collected for later (updated is None): the event is stored if the update was.
             events.record(
                 run_id,
@@ -481,12 +493,8 @@ class OrmStore:
         ]
         rows.insert(ExecutionLog, LOG_COLUMNS, stored)
         if run_log.isEnabledFor(logging.DEBUG if any(e.level == "debug" for e in entries) else logging.INFO):
-            for _, _, level, node_id, iteration, message, _ in stored:
-                run_log.log(
-                    LOG_LEVELS.get(level, logging.INFO),
-                    message,
-                    extra={"run_id": str(run_id), "node_id": node_id or None, "iteration": iteration},
-                )
+            # Logged once stored: a holder that lost the lease logs nothing it did not store.
+            rows.on_written(lambda: _log_lines(run_id, stored))
 
     def cancel_requested(self, run_id: str) -> bool:
         return WorkflowRun.objects.filter(pk=run_id, cancel_requested=True).exists()

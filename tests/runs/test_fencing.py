@@ -37,6 +37,15 @@ def new_run(api, nodes, edges):
     return services.start_run(workflow=Workflow.objects.get(pk=wid), input={}, enqueue=False)
 
 
+def held_run(api):
+    """A new run whose lease "holder" holds, and the store fenced by that lease."""
+    run_id = str(new_run(api, [START], []).pk)
+    store = OrmStore()
+    store.load_run(run_id)
+    store.hold(run_id, "holder", leases.acquire(run_id, "holder"))
+    return run_id, store
+
+
 def snapshot(run_id):
     return (
         sorted(NodeExecution.objects.filter(run_id=run_id).values_list("node_id", "status", "attempts")),
@@ -54,12 +63,7 @@ def test_every_acquisition_increments_the_epoch(api):
 
 
 def test_a_write_after_a_takeover_stores_nothing_and_raises(api):
-    run = new_run(api, [START], [])
-    run_id = str(run.pk)
-    epoch = leases.acquire(run_id, "holder")
-    store = OrmStore()
-    store.load_run(run_id)
-    store.hold(run_id, "holder", epoch)
+    run_id, store = held_run(api)
     with store.batch(run_id):
         store.save_nodes(run_id, [NodeState(node_id="start", status="running", attempts=1)])
     take_over(run_id)
@@ -214,3 +218,24 @@ def test_every_write_made_for_a_run_outside_its_store_is_fenced(api, alice):
         record_operation(record=operation, workspace_id=run.workspace_id, run_id=run_id, node_id="db")
     assert CorrelationToken.objects.filter(run_id=run_id).count() == 1
     assert IntegrationOperation.objects.filter(run_id=run_id).count() == 1
+
+
+def test_a_holder_that_lost_the_lease_logs_nothing_it_did_not_store(api, caplog):
+    """The run's log lines also go to the process log (LOG_FORMAT=json): only once stored
+    (on PostgreSQL a batch's statements are collected first and the lease check runs when
+    they are sent, after the lines were handed over)."""
+    import logging
+
+    from workflows.engine.store import LogEntry
+
+    caplog.set_level(logging.DEBUG, logger="switchyard.run")
+    run_id, store = held_run(api)
+    with store.batch(run_id):
+        store.append_logs(run_id, [LogEntry(level="info", message="stored line", node_id="start")])
+    take_over(run_id)
+    with pytest.raises(LeaseLost):
+        with store.batch(run_id):
+            store.save_nodes(run_id, [NodeState(node_id="start", status="succeeded", attempts=1)])
+            store.append_logs(run_id, [LogEntry(level="info", message="stale line", node_id="start")])
+    lines = [r.getMessage() for r in caplog.records if r.name == "switchyard.run"]
+    assert lines == ["stored line"]
