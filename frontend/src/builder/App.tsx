@@ -159,6 +159,26 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
 
   useShortcuts({ readOnly, openDialog: setDialog, layout, save: () => void saveVersion() });
 
+  // The node inspector covers the lower part of the canvas: a node selected there is brought
+  // into the part left visible.
+  useEffect(() => {
+    const el = wrapper.current;
+    if (!s.selectedId || !s.workflowId || !el) return;
+    const frame = window.requestAnimationFrame(() => {
+      const n = flow.getNode(s.selectedId!);
+      const box = el.getBoundingClientRect();
+      if (!n) return;
+      const zoom = flow.getZoom();
+      const bottom = flow.flowToScreenPosition({ x: n.position.x, y: n.position.y + (n.measured?.height ?? 64) }).y;
+      const limit = box.top + box.height * 0.5;
+      if (bottom > limit) {
+        const { x, y } = flow.getViewport();
+        void flow.setViewport({ x, y: y - (bottom - limit) - 16, zoom }, { duration: 200 });
+      }
+    });
+    return () => window.cancelAnimationFrame(frame);
+  }, [s.selectedId, s.workflowId, flow]);
+
   const issuesForSelected = selected ? s.issues.filter((i) => i.node === selected.id) : [];
   // Live run state, badges and pins on the canvas; the inspector for the selected node.
   const liveDoc = useMemo(() => useBuilder.getState().document(), [s.nodes, s.edges]);

@@ -88,6 +88,13 @@ export function Timeline({ nodes, startedAt, onPick, runId, tick = 0, active = f
     api.get<LogLine[]>(`/api/v1/runs/${runId}/logs`).then(setLines, () => {});
   }, [runId, tick]);
   const byInstance = useMemo(() => segmentsFromLogs(lines), [lines]);
+  // while the run is active, open segments grow with the clock
+  const [, setNow] = useState(0);
+  useEffect(() => {
+    if (!active) return;
+    const timer = window.setInterval(() => setNow((n) => n + 1), 1000);
+    return () => window.clearInterval(timer);
+  }, [active]);
   const timed = nodes.filter((n) => n.started_at);
   if (!timed.length) return <p className="empty" data-testid="run-timeline">No node has started yet.</p>;
   const now = Date.now();
