@@ -210,9 +210,7 @@ def save_draft(*, user, workflow: Workflow, document: Any, base_version: Any = N
             details={"base_version": base, "latest_version": workflow.version},
         )
     previous = _stored_documents(workflow)
-    document = trigger_secrets.seal_document(
-        trigger_secrets.restore_masked(document, previous, strict=False), previous
-    )
+    document = trigger_secrets.seal_document(trigger_secrets.restore_masked(document, previous), previous)
     WorkflowDraft.objects.update_or_create(
         workflow=workflow,
         defaults={"document": document, "base_version": workflow.version, "updated_by": user},

@@ -8,7 +8,9 @@ bot's secret token, a payment signing secret): the config fields the trigger typ
 - In every answer (API, pages, export, versions, drafts, websocket) the value is `***`.
   A `{{ workspace.<credential> }}` reference is shown as written: it is not a secret.
 - A write that sends `***` back keeps the secret stored for that node (same node id and
-  field, in the draft or the latest version); with nothing to keep it is refused (400).
+  field, in the draft or the latest version). With nothing to keep (a copy, an import of
+  an export) the `***` is stored: the secret is unset, it matches no request, and the
+  workflow cannot be activated until it is typed again (`unset_secrets`).
 - Intake reads the text with `unseal` (`runs.intake.secret`).
 """
 
@@ -20,8 +22,6 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 from encrypted_model_fields.fields import decrypt_str, encrypt_str
-
-from config.api_errors import ApiError
 
 from .engine.masking import MASK
 from .engine.registry import registry
@@ -125,10 +125,15 @@ def _stored(previous: Iterable[Any]) -> dict[tuple[str, str], str]:
     return found
 
 
-def restore_masked(document: Any, previous: Iterable[Any], *, strict: bool = True) -> Any:
+def unset_secrets(document: Any) -> list[tuple[str, str]]:
+    """(node id, field) of every trigger secret left `***` (nothing was stored to keep)."""
+    return [(str(node.get("id")), f) for _i, node, f, p in _secret_slots(document) if _get(node, p) == MASK]
+
+
+def restore_masked(document: Any, previous: Iterable[Any]) -> Any:
     """`document` with each `***` secret replaced by the text stored for that node and
-    field in `previous` (documents, most relevant first). When nothing is stored there:
-    400 naming the field (`strict`), else the `***` stays (a draft may be incomplete)."""
+    field in `previous` (documents, most relevant first); where nothing is stored the
+    `***` stays (see the module docstring)."""
     slots = [(i, node, f, p) for i, node, f, p in _secret_slots(document) if _get(node, p) == MASK]
     if not slots:
         return document
@@ -136,16 +141,8 @@ def restore_masked(document: Any, previous: Iterable[Any], *, strict: bool = Tru
     document = _copy(document)
     for index, node, field, path in slots:
         kept = stored.get((str(node.get("id")), field))
-        if kept is None and not strict:
-            continue
         if kept is None:
-            name = f"nodes[{index}].config.{field}"
-            message = (
-                f"{name} is `***` (a masked secret) but no secret is stored for node "
-                f"{node.get('id')!r}: type it again or reference a credential as "
-                "{{ workspace.<name> }}."
-            )
-            raise ApiError("VALIDATION_ERROR", message, details={name: [message]})
+            continue
         _with(document, index, path, unseal(kept))
     return document
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from workflows.engine.masking import MASK
 from workflows.engine.registry import registry
 from workflows.trigger_secrets import unseal
 
@@ -29,6 +30,8 @@ def trigger_secret(workflow, node: dict, value: Any) -> str:
     `workflows.trigger_secrets`), or a `{{ workspace.<name> }}`
     credential decrypted for this delivery (the access is audited like any other use)."""
     text = "" if value is None else str(unseal(value))
+    if text == MASK:
+        return ""  # unset (a masked secret that was copied): matches nothing
     if "{{" not in text:
         return text
     from connectors.services import credential_refs, resolve_credentials

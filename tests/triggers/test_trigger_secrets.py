@@ -100,12 +100,29 @@ def test_a_write_that_sends_the_mask_back_keeps_the_secret(api, client):
     assert send(client, path, "a-new-Token-99").status_code == 202
 
 
-def test_a_masked_secret_with_nothing_stored_is_refused_naming_the_field(api):
+def test_a_copy_with_a_masked_secret_cannot_be_activated_until_the_secret_is_typed(api, client):
+    """A workflow duplicated (or imported from an export) keeps `***` where nothing is stored:
+    the secret is unset, matches no request, and activation names the field."""
+    from runs.intake.secret import secret_field
+
     res = api.post("/api/v1/workflows/", document({**HEADER, "token": "***"}), format="json")
-    assert res.status_code == 400
-    body = res.json()
-    assert "nodes[0].config.auth.token" in body["error"]["details"], body
-    assert not WorkflowVersion.objects.exists()
+    assert res.status_code == 201, res.content
+    wid = res.json()["id"]
+    workflow = Workflow.objects.get(pk=wid)
+    hook = WorkflowVersion.objects.get(workflow=workflow).document["nodes"][0]
+    assert secret_field(workflow, hook, "auth.token") == ""  # "***" is no token
+
+    issues = api.post(f"/api/v1/workflows/{wid}/validate", {}, format="json").json()
+    assert not issues["valid"]
+    assert {"node": "hook", "edge": None, "field": "config.auth.token"} in [
+        {k: v for k, v in e.items() if k != "message"} for e in issues["errors"]
+    ]
+    assert api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json").status_code == 400
+
+    assert api.put(f"/api/v1/workflows/{wid}", document(HEADER), format="json").status_code == 200
+    path = hook_path(activate_ok(api, wid), "trigger.webhook")
+    assert send(client, path, TOKEN).status_code == 202
+    assert send(client, path, "***").status_code == 401
 
 
 def test_a_credential_reference_is_shown_as_written(api):

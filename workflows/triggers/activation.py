@@ -12,7 +12,7 @@ from ..engine.errors import ValidationIssue, WorkflowInvalid
 from ..engine.registry import registry
 from ..models import TriggerEndpoint, Workflow, WorkflowStatus
 from ..selectors import document_of
-from ..trigger_secrets import unseal_document
+from ..trigger_secrets import unseal_document, unset_secrets
 from .schedules import register_schedules, unregister_schedules
 
 # Checks of what a node refers to outside the document: check(workflow, node) -> issues.
@@ -48,6 +48,15 @@ def activation_issues(
     for node in nodes:
         issues += _reference_issues(workflow, node)
     issues += _schedule_issues(doc, already={i.node for i in issues})
+    issues += [
+        ValidationIssue(
+            node=node_id,
+            field=f"config.{field}",
+            message=f"{field} is not set (a masked secret is not copied): type it again or "
+            "reference a credential as {{ workspace.<name> }}.",
+        )
+        for node_id, field in unset_secrets(doc)
+    ]
     return issues
 
 
