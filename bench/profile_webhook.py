@@ -4,7 +4,7 @@ handler (no daphne, no network; the run's pool work done on the request thread, 
 sees), on a fresh SQLite database (or $DATABASE_URL). Prints the
 CPU per run and the top costs by own time and by cumulative time. Figures, no assertions.
 
-    .venv/bin/python bench/profile_webhook.py [-n 300] [--top 10]
+    .venv/bin/python bench/profile_webhook.py [-n 300] [--top 10] [--sql]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=300)
     parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--sql", action="store_true", help="also list the SQL statements of one run")
     args = parser.parse_args()
     state = tempfile.mkdtemp(prefix="sy-profile-")
     os.environ.setdefault("SWITCHYARD_STATE_DIR", state)
@@ -77,6 +78,15 @@ def main() -> int:
 
     for _ in range(30):  # warm-up: caches, connections, imports
         once()
+    if args.sql:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            once()
+        print(f"--- the SQL of one run: {len(queries)} statements ---")
+        for query in queries:
+            print("  " + " ".join(query["sql"].split())[:150])
     profiler = cProfile.Profile()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     profiler.enable()

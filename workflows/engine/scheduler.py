@@ -197,13 +197,14 @@ class _Drive:
             self._expire_attempts(mono)
             self._fire_timers(mono)
             self._dispatch_ready()
+            if not self.running and not rs.ready and not self.timers:
+                # Nothing left to send or wait for: one batch stores the rest and the outcome.
+                return self._park() if self.parked else self._finish()
             # Stored first, then sent: a node runs only once its `running` state and its
             # predecessors' results are stored (a store that lost the run raises here).
             self._flush()
             self._submit_started()
             if not self.running and not rs.ready:
-                if not self.timers:
-                    return self._park() if self.parked else self._finish()
                 if self.timers[0][0] - mono >= self.sched.services.inline_wait_max_s:
                     return self._park()
             self._wait_for_results(mono)
