@@ -341,17 +341,43 @@ def test_loop_body_cannot_be_entered_from_outside(registry):
     assert has(issues_of(doc, registry), edge=3, field="source")
 
 
-def test_nested_loops_are_refused(registry):
+def test_a_loop_inside_a_loop_body_is_accepted(registry):
     doc = workflow(
         [
             start(),
             node("outer", "logic.loop", {"items": "{{ input.xs }}"}),
             node("inner", "logic.loop", {"items": "{{ item }}"}),
             transform("body"),
+            transform("after_inner"),
         ],
-        [edge("start", "outer"), edge("outer", "inner", "each"), edge("inner", "body", "each")],
+        [
+            edge("start", "outer"),
+            edge("outer", "inner", "each"),
+            edge("inner", "body", "each"),
+            edge("inner", "after_inner", "done"),
+        ],
     )
-    assert has(issues_of(doc, registry), node="inner", field="type")
+    assert issues_of(doc, registry) == []
+
+
+def test_inner_loop_body_cannot_be_entered_from_the_outer_body(registry):
+    doc = workflow(
+        [
+            start(),
+            node("outer", "logic.loop", {"items": "{{ input.xs }}"}),
+            transform("prep"),
+            node("inner", "logic.loop", {"items": "{{ item }}"}),
+            transform("body"),
+        ],
+        [
+            edge("start", "outer"),
+            edge("outer", "prep", "each"),
+            edge("prep", "inner"),
+            edge("inner", "body", "each"),
+            edge("prep", "body"),
+        ],
+    )
+    assert has(issues_of(doc, registry), edge=4, field="source")
 
 
 def test_loop_done_edge_into_its_own_body_is_refused(registry):

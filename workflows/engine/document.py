@@ -307,18 +307,9 @@ def _check_edge(i: int, edge: Any, known: dict, registry: NodeRegistry, graph: G
 
 
 def _check_loops(graph: Graph, issues: list[ValidationIssue]) -> None:
-    """Loop bodies must be self-contained: fed only by the loop's `each` edges, no nesting."""
+    """Loop bodies must be self-contained: fed only by the loop's `each` edges. A loop may
+    sit in another loop's body (its body is then inside the outer one's)."""
     for loop in graph.loops.values():
-        for other in graph.loops.values():
-            if other.node_id != loop.node_id and loop.node_id in other.body:
-                issues.append(
-                    ValidationIssue(
-                        f"loop {loop.node_id!r} is inside the body of loop {other.node_id!r}; nested loops "
-                        "are not supported (use flow.subworkflow for the inner loop)",
-                        node=loop.node_id,
-                        field="type",
-                    )
-                )
         for nid in loop.order:
             for e in graph.incoming[nid]:
                 if e.source in loop.body or (e.source == loop.node_id and e.source_handle == EACH):

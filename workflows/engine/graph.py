@@ -38,10 +38,14 @@ class Loop:
     """A `logic.loop` node and its body (SPEC §5)."""
 
     node_id: str
-    body: frozenset[str]
+    body: frozenset[str]  # every node reachable from `each`, nested loops' bodies included
     starts: tuple[str, ...]  # targets of the loop's `each` edges
-    ends: tuple[str, ...]  # body nodes with no outgoing edge, in declaration order
+    ends: tuple[str, ...]  # body ends: direct body nodes with no outgoing edge (nor a nested
+    # loop's body-feeding ones), in topological order
     order: tuple[str, ...]  # body nodes in topological order
+    direct: frozenset[str] = frozenset()  # body nodes not inside a nested loop's body
+    direct_order: tuple[str, ...] = ()  # those in topological order
+    parent: str | None = None  # the loop whose body holds this loop node (nested loops)
 
 
 class Graph:
@@ -89,14 +93,15 @@ class Graph:
             if n.get("type") == MERGE_TYPE and (n.get("config") or {}).get("mode") == "first"
         )
         self.loops: dict[str, Loop] = {}
-        self.loop_of: dict[str, str] = {}  # body node -> its (first) loop
+        self.loop_of: dict[str, str] = {}  # body node -> the innermost loop whose body holds it
         if not self.cycle_nodes:
-            for nid, n in self.nodes.items():
-                if n.get("type") == LOOP_TYPE:
-                    self.loops[nid] = self._loop(nid)
-            for loop in self.loops.values():
-                for b in loop.body:
-                    self.loop_of.setdefault(b, loop.node_id)
+            bodies = {nid: self._body(nid) for nid, n in self.nodes.items() if n.get("type") == LOOP_TYPE}
+            for lid, body in bodies.items():
+                for b in body:  # nested bodies are strict subsets: the smallest is the innermost
+                    if b not in self.loop_of or len(body) < len(bodies[self.loop_of[b]]):
+                        self.loop_of[b] = lid
+            for lid, body in bodies.items():
+                self.loops[lid] = self._loop(lid, body)
         # A loop whose only outgoing edges feed its body still counts as a sink: its
         # `{results}` is what the run produced.
         self.sinks = tuple(
@@ -175,19 +180,43 @@ class Graph:
                         found.update(component)
         return tuple(nid for nid in self.nodes if nid in found)
 
-    def _loop(self, loop_id: str) -> Loop:
-        starts = tuple(dict.fromkeys(e.target for e in self.outgoing[loop_id] if e.source_handle == EACH))
+    def _starts(self, loop_id: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(e.target for e in self.outgoing[loop_id] if e.source_handle == EACH))
+
+    def _body(self, loop_id: str) -> frozenset[str]:
         body: set[str] = set()
-        todo = [s for s in starts if s != loop_id]
+        todo = [s for s in self._starts(loop_id) if s != loop_id]
         while todo:
             nid = todo.pop()
             if nid in body:
                 continue
             body.add(nid)
             todo.extend(e.target for e in self.outgoing[nid] if e.target != loop_id)
+        return frozenset(body)
+
+    def _loop(self, loop_id: str, body: frozenset[str]) -> Loop:
         order = tuple(nid for nid in self.order if nid in body)
-        ends = tuple(nid for nid in order if not self.outgoing[nid])
-        return Loop(loop_id, frozenset(body), starts, ends, order)
+        direct_order = tuple(nid for nid in order if self.loop_of.get(nid) == loop_id)
+        # A nested loop whose only outgoing edges feed its own body ends the outer body: its
+        # `{results}` is what the outer iteration produced.
+        ends = tuple(
+            nid
+            for nid in direct_order
+            if all(
+                e.source_handle == EACH and self.nodes[nid].get("type") == LOOP_TYPE
+                for e in self.outgoing[nid]
+            )
+        )
+        return Loop(
+            loop_id,
+            body,
+            self._starts(loop_id),
+            ends,
+            order,
+            frozenset(direct_order),
+            direct_order,
+            self.loop_of.get(loop_id),
+        )
 
 
 def _is_trigger(node: dict[str, Any], registry: NodeRegistry | None) -> bool:

@@ -5,6 +5,11 @@ once when the loop starts. Everything else is derived from the body instances' s
 resume: an iteration is done when every body node has a terminal state for it, and its
 result is the output of its last finished body end. So a resumed run re-runs nothing that
 had finished, and never has to rewrite a growing results list.
+
+Nested loops: a loop node inside another loop's body has one instance (and one `LoopRun`)
+per outer iteration. Its iterations are counted by the instances of its direct body (not
+inside a further nested body); the nested loop node itself is one such instance of the
+outer loop, terminal once all its own iterations are.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import Loop
+from .iterations import IterationKey
 from .store import NodeState
 
 LOOP_WAIT_KIND = "loop"
@@ -43,7 +49,7 @@ class LoopRun:
     def take_next(self) -> int:
         i = self.next_index
         self.started.add(i)
-        self.remaining[i] = len(self.loop.body)
+        self.remaining[i] = len(self.loop.direct)
         self.next_index = self._first_unstarted(i + 1)
         return i
 
@@ -56,7 +62,7 @@ class LoopRun:
     def mark_started(self, i: int) -> None:
         """Record an iteration found in the store on resume."""
         self.started.add(i)
-        self.remaining[i] = len(self.loop.body)
+        self.remaining[i] = len(self.loop.direct)
         self.next_index = self._first_unstarted(self.next_index)
 
     def finished(self) -> bool:
@@ -88,8 +94,9 @@ def finish_rank(state: NodeState, position: int) -> tuple[float, int]:
     return (when, position)
 
 
-def iteration_result(loop: Loop, iteration: int, states: dict, outputs: dict, position: dict) -> Any:
-    """The output of the iteration's last finished body end (None if every end was skipped)."""
+def iteration_result(loop: Loop, iteration: IterationKey, states: dict, outputs: dict, position: dict) -> Any:
+    """The output of the iteration's last finished body end (None if every end was skipped);
+    `iteration` is the body instances' iteration key."""
     best, best_rank = None, None
     for nid in loop.ends:
         key = (nid, iteration)

@@ -5,7 +5,10 @@ Pure bookkeeping: no threads, no store, no waiting. The scheduler reports attemp
 (`succeed`, `fail`), dispatches what lands in `ready`, and persists what lands in `dirty`.
 Per event the work is O(degree): each incoming edge of a node is counted down once.
 
-Node instances are keyed `(node_id, iteration)`; iteration is None outside loop bodies.
+Node instances are keyed `(node_id, iteration)`; iteration is None outside loop bodies, the
+item index in a loop body and a tuple of indices in a nested loop's body (see `iterations`).
+Running loops are keyed by their loop node's instance key: a nested loop runs once per
+outer iteration.
 An instance is *started* once it is dispatched or has reached a terminal status; a started
 instance ignores later edge resolutions (that is how `merge` in mode `first` drops late
 arrivals).
@@ -20,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .graph import DONE, EACH, Edge, Graph
+from .iterations import child, index, outer, parent
 from .loops import LOOP_WAIT_KIND, LoopRun, finish_rank, iteration_result
 from .policy import DEFAULT, FAIL, failure_handles, failure_output, failure_policy, is_fatal
 from .registry import NodeRegistry
@@ -57,10 +61,10 @@ class RunState:
         self.stored = frozenset(self.started)  # instances the store had begun: replayed, not re-run
         self.outputs: dict[NodeKey, Any] = {}  # instances that finished with a result
         self.global_outputs: dict[str, Any] = {}  # `nodes.<id>` outside loop bodies
-        self.iter_outputs: dict[tuple[str, int], dict[str, Any]] = {}  # per loop iteration
+        self.iter_outputs: dict[NodeKey, dict[str, Any]] = {}  # (loop id, iteration key) -> outputs
         self.unresolved: dict[NodeKey, int] = {}
         self.arrivals: dict[NodeKey, dict[int, tuple[Edge, Any]]] = {}
-        self.loops: dict[str, LoopRun] = {}
+        self.loops: dict[NodeKey, LoopRun] = {}  # by the loop node's instance
         self.ready: deque[Ready] = deque()
         self.dirty: dict[NodeKey, NodeState] = {}
         self.logs: list[LogEntry] = []
@@ -83,7 +87,7 @@ class RunState:
     def state(self, key: NodeKey) -> NodeState:
         st = self.states.get(key)
         if st is None:
-            st = self.states[key] = NodeState(node_id=key[0], iteration=key[1])
+            st = self.states[key] = NodeState.at(key)
         return st
 
     def mark(self, key: NodeKey) -> None:
@@ -92,9 +96,8 @@ class RunState:
         self.dirty[key] = self.states[key]
 
     def log(self, level: str, message: str, key: NodeKey | None = None, data: Any = None) -> None:
-        self.logs.append(
-            LogEntry(level, message, key[0] if key else None, key[1] if key else None, data, now())
-        )
+        it = key[1] if key else None
+        self.logs.append(LogEntry(level, message, key[0] if key else None, index(it), data, now(), outer(it)))
 
     def handles_of(self, node_id: str) -> list[str]:
         node = self.graph.nodes[node_id]
@@ -103,20 +106,33 @@ class RunState:
     def _is_each(self, e: Edge) -> bool:
         return e.source_handle == EACH and e.source in self.graph.loops
 
+    def loop_run_of(self, key: NodeKey) -> LoopRun | None:
+        """The running loop a body instance belongs to."""
+        return self.loops.get((self.graph.loop_of[key[0]], parent(key[1])))
+
     def scope_for(self, key: NodeKey, node_input: Any) -> dict[str, Any]:
-        """Template names for an instance (SPEC §3); same-iteration body outputs win."""
+        """Template names for an instance (SPEC §3); same-iteration body outputs win, the
+        innermost loop's over the enclosing ones'. In a loop body `item`/`index` are the
+        innermost loop's, and `nodes.<loop id>` is `{item, index}` of the current iteration
+        of each enclosing loop (so a nested body reaches the outer item)."""
         nid, it = key
         scope = dict(self.base_scope)
         scope["input"] = node_input
-        if it is None:
-            # A copy: the coordinator keeps adding outputs while workers render.
-            scope["nodes"] = dict(self.global_outputs)
-        else:
-            lid = self.graph.loop_of[nid]
-            scope["nodes"] = {**self.global_outputs, **self.iter_outputs.get((lid, it), {})}
-            loop = self.loops.get(lid)
+        # A copy: the coordinator keeps adding outputs while workers render.
+        nodes = dict(self.global_outputs)
+        levels = []
+        while it is not None:
+            nid = self.graph.loop_of[nid]
+            levels.append((nid, it))
+            it = parent(it)
+        for lid, it in reversed(levels):
+            nodes.update(self.iter_outputs.get((lid, it), {}))
+            loop = self.loops.get((lid, parent(it)))
             if loop is not None:
-                scope["item"], scope["index"] = loop.items[it], it
+                i = index(it)
+                nodes[lid] = {"item": loop.items[i], "index": i}
+                scope["item"], scope["index"] = loop.items[i], i
+        scope["nodes"] = nodes
         return scope
 
     # -- start / resume -----------------------------------------------------------------
@@ -340,9 +356,9 @@ class RunState:
         st = self.states[key]
         nid, it = key
         if it is not None:
-            loop = self.loops.get(self.graph.loop_of[nid])
+            loop = self.loop_run_of(key)
             if loop is not None:
-                loop.record_failure(it, nid, st.error or {})
+                loop.record_failure(index(it), nid, st.error or {})
             return
         rank = finish_rank(st, self.graph.position[nid])
         if self.fatal is None or rank < self.fatal[0]:
@@ -350,72 +366,74 @@ class RunState:
 
     # -- loops --------------------------------------------------------------------------
     def _start_loop(self, key: NodeKey, items: list[Any]) -> None:
-        lid = key[0]
         st = self.states[key]
         st.wait = {"kind": LOOP_WAIT_KIND, "items": items}
         self.mark(key)
         self.log("info", f"loop over {len(items)} item(s)", key)
-        self.loops[lid] = LoopRun(self.graph.loops[lid], list(items), self._concurrency(lid))
-        self._fill_loop(lid)
+        self.loops[key] = LoopRun(self.graph.loops[key[0]], list(items), self._concurrency(key[0]))
+        self._fill_loop(key)
 
     def _concurrency(self, lid: str) -> int:
         value = (self.graph.nodes[lid].get("config") or {}).get("concurrency", 1)
         return max(1, int(value)) if isinstance(value, int | float) else 1
 
-    def _fill_loop(self, lid: str) -> None:
-        loop = self.loops[lid]
+    def _fill_loop(self, key: NodeKey) -> None:
+        loop = self.loops[key]
         while loop.can_start():
             i = loop.take_next()
-            if loop.loop.body:
-                self._start_iteration(loop, i)
+            if loop.loop.direct:
+                self._start_iteration(key, loop, i)
             else:
                 loop.done.add(i)
         if loop.finished():
-            self._finish_loop(lid)
+            self._finish_loop(key)
 
-    def _start_iteration(self, loop: LoopRun, i: int) -> None:
+    def _start_iteration(self, key: NodeKey, loop: LoopRun, i: int) -> None:
         payload = {"item": loop.items[i], "index": i}
+        it = child(key[1], i)
         for e in self.graph.outgoing[loop.loop.node_id]:
             if e.source_handle == EACH:
-                self._resolve((e.target, i), e, True, payload)
+                self._resolve((e.target, it), e, True, payload)
 
     def _count_loop_instance(self, key: NodeKey) -> None:
         nid, it = key
         if it is None:
             return
-        lid = self.graph.loop_of[nid]
-        loop = self.loops.get(lid)
-        if loop is None or it in loop.done:
+        loop_key = (self.graph.loop_of[nid], parent(it))
+        loop = self.loops.get(loop_key)
+        i = index(it)
+        if loop is None or i in loop.done:
             return
-        loop.remaining[it] -= 1
-        if loop.remaining[it] == 0:
-            loop.done.add(it)
-            loop.results[it] = iteration_result(loop.loop, it, self.states, self.outputs, self.graph.position)
-            self._fill_loop(lid)
+        loop.remaining[i] -= 1
+        if loop.remaining[i] == 0:
+            loop.done.add(i)
+            loop.results[i] = iteration_result(loop.loop, it, self.states, self.outputs, self.graph.position)
+            self._fill_loop(loop_key)
 
-    def _finish_loop(self, lid: str) -> None:
-        loop = self.loops.pop(lid)
-        key = (lid, None)
+    def _finish_loop(self, key: NodeKey) -> None:
+        loop = self.loops.pop(key)
         if loop.failure is not None:
             self.fail(key, loop.failure_error())
         else:
             self.succeed(key, {"results": loop.results}, [DONE])
 
     def _resume_loop(self, key: NodeKey, resumables: list[NodeKey]) -> None:
-        lid = key[0]
-        body = self.graph.loops[lid]
+        body = self.graph.loops[key[0]]
         items = self.states[key].wait.get("items") or []
-        loop = self.loops[lid] = LoopRun(body, list(items), self._concurrency(lid))
-        begun = [i for i in range(len(items)) if any((b, i) in self.stored for b in body.body)]
+        loop = self.loops[key] = LoopRun(body, list(items), self._concurrency(key[0]))
+        begun = [
+            i for i in range(len(items)) if any((b, child(key[1], i)) in self.stored for b in body.direct)
+        ]
         for i in begun:
             loop.mark_started(i)
         for i in begun:
-            self._start_iteration(loop, i)
-            for nid in body.order:
-                if (nid, i) in self.stored and lid in self.loops:
-                    self._replay_key((nid, i), resumables)
-        if lid in self.loops:
-            self._fill_loop(lid)
+            self._start_iteration(key, loop, i)
+            it = child(key[1], i)
+            for nid in body.direct_order:
+                if (nid, it) in self.stored and key in self.loops:
+                    self._replay_key((nid, it), resumables)
+        if key in self.loops:
+            self._fill_loop(key)
 
 
 def _ms(st: NodeState) -> int:

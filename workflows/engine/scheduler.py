@@ -46,7 +46,10 @@ Host protocol
 - Cancel: make `Store.cancel_requested` true. A running `advance()` notices within ~0.1 s;
   for a parked run call `advance()` once to finalize it (`cancelled`).
 - Every node has a state when the run ends (`skipped` if it never ran); loop body nodes
-  have one state per iteration (`iteration` = item index) once the loop ran. Do not
+  have one state per iteration (`iteration` = item index) once the loop ran. A loop may sit
+  in another loop's body: its body nodes then have one state per (outer, inner) iteration,
+  `iteration` the inner index and `outer` the enclosing indices (store both; the key is
+  `NodeState.key`). `ctx.iteration` is the innermost index. Do not
   pre-create pending states for body nodes. Stored outputs are masked (workspace secrets
   become `***`): a resumed run feeds successors the masked values.
 - Crash recovery: call `advance()` on the run. Succeeded, failed and skipped nodes are not
@@ -76,6 +79,7 @@ from typing import Any
 from .attempt import Job, compute, merge_input, run_job
 from .errors import ErrorCategory, NodeError
 from .graph import analyse
+from .iterations import index
 from .outbound import mask_secrets, secret_values
 from .policy import retry_delay_s, should_retry
 from .registry import NodeContext, NodeRegistry, NodeResult, Wait
@@ -342,7 +346,7 @@ class _Drive:
             scope=rs.scope_for(key, node_input),
             services=self.sched.services,
             attempt=st.attempts,
-            iteration=key[1],
+            iteration=index(key[1]),
             deadline=min(bounds) if bounds else None,
             resume=item.resume,
             wait_data=(st.wait or {}).get("data") if item.from_wait else None,

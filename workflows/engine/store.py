@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-# A node instance: (node_id, iteration). `iteration` is None outside loop bodies.
-NodeKey = tuple[str, "int | None"]
+# A node instance: (node_id, iteration). `iteration` is None outside loop bodies, the item
+# index in a loop body, and a tuple of indices (outermost first) in a nested loop's body
+# (see `iterations`).
+NodeKey = tuple[str, "int | tuple[int, ...] | None"]
 
 
 class RunStatus:
@@ -45,7 +47,7 @@ class NodeState:
     """The persisted state of one node instance."""
 
     node_id: str
-    iteration: int | None = None
+    iteration: int | None = None  # the innermost loop's item index
     status: str = NodeStatus.PENDING
     attempts: int = 0
     input: Any = None
@@ -57,10 +59,26 @@ class NodeState:
     resume_at: datetime | None = None  # when a waiting/retrying node is due
     wait: dict[str, Any] | None = None  # {"kind", "data"} while parked; loop bookkeeping
     warnings: list[str] = field(default_factory=list)
+    outer: tuple[int, ...] = ()  # enclosing loops' item indices, outermost first (nested loops)
+
+    @classmethod
+    def at(cls, key: NodeKey, **fields: Any) -> NodeState:
+        """A state for the instance `key`."""
+        it = key[1]
+        if isinstance(it, tuple):
+            return cls(node_id=key[0], iteration=it[-1], outer=tuple(it[:-1]), **fields)
+        return cls(node_id=key[0], iteration=it, **fields)
 
     @property
     def key(self) -> NodeKey:
+        if self.outer:
+            return (self.node_id, (*self.outer, self.iteration))
         return (self.node_id, self.iteration)
+
+    @property
+    def iteration_path(self) -> list[int] | None:
+        """None outside loops, `[i]` in a loop body, `[outer, ..., inner]` when nested."""
+        return None if self.iteration is None else [*self.outer, self.iteration]
 
     @property
     def duration_ms(self) -> int | None:
@@ -97,9 +115,10 @@ class LogEntry:
     level: str  # debug | info | warning | error
     message: str
     node_id: str | None = None
-    iteration: int | None = None
+    iteration: int | None = None  # the innermost loop's item index
     data: Any = None
     timestamp: datetime | None = None
+    outer: tuple[int, ...] = ()  # enclosing loops' item indices (nested loops)
 
 
 class Store(Protocol):
