@@ -34,7 +34,12 @@ class NodeEntryOut(serializers.Serializer):
     type = serializers.CharField(required=False)
     status = serializers.ChoiceField(choices=NodeStatus.choices)
     attempts = serializers.IntegerField()
-    iteration = serializers.IntegerField(allow_null=True)
+    iteration = serializers.IntegerField(allow_null=True, help_text="The innermost loop's item index.")
+    iteration_path = serializers.ListField(
+        child=serializers.IntegerField(),
+        allow_null=True,
+        help_text="Null outside loops; [index] in a loop body; [outer, ..., inner] in a nested loop's body.",
+    )
     input = serializers.JSONField(allow_null=True)
     output = serializers.JSONField(allow_null=True)
     error = serializers.JSONField(allow_null=True)
@@ -59,6 +64,7 @@ class LogEntryOut(serializers.Serializer):
     level = serializers.ChoiceField(choices=["debug", "info", "warning", "error"])
     node_id = serializers.CharField(allow_null=True)
     iteration = serializers.IntegerField(allow_null=True)
+    iteration_path = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
     message = serializers.CharField(allow_blank=True)
     data = serializers.JSONField(allow_null=True)
 

@@ -76,6 +76,7 @@ def node_event(run_id: str, state) -> dict:
         "run_id": run_id,
         "node_id": state.node_id,
         "iteration": state.iteration,
+        "iteration_path": state.iteration_path,
         "status": state.status,
         "attempt": state.attempts,
         "duration_ms": state.duration_ms,

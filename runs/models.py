@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from encrypted_model_fields.fields import EncryptedTextField
 
+from workflows.engine import iterations
 from workflows.scoping import WorkspaceScopedQuerySet
 
 
@@ -130,7 +131,10 @@ class NodeExecution(models.Model):
     run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="node_executions")
     node_id = models.CharField(max_length=63)
     node_type = models.CharField(max_length=100, blank=True, default="")
-    iteration = models.IntegerField(null=True, blank=True)
+    iteration = models.IntegerField(null=True, blank=True)  # the innermost loop's item index
+    # Enclosing loops' item indices, outermost first, dot-separated ("2", "2.0"): set only in
+    # the body of a loop nested in another loop's body.
+    outer_iterations = models.CharField(max_length=200, blank=True, default="")
     status = models.CharField(max_length=10, choices=NodeStatus.choices, default=NodeStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     input = models.JSONField(null=True, blank=True)
@@ -151,14 +155,24 @@ class NodeExecution(models.Model):
         ordering = ["run", "order", "iteration"]
         constraints = [
             models.UniqueConstraint(
-                "run", "node_id", models.functions.Coalesce("iteration", -1), name="uniq_node_execution"
+                "run",
+                "node_id",
+                models.functions.Coalesce("iteration", -1),
+                "outer_iterations",
+                name="uniq_node_execution_path",
             )
         ]
         indexes = [models.Index(fields=["run", "node_id"], name="nodeexec_run_node")]
 
     def __str__(self):
         suffix = f"[{self.iteration}]" if self.iteration is not None else ""
+        if self.outer_iterations:
+            suffix = f"[{self.outer_iterations}]{suffix}"
         return f"{self.node_id}{suffix} {self.status}"
+
+    @property
+    def iteration_path(self) -> list[int] | None:
+        return iterations.path(self.iteration, iterations.decode_outer(self.outer_iterations))
 
     @property
     def duration_ms(self):
@@ -180,6 +194,7 @@ class ExecutionLog(models.Model):
     level = models.CharField(max_length=7, choices=LogLevel.choices, default=LogLevel.INFO)
     node_id = models.CharField(max_length=63, blank=True, default="")
     iteration = models.IntegerField(null=True, blank=True)
+    outer_iterations = models.CharField(max_length=200, blank=True, default="")  # as NodeExecution's
     message = models.TextField()
     data = models.JSONField(null=True, blank=True)
 
@@ -192,6 +207,10 @@ class ExecutionLog(models.Model):
 
     def __str__(self):
         return f"[{self.level}] {self.message[:60]}"
+
+    @property
+    def iteration_path(self) -> list[int] | None:
+        return iterations.path(self.iteration, iterations.decode_outer(self.outer_iterations))
 
 
 class CorrelationKind(models.TextChoices):

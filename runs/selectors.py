@@ -37,6 +37,7 @@ def node_entry(row: NodeExecution | None, node_id: str, *, finished: bool, reque
             "status": "skipped" if finished else "pending",
             "attempts": 0,
             "iteration": None,
+            "iteration_path": None,
             "input": None,
             "output": None,
             "error": None,
@@ -50,6 +51,7 @@ def node_entry(row: NodeExecution | None, node_id: str, *, finished: bool, reque
         "status": row.status,
         "attempts": row.attempts,
         "iteration": row.iteration,
+        "iteration_path": row.iteration_path,
         "input": row.input,
         "output": row.output,
         "error": row.error,
@@ -102,11 +104,16 @@ def run_summary(run: WorkflowRun) -> dict:
 
 def run_detail(run: WorkflowRun, request=None) -> dict:
     """The run with `nodes`: every node of the workflow once (loop-body nodes once per
-    iteration), in document order; nodes that never ran are `skipped` once it finished."""
+    iteration), in document order; nodes that never ran are `skipped` once it finished. A
+    node in a nested loop's body has one entry per (outer, inner) iteration, ordered by
+    `iteration_path`."""
     document = run.version.document
     rows: dict[str, list[NodeExecution]] = {}
     for row in run.node_executions.all().order_by("order", "iteration"):
         rows.setdefault(row.node_id, []).append(row)
+    for found in rows.values():
+        if any(r.outer_iterations for r in found):
+            found.sort(key=lambda r: r.iteration_path or [])
     finished = run.status in RunStatus.terminal()
     nodes = []
     for node in document["nodes"]:
@@ -153,6 +160,7 @@ def run_logs(run: WorkflowRun, *, level=None, node=None) -> list[dict]:
             "level": e.level,
             "node_id": e.node_id or None,
             "iteration": e.iteration,
+            "iteration_path": e.iteration_path,
             "message": e.message,
             "data": e.data,
         }

@@ -18,8 +18,9 @@ from typing import Any
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
+from workflows.engine import iterations
 from workflows.engine.outbound import secret_values
-from workflows.engine.store import LeaseLost, LogEntry, NodeState, RunSnapshot
+from workflows.engine.store import LeaseLost, LogEntry, NodeKey, NodeState, RunSnapshot
 
 from . import events, leases, metrics, rows
 from .models import CorrelationToken, ExecutionLog, NodeExecution, RunStatus, WorkflowRun
@@ -134,8 +135,8 @@ NODE_FIELDS = (
     "completed_at",
     "resume_at",
 )  # OrmStore._fields, in this order
-NODE_COLUMNS = ("run", "node_id", "iteration", "node_type", "order", *NODE_FIELDS)
-LOG_COLUMNS = ("run", "timestamp", "level", "node_id", "iteration", "message", "data")
+NODE_COLUMNS = ("run", "node_id", "iteration", "outer_iterations", "node_type", "order", *NODE_FIELDS)
+LOG_COLUMNS = ("run", "timestamp", "level", "node_id", "iteration", "outer_iterations", "message", "data")
 # A run's own log entries also go to this logger (LOG_FORMAT=json: with run_id and node_id).
 run_log = logging.getLogger("switchyard.run")
 LOG_LEVELS = {
@@ -203,6 +204,7 @@ def node_state_of(row: NodeExecution) -> NodeState:
     return NodeState(
         node_id=row.node_id,
         iteration=row.iteration,
+        outer=iterations.decode_outer(row.outer_iterations),
         status=row.status,
         attempts=row.attempts,
         input=row.input,
@@ -255,7 +257,7 @@ def lease_fence(run_id: str, owner: str, epoch: int):
 
 
 def _log_lines(run_id: str, stored: list[tuple]) -> None:
-    for _, _, level, node_id, iteration, message, _ in stored:
+    for _, _, level, node_id, iteration, _, message, _ in stored:
         run_log.log(
             LOG_LEVELS.get(level, logging.INFO),
             message,
@@ -267,7 +269,7 @@ class OrmStore:
     def __init__(self, *, resolve_secrets=None):
         # resolve_secrets(run) -> {credential name: value}; audited by the caller.
         self._resolve_secrets = resolve_secrets
-        self._rows: dict[str, set[tuple[str, int | None]]] = {}  # node instances with a row
+        self._rows: dict[str, set[NodeKey]] = {}  # node instances with a row
         self._timed: dict[str, set] = {}  # node instances whose duration was measured
         self._secrets: dict[str, list[str]] = {}
         self._types: dict[str, dict[str, str]] = {}
@@ -346,8 +348,8 @@ class OrmStore:
         self._workflow[run_id] = str(run.workflow_id)
         self._parent[run_id] = run.parent_run_id
         found = [] if primed is not None else list(NodeExecution.objects.filter(run_id=run_id))
-        self._rows[run_id] = {(r.node_id, r.iteration) for r in found}
-        states = {(r.node_id, r.iteration): node_state_of(r) for r in found}
+        states = {s.key: s for s in map(node_state_of, found)}
+        self._rows[run_id] = set(states)
         if states:
             merge_deliveries(run_id, states.values())
         return RunSnapshot(
@@ -400,7 +402,12 @@ class OrmStore:
                     rows.update(
                         NodeExecution,
                         fields,
-                        {"run": run_id, "node_id": state.node_id, "iteration": state.iteration},
+                        {
+                            "run": run_id,
+                            "node_id": state.node_id,
+                            "iteration": state.iteration,
+                            "outer_iterations": iterations.encode_outer(state.outer),
+                        },
                     )
                 else:
                     new.append(
@@ -408,6 +415,7 @@ class OrmStore:
                             run_id,
                             state.node_id,
                             state.iteration,
+                            iterations.encode_outer(state.outer),
                             types.get(state.node_id, ""),
                             order.get(state.node_id, 0),
                             *fields.values(),
@@ -415,7 +423,7 @@ class OrmStore:
                     )
             if new:
                 rows.insert(NodeExecution, NODE_COLUMNS, new)
-                known.update((row[1], row[2]) for row in new)
+                known.update(s.key for s in states)
             events.record(run_id, self._workflow[run_id], [events.node_event(run_id, s) for s in states])
             if finished:  # counted once stored (a holder that lost the lease stores nothing)
                 rows.on_written(lambda: [metrics.node_finished(t, state) for t, state in finished])
@@ -486,6 +494,7 @@ class OrmStore:
                 e.level,
                 e.node_id or "",
                 e.iteration,
+                iterations.encode_outer(e.outer),
                 for_storage(str(e.message), secrets, limit=1 << 30)[:10_000],
                 for_storage(e.data, secrets, limit=20_000),
             )

@@ -63,7 +63,12 @@ def test_conformance_case(path, engine, registry):
         return
     assert issues == []
     res = engine.run(case["workflow"], dict(case.get("input", {})))
-    exp, errs = case["expect"], []
+    assert check_expectations(case["expect"], res) == []
+
+
+def check_expectations(exp, res) -> list[str]:
+    """What of the case's `expect` the run `res` does not meet (empty: all of it)."""
+    errs = []
     nodes = node_entries(res.store.states(res.run_id))
     if "status" in exp and res.status != exp["status"]:
         errs.append(f"run status {res.status} ({res.outcome.error})")
@@ -85,4 +90,4 @@ def test_conformance_case(path, engine, registry):
             errs.append(f"node {nid} attempts: expected {n}, got {nodes[nid].attempts}")
     if res.elapsed_s * 1000 < exp.get("min_duration_ms", 0):
         errs.append(f"took {res.elapsed_s * 1000:.0f} ms, expected at least {exp['min_duration_ms']}")
-    assert errs == []
+    return errs

@@ -19,7 +19,7 @@ from workflows.engine.document import validate
 from workflows.engine.store import NodeState
 
 from .engine_helpers import edge, node, start, transform, workflow
-from .test_conformance_cases import node_entries, subset
+from .test_conformance_cases import check_expectations, subset
 from .test_scheduler import peak_concurrency, sleep
 
 CASES = sorted((pathlib.Path(__file__).parent / "nested_loop_cases").glob("*.json"))
@@ -39,22 +39,9 @@ def test_nested_loop_case(path, engine, registry):
     case = json.loads(path.read_text())
     assert [i.as_dict() for i in validate(case["workflow"], registry)] == []
     res = engine.run(case["workflow"], dict(case.get("input", {})))
-    exp, errs = case["expect"], []
-    states = res.store.states(res.run_id)
-    nodes, by_path = node_entries(states), instances(states)
-    if res.status != exp["status"]:
-        errs.append(f"run status {res.status} ({res.outcome.error})")
-    for nid, status in exp.get("nodes", {}).items():
-        if nodes[nid].status != status:
-            errs.append(f"node {nid}: expected {status}, got {nodes[nid].status}")
-    for nid, out in exp.get("outputs", {}).items():
-        errs += subset(out, nodes[nid].output, f"nodes.{nid}.output")
-    for nid, category in exp.get("errors", {}).items():
-        if (nodes[nid].error or {}).get("category") != category:
-            errs.append(f"node {nid} error: expected {category}, got {nodes[nid].error}")
-    for nid, text in exp.get("error_messages", {}).items():
-        if text not in (nodes[nid].error or {}).get("message", ""):
-            errs.append(f"node {nid} error message lacks {text!r}: {(nodes[nid].error or {}).get('message')}")
+    exp = case["expect"]
+    errs = check_expectations(exp, res)
+    by_path = instances(res.store.states(res.run_id))
     for nid, per_path in exp.get("iterations", {}).items():
         for label, want in per_path.items():
             st = by_path.get(nid, {}).get(label)
