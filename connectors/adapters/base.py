@@ -13,6 +13,7 @@ import hashlib
 import json
 import urllib.parse
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from workflows.engine.errors import ErrorCategory, NodeError
@@ -97,7 +98,7 @@ class ConnectionSettings:
     fingerprint: str = ""
     secrets: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def endpoint(self) -> str:
         """Where the connection goes, with any password replaced by `***`."""
         return mask_url(self.url) if self.url else (self.host or "")

@@ -105,8 +105,13 @@ class _States:
     def enter(self, state: str, message: str = "", level: str = "info", **data: Any) -> None:
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
         text = f"{state}: {message}" if message else state
-        payload = outbound.mask_secrets({"state": state, "at": at, **data}, self.secrets)
-        self.log(level, outbound.mask_secrets(text, self.secrets), payload)
+        payload = {"state": state, "at": at, **data}
+        if self.secrets:
+            payload, text = (
+                outbound.mask_secrets(payload, self.secrets),
+                outbound.mask_secrets(text, self.secrets),
+            )
+        self.log(level, text, payload)
 
 
 def run_operation(
@@ -152,12 +157,7 @@ def run_operation(
         states.enter(CONNECTING, settings.endpoint, attempt=request.attempt)
         target = adapter.target(settings)
         if target is not None:
-            checked_address(
-                target[0],
-                target[1],
-                allow_private=request.limits.allow_private,
-                allowed_hosts=settings.allowed_hosts,
-            )
+            _check_target(target, request.limits.allow_private, settings.allowed_hosts)
         limiter.acquire(settings, wait_up_to_s=request.limits.timeout_s)
         try:
             with connections.connection(adapter, settings, request.limits) as conn:
@@ -207,6 +207,25 @@ def run_operation(
     if record is not None:
         record(outcome)
     return OperationOutcome(output=output, record=outcome)
+
+
+_CHECKED_FOR_S = 5.0
+_checked: dict[tuple, float] = {}
+
+
+def _check_target(target: tuple[str, int], allow_private: bool, allowed_hosts: tuple[str, ...]) -> None:
+    """The address rule and allowlist before connecting, so a refused host fails early with
+    REJECTED-worthy words. A passed check is remembered for a few seconds: this is the early
+    answer only — every new connection is checked again in `connect`, which then connects to
+    the address it checked."""
+    key = (target[0], target[1], allow_private, allowed_hosts)
+    now = time.monotonic()
+    if _checked.get(key, 0.0) > now:
+        return
+    checked_address(target[0], target[1], allow_private=allow_private, allowed_hosts=allowed_hosts)
+    if len(_checked) > 1000:
+        _checked.clear()
+    _checked[key] = now + _CHECKED_FOR_S
 
 
 def _record(
