@@ -39,7 +39,7 @@ class ConnectionInput(serializers.Serializer):
     workspace = serializers.UUIDField(required=False)
 
 
-class ExecuteInput(serializers.Serializer):
+class ProviderExecuteInput(serializers.Serializer):
     data = serializers.JSONField(required=False, default=dict)
     wait = serializers.ChoiceField(choices=list(services.WAIT_MODES), required=False, default="none")
     poll = serializers.DictField(required=False)
@@ -57,7 +57,7 @@ def _execute(request, conn, remote_id: str, *, hook: str | None = None) -> Respo
     """Run the remote workflow (or Make webhook) and answer the provider node's output; a
     callback wait still open answers 202 with `execution` {id, status, callback_url,
     expires_at}: the callback finishes that record (GET …/executions/{id})."""
-    data = _valid(ExecuteInput, request.data or {})
+    data = _valid(ProviderExecuteInput, request.data or {})
     options = dict(data.get("options") or {})
     if hook is not None:
         options["hook"] = hook
@@ -188,7 +188,7 @@ class RemoteWorkflowView(APIView):
 class RemoteExecuteView(APIView):
     """POST …/{id}/workflows/{remote_id}/execute {data, wait}: the provider node's output."""
 
-    @extend_schema(request=ExecuteInput, responses={200: dict})
+    @extend_schema(request=ProviderExecuteInput, responses={200: dict})
     def post(self, request, pk, remote_id):
         return _execute(request, _connection(request, pk, write=True), remote_id)
 
@@ -197,6 +197,7 @@ class HooksView(APIView):
     """GET …/{id}/hooks: the Make team's custom webhooks {results: [{id, name, url, enabled,
     scenario_id, queue_count}]} (Make API v2 `GET /hooks`)."""
 
+    @extend_schema(responses={200: dict})
     def get(self, request, pk):
         conn = _connection(request, pk)
         return Response({"results": services.list_hooks(connection=conn, user=request.user)})
@@ -206,7 +207,7 @@ class HookExecuteView(APIView):
     """POST …/{id}/hooks/{hook_id}/execute {data, wait: none|callback}: call a Make custom
     webhook (with the connection's `hook_api_key` as x-make-apikey when set)."""
 
-    @extend_schema(request=ExecuteInput, responses={200: dict, 202: dict})
+    @extend_schema(request=ProviderExecuteInput, responses={200: dict, 202: dict})
     def post(self, request, pk, hook_id):
         conn = _connection(request, pk, write=True)
         if conn.provider != "make":
@@ -228,6 +229,7 @@ class ExecutionDetailView(APIView):
     """GET …/{id}/executions/{execution}: one call made through the connection, with the
     callbacks it received."""
 
+    @extend_schema(responses={200: dict})
     def get(self, request, pk, execution):
         conn = _connection(request, pk)
         found = get_object_or_404(selectors.executions_for(user=request.user), pk=execution, connection=conn)
