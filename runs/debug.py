@@ -29,6 +29,7 @@ from workflows.engine.graph import analyse
 from workflows.engine.outbound import secret_values
 from workflows.engine.registry import NodeContext, NodeResult, Wait, registry
 from workflows.selectors import latest_version
+from workflows.trigger_secrets import restore_masked, unseal_document
 
 from .models import NodeExecution, NodeStatus, PinnedOutput, RunMode, WorkflowRun
 from .payloads import for_storage
@@ -49,7 +50,7 @@ def _document(workflow) -> dict:
     version = latest_version(workflow)
     if version is None:
         raise _invalid("workflow", "The workflow has no saved version yet.", 409)
-    return version.document
+    return unseal_document(version.document)  # sealed secrets: their text, in memory
 
 
 def _node_of(document: dict, node_id: str) -> dict:
@@ -131,7 +132,9 @@ def test_node(*, workflow, node_id: str, user, body: dict) -> dict:
     document = _document(workflow)
     _node_of(document, node_id)
     if "node" in body:
-        document = _with_node(document, body["node"], node_id)
+        # The editor shows secrets as `***`: those sent back are the stored ones.
+        edited = restore_masked({"nodes": [body["node"]]}, [document])["nodes"][0]
+        document = _with_node(document, edited, node_id)
     node = _node_of(document, node_id)
     nodes_scope: dict[str, Any] = {}
     trigger: Any = {}

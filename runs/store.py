@@ -21,6 +21,7 @@ from django.utils import timezone
 from workflows.engine import iterations
 from workflows.engine.outbound import secret_values
 from workflows.engine.store import LeaseLost, LogEntry, NodeKey, NodeState, RunSnapshot
+from workflows.trigger_secrets import sealed_texts, unseal_document
 
 from . import events, leases, metrics, rows
 from .models import CorrelationToken, ExecutionLog, NodeExecution, RunStatus, WorkflowRun
@@ -340,9 +341,12 @@ class OrmStore:
     def load_run(self, run_id: str) -> RunSnapshot:
         primed = self._primed.pop(run_id, None)
         run = primed or WorkflowRun.objects.select_related("version").get(pk=run_id)
-        document = run.version.document
+        # Secrets typed into the document are sealed at rest: the engine gets their text, in
+        # memory, and everything this store writes for the run masks them.
+        literal = sealed_texts(run.version.document)
+        document = unseal_document(run.version.document) if literal else run.version.document
         secrets = self._resolve_secrets(run) if self._resolve_secrets else {}
-        self._secrets[run_id] = secret_values(secrets)
+        self._secrets[run_id] = secret_values(secrets) + literal
         self._types[run_id] = {n["id"]: n["type"] for n in document["nodes"]}
         self._order[run_id] = {n["id"]: i for i, n in enumerate(document["nodes"])}
         self._workflow[run_id] = str(run.workflow_id)

@@ -1,6 +1,8 @@
-"""Secrets typed into a trigger's config (a webhook's header token or HMAC secret, a chat
-bot's secret token, a payment signing secret): the config fields the trigger type lists in
-`TriggerSpec.secret_fields`.
+"""Secrets typed into a workflow document: a trigger's (a webhook's header token or HMAC
+secret, a chat bot's secret token, a payment signing secret: the config fields the trigger
+type lists in `TriggerSpec.secret_fields`) and a node's (an HTTP request's auth token,
+password or API key and credential-named headers and query parameters: its type's
+`NodeType.secret_fields`).
 
 - At rest they are sealed: every document stored (versions, node rows, drafts) holds
   `sealed:v1:<Fernet token>` (FIELD_ENCRYPTION_KEY, like workspace credentials) instead of
@@ -11,7 +13,9 @@ bot's secret token, a payment signing secret): the config fields the trigger typ
   field, in the draft or the latest version). With nothing to keep (a copy, an import of
   an export) the `***` is stored: the secret is unset, it matches no request, and the
   workflow cannot be activated until it is typed again (`unset_secrets`).
-- Intake reads the text with `unseal` (`runs.intake.secret`).
+- Intake reads the text with `unseal` (`runs.intake.secret`); a run's document is
+  unsealed in memory when the run is loaded (`runs.store`), and its texts are masked in
+  whatever the run stores.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 from cryptography.fernet import InvalidToken
 from encrypted_model_fields.fields import decrypt_str, encrypt_str
 
-from .engine.masking import MASK
+from .engine.masking import MASK, is_sensitive_header
 from .engine.registry import registry
 
 SEALED = "sealed:v1:"
@@ -50,19 +54,37 @@ def _is_secret_text(value: Any) -> bool:
 
 
 def _secret_slots(document: Any) -> Iterator[tuple[int, dict, str, list[str]]]:
-    """(node index, node, dotted field, path) of every secret field a trigger node of the
-    document has (drafts may be any JSON: whatever is not shaped right is passed over)."""
+    """(node index, node, dotted field, path) of every secret field a node of the document
+    has: its trigger's `secret_fields` and its type's own (`*` expanded to the keys named
+    like a credential). Drafts may be any JSON: whatever is not shaped right is passed over."""
     nodes = document.get("nodes") if isinstance(document, dict) else None
     if not isinstance(nodes, list):
         return
     for index, node in enumerate(nodes):
-        if not isinstance(node, dict):
+        if (
+            not isinstance(node, dict)
+            or not isinstance(node.get("type"), str)
+            or node["type"] not in registry
+        ):
             continue
-        spec = registry.trigger_spec(node.get("type"))
-        if spec is None:
-            continue
-        for field in spec.secret_fields:
-            yield index, node, field, field.split(".")
+        spec = registry.trigger_spec(node["type"])
+        fields = (spec.secret_fields if spec else ()) + registry.get(node["type"]).secret_fields
+        for field in fields:
+            for path in _expand(node.get("config"), field.split(".")):
+                yield index, node, ".".join(path), path
+
+
+def _expand(config: Any, pattern: list[str]) -> Iterator[list[str]]:
+    """The concrete paths `pattern` names in `config` (`*`: keys named like a credential)."""
+    if "*" not in pattern:
+        yield pattern
+        return
+    star = pattern.index("*")
+    parent = _get({"config": config}, pattern[:star])
+    if isinstance(parent, dict):
+        for key in parent:
+            if isinstance(key, str) and is_sensitive_header(key):
+                yield from _expand(config, [*pattern[:star], key, *pattern[star + 1 :]])
 
 
 def _get(node: dict, path: list[str]) -> Any:
@@ -107,6 +129,15 @@ def unseal_document(document: Any) -> Any:
     for index, path in slots:
         _with(document, index, path, unseal(_get(document["nodes"][index], path)))
     return document
+
+
+def sealed_texts(document: Any) -> list[str]:
+    """The texts of the document's sealed secrets (to mask them wherever a run stores)."""
+    return [
+        text
+        for _i, node, _f, path in _secret_slots(document)
+        if _sealed(value := _get(node, path)) and (text := unseal(value))
+    ]
 
 
 def _sealed(value: Any) -> bool:

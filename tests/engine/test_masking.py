@@ -99,6 +99,10 @@ def test_signature_and_auth_headers_are_masked_by_the_one_shared_rule():
         "X-Author": "keep",
         "Monkey": "keep",
         "Idempotency-Token": "t",
+        "X-Access-Key": "a",
+        "Ocp-Apim-Subscription-Key": "s",
+        "Idempotency-Key": "keep",
+        "X-Cache-Key": "keep",
     }
     assert masking.mask_headers(headers) == {
         "X-Switchyard-Signature": "***",
@@ -109,6 +113,10 @@ def test_signature_and_auth_headers_are_masked_by_the_one_shared_rule():
         "X-Author": "keep",
         "Monkey": "keep",
         "Idempotency-Token": "***",
+        "X-Access-Key": "***",
+        "Ocp-Apim-Subscription-Key": "***",
+        "Idempotency-Key": "keep",
+        "X-Cache-Key": "keep",
     }
 
 

@@ -157,6 +157,7 @@ def test_no_planted_secret_is_readable_anywhere(api, alice, client, admin_client
     assert any(s.path == "/fail" for s in target.seen) and len(target.seen) >= 7
     sent = json.dumps([s.headers for s in target.seen] + [s.query for s in target.seen])
     assert PLANT.credentials["conn_own"]["token"] in sent and PLANT.credentials["templated"]["token"] in sent
+    assert PLANT.literals["http_literal"] in sent and PLANT.literals["http_literal_key"] in sent
 
     # The builder's working copy too: the document sent back as the API shows it (secrets `***`).
     shown = api.get(f"/api/v1/workflows/{wid}/draft").json()["document"]

@@ -17,7 +17,12 @@ PLANT = Plant(
         "transform": {"token": "xform-seen-Secret-31"},
         "long": {"token": "LONG-" + "abcdefghij" * 8 + "-end"},
     },
-    literals={"hook_token": "whk-Header-Token-123456", "hmac_secret": "hmac-Signing-Secret-abc"},
+    literals={
+        "hook_token": "whk-Header-Token-123456",
+        "hmac_secret": "hmac-Signing-Secret-abc",
+        "http_literal": "lit-Http-Token-424242",
+        "http_literal_key": "lit-Http-Key-737373",
+    },
     pairs=[("svc-user-7", 'p@ss:w0rd/"quoted"\\x')],
 )
 
@@ -53,6 +58,22 @@ def http_basic(plant, url_for):
         "password": "{{ workspace.basic.password }}",
     }
     return Use([_http("http_basic", url_for("/echo"), auth, method="POST", body={"who": "me"})])
+
+
+@node_use
+def http_literal(plant, url_for):
+    """Secrets typed into the document itself instead of a credential reference."""
+    auth = {"type": "bearer", "token": plant.literals["http_literal"]}
+    return Use(
+        [
+            _http(
+                "http_literal",
+                url_for("/echo"),
+                auth,
+                headers={"X-Api-Key": plant.literals["http_literal_key"]},
+            )
+        ]
+    )
 
 
 @node_use

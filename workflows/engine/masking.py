@@ -64,19 +64,27 @@ _SENSITIVE_WORDS = (
     "cookie",
     "credential",
 )
-# As a whole word of the name (split at `-`, `_`, `.`): `X-Auth`, `key`, `X-Amz-Sig`, but not
-# `author` or `monkey`.
-_SENSITIVE_PARTS = frozenset({"auth", "authorization", "key", "sig", "jwt", "bearer", "pass", "pwd"})
+# As a whole word of the name (split at `-`, `_`, `.`): `X-Auth`, `X-Amz-Sig`, but not
+# `author`.
+_SENSITIVE_PARTS = frozenset({"auth", "authorization", "sig", "jwt", "bearer", "pass", "pwd"})
+# `key` alone, or after one of these words: `X-Access-Key`, `Ocp-Apim-Subscription-Key`,
+# `client_key`; not `Idempotency-Key` or `X-Cache-Key`.
+_KEY_KINDS = frozenset(
+    {"api", "access", "private", "secret", "auth", "client", "app", "master", "subscription", "license"}
+)
 _PARTS = re.compile(r"[-_.\s]+")
 
 
 def is_sensitive_header(name: Any) -> bool:
     """True for a header (or query parameter) name that says its value is a credential."""
     lowered = str(name).strip().lower()
-    return (
-        lowered in SENSITIVE_HEADERS
-        or any(word in lowered for word in _SENSITIVE_WORDS)
-        or any(part in _SENSITIVE_PARTS for part in _PARTS.split(lowered))
+    if lowered in SENSITIVE_HEADERS or any(word in lowered for word in _SENSITIVE_WORDS):
+        return True
+    parts = [p for p in _PARTS.split(lowered) if p]
+    if any(part in _SENSITIVE_PARTS for part in parts):
+        return True
+    return parts == ["key"] or any(
+        part == "key" and i and parts[i - 1] in _KEY_KINDS for i, part in enumerate(parts)
     )
 
 

@@ -197,6 +197,11 @@ class NodeType:
     # Extra checks beyond the JSON schema: returns [(dotted field under config, message)].
     validate_config: Callable[[dict[str, Any]], Iterable[tuple[str, str]]] | None = None
     is_trigger: bool = False
+    # Config paths holding a secret typed into the document (sealed at rest, `***` when
+    # shown, see `workflows.trigger_secrets`); a `*` segment stands for every key of an
+    # object named like a credential (`headers.*`: `Authorization`, `X-Api-Key`...).
+    # Trigger types list theirs in `TriggerSpec.secret_fields`.
+    secret_fields: tuple[str, ...] = ()
     # Pure and cheap (no I/O, bounded CPU, nothing written anywhere): run on the advancing
     # thread instead of a pool thread, its `running` state stored with its result in the same
     # flush (re-running it after a crash repeats nothing observable).

@@ -158,10 +158,16 @@ def perform(ctx: NodeContext, config: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ node type
 
 
+# Credentials typed into an HTTP config: auth values and credential-named headers and query
+# parameters (sealed at rest, `***` when shown; see `workflows.trigger_secrets`).
+HTTP_SECRET_FIELDS = ("auth.token", "auth.password", "auth.value", "headers.*", "query.*")
+
+
 @node_type(
     "http.request",
     label="HTTP request",
     category="http",
+    secret_fields=HTTP_SECRET_FIELDS,
     description="Call an HTTP API; outputs {status, headers, body}.",
     config_schema=CONFIG_SCHEMA,
     output_schema={
@@ -315,6 +321,7 @@ def _positive(config: dict[str, Any], key: str, default: float) -> float:
     "flow.poll",
     label="Poll until done",
     category="flow",
+    secret_fields=HTTP_SECRET_FIELDS,
     description="Repeat a request every interval_s until success_condition holds; outputs the last response.",
     config_schema=POLL_SCHEMA,
     output_schema={"type": "object"},

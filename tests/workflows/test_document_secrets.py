@@ -1,0 +1,96 @@
+"""Secrets typed into an HTTP request's config (auth token, credential-named headers and
+query parameters): sealed at rest, `***` in every answer, sent as typed, kept when `***`
+comes back."""
+
+import json
+
+import pytest
+from django.db import connection
+
+from tests.connectors.api_server import ApiServer
+from tests.connectors.factories import echo
+
+pytestmark = pytest.mark.usefixtures("inline_queue")
+
+TOKEN = "literal-Bearer-Token-5150"
+KEY = "literal-Header-Key-2112"
+QUERY = "literal-Query-Key-1984"
+
+
+@pytest.fixture
+def server():
+    srv = ApiServer()
+    srv.route("GET", "/echo", echo)
+    yield srv
+    srv.close()
+
+
+def document(url, **http):
+    config = {
+        "url": url,
+        "auth": {"type": "bearer", "token": TOKEN},
+        "headers": {"X-Api-Key": KEY, "Accept": "application/json"},
+        "query": {"api_key": QUERY, "page": "1"},
+        **http,
+    }
+    return {
+        "schema": "switchyard.workflow/1",
+        "name": "literal",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "call", "type": "http.request", "config": config},
+        ],
+        "edges": [{"source": "start", "target": "call"}],
+    }
+
+
+def stored_text() -> str:
+    with connection.cursor() as cursor:
+        texts = []
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            texts.append(json.dumps(cursor.fetchall(), default=str))
+    return "\n".join(texts)
+
+
+def run(api, wid):
+    res = api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}, "wait": True}, format="json")
+    assert res.status_code == 200, res.content
+    return res
+
+
+def test_literal_http_secrets_are_sent_but_never_shown_or_stored(api, server):
+    res = api.post("/api/v1/workflows/", document(server.url("/echo")), format="json")
+    assert res.status_code == 201, res.content
+    wid = res.json()["id"]
+    config = api.get(f"/api/v1/workflows/{wid}").json()["nodes"][1]["config"]
+    assert config["auth"]["token"] == "***" and config["headers"] == {
+        "X-Api-Key": "***",
+        "Accept": "application/json",
+    }
+    assert config["query"] == {"api_key": "***", "page": "1"}
+
+    answer = run(api, wid)
+    assert answer.json()["status"] == "completed", answer.content
+    seen = server.requests_to("/echo")[0]
+    assert seen.headers["authorization"] == f"Bearer {TOKEN}" and seen.headers["x-api-key"] == KEY
+    assert seen.query["api_key"] in (QUERY, [QUERY])
+
+    # sent back as shown: the same secrets are kept
+    shown = api.get(f"/api/v1/workflows/{wid}/export").json()
+    assert api.put(f"/api/v1/workflows/{wid}", shown, format="json").json()["version"] == 1
+    run(api, wid)
+    assert server.requests_to("/echo")[1].headers["authorization"] == f"Bearer {TOKEN}"
+
+    everything = stored_text() + answer.content.decode()
+    everything += api.get(f"/api/v1/workflows/{wid}/versions/1").content.decode()
+    for secret in (TOKEN, KEY, QUERY):
+        assert secret not in everything
+
+
+def test_a_node_tested_alone_with_the_editor_copy_uses_the_stored_secret(api, server):
+    wid = api.post("/api/v1/workflows/", document(server.url("/echo")), format="json").json()["id"]
+    node = api.get(f"/api/v1/workflows/{wid}").json()["nodes"][1]  # as the editor has it: ***
+    res = api.post(f"/api/v1/workflows/{wid}/nodes/call/test", {"input": {}, "node": node}, format="json")
+    assert res.status_code == 200, res.content
+    assert server.requests_to("/echo")[0].headers["authorization"] == f"Bearer {TOKEN}"
