@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.utils import timezone
+
 from .adapters import registry
 from .models import ProviderConnection, ProviderExecution
 
@@ -74,6 +76,11 @@ def execution_representation(execution: ProviderExecution, *, detail: bool = Fal
         "completed_at": _iso(execution.completed_at),
         "callback_expires_at": _iso(execution.callback_expires_at),
     }
+    expires = execution.callback_expires_at
+    if execution.status in ("sending", "running") and expires and expires < timezone.now():
+        # A callback wait that ran out: over, whether or not a late callback ever comes.
+        shown["status"] = "failed"
+        shown["error"] = {"category": "TIMEOUT_ERROR", "message": "no callback came before the token expired"}
     if detail:
         shown["callbacks"] = execution.callbacks or []
     return shown

@@ -179,6 +179,8 @@ def test_api_callback_failure_expiry_and_unknown_tokens(api, fake_make, make_con
     assert res.status_code == 202
     late = res.json()["execution"]
     ProviderExecution.objects.filter(pk=late["id"]).update(callback_expires_at="2000-01-01T00:00:00Z")
+    detail = api.get(f"/api/v1/providers/connections/{conn}/executions/{late['id']}").json()
+    assert detail["status"] == "failed" and detail["error"]["category"] == "TIMEOUT_ERROR"  # no callback yet
     assert post_json(late["callback_url"], {"late": True}) == 410
     detail = api.get(f"/api/v1/providers/connections/{conn}/executions/{late['id']}").json()
     assert detail["status"] == "failed" and detail["error"]["category"] == "TIMEOUT_ERROR"
