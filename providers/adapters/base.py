@@ -19,6 +19,10 @@ from workflows.engine.errors import ErrorCategory, NodeError
 
 from .client import ProviderClient
 
+# Sent with every call that starts a remote workflow: our reference for it (an idempotency
+# key the remote side can read, and how n8n executions are found again).
+REF_HEADER = "X-Switchyard-Ref"
+
 # Our statuses for a remote execution (SPEC §5 `provider.*` output).
 SUCCEEDED, FAILED, RUNNING, ACCEPTED = "succeeded", "failed", "running", "accepted"
 FINISHED = frozenset({SUCCEEDED, FAILED})

@@ -17,6 +17,7 @@ from workflows.engine.errors import ErrorCategory, NodeError
 from .base import (
     ACCEPTED,
     FAILED,
+    REF_HEADER,
     RUNNING,
     SUCCEEDED,
     ConnectionInfo,
@@ -38,7 +39,6 @@ EXECUTION_STATUS = {"SUCCESS": SUCCEEDED, "WARNING": SUCCEEDED, "ERROR": FAILED,
 ROUTER = "builtin:BasicRouter"
 SPACING = 260
 HOOK_PAGE, MAX_HOOKS = 100, 2000
-REF_HEADER = "X-Switchyard-Ref"  # our reference for the call (an idempotency key)
 
 
 @adapter

@@ -17,6 +17,7 @@ from workflows.engine.errors import ErrorCategory, NodeError
 
 from .base import (
     FAILED,
+    REF_HEADER,
     RUNNING,
     SUCCEEDED,
     ConnectionInfo,
@@ -34,7 +35,6 @@ from .client import ProviderClient
 WEBHOOK_TYPE = "n8n-nodes-base.webhook"
 IF_TYPE = "n8n-nodes-base.if"
 SWITCH_TYPE = "n8n-nodes-base.switch"
-REF_HEADER = "X-Switchyard-Ref"
 MAX_LIMIT = 250
 STATUS = {
     "success": SUCCEEDED,

@@ -14,7 +14,7 @@ from typing import Any
 
 from workflows.engine.errors import ErrorCategory, NodeError
 
-from .base import ACCEPTED, ExecuteRequest, Execution, ProviderAdapter, adapter
+from .base import ACCEPTED, REF_HEADER, ExecuteRequest, Execution, ProviderAdapter, adapter
 
 TEST_PAYLOAD = {"switchyard_test": True, "message": "Test webhook from Switchyard"}
 
@@ -45,9 +45,10 @@ class ZapierAdapter(ProviderAdapter):
         """ "Test webhook": post a marked test payload; a 2xx answer means the hook exists."""
         self._post(self._hook(None), dict(TEST_PAYLOAD), timeout_s=self.client.timeout_s)
 
-    def _post(self, url: str, data: Any, *, timeout_s: float) -> Any:
+    def _post(self, url: str, data: Any, *, timeout_s: float, reference: str = "") -> Any:
+        headers = {REF_HEADER: reference} if reference else None  # the Zap can read it back
         try:
-            return self.client.post(url, json_body=data, timeout_s=timeout_s).body
+            return self.client.post(url, json_body=data, headers=headers, timeout_s=timeout_s).body
         except NodeError as exc:
             if exc.details.get("status") in (404, 410):
                 exc.message = (
@@ -62,7 +63,9 @@ class ZapierAdapter(ProviderAdapter):
         payload = request.data if isinstance(request.data, dict) else {"data": request.data}
         if request.callback_url:
             payload = {**payload, "callback_url": request.callback_url}
-        answer = self._post(self._hook(request.workflow), payload, timeout_s=request.timeout_s)
+        answer = self._post(
+            self._hook(request.workflow), payload, timeout_s=request.timeout_s, reference=request.reference
+        )
         answer = answer if isinstance(answer, dict) else {"body": answer}
         execution_id = answer.get("request_id") or answer.get("id")
         return Execution(

@@ -173,6 +173,7 @@ def test_zapier_hook_answer_is_only_accepted_the_outcome_comes_by_callback(
     }
     sent = fake_zapier.requests[-1]
     assert sent["body"]["callback_url"].startswith(callbacks_live.url + "/api/v1/callbacks/")
+    assert len(sent["headers"]["X-Switchyard-Ref"]) == 32  # our reference for the call
 
 
 def test_a_callback_that_arrives_before_the_node_waits_is_kept_and_consumed(
