@@ -278,6 +278,7 @@ class OrmStore:
         self._workflow: dict[str, str] = {}
         self._parent: dict[str, Any] = {}
         self._primed: dict[str, WorkflowRun] = {}
+        self._cancel_read: dict[str, bool] = {}  # the flag as `load_run` read it, answered once
         self._fences: dict[str, tuple[str, int]] = {}  # run id -> (lease owner, epoch)
 
     # -- loading ------------------------------------------------------------------------
@@ -306,6 +307,7 @@ class OrmStore:
             self._workflow,
             self._parent,
             self._primed,
+            self._cancel_read,
         ):
             cache.pop(run_id, None)
 
@@ -341,6 +343,7 @@ class OrmStore:
     def load_run(self, run_id: str) -> RunSnapshot:
         primed = self._primed.pop(run_id, None)
         run = primed or WorkflowRun.objects.select_related("version").get(pk=run_id)
+        self._cancel_read[run_id] = bool(run.cancel_requested)
         # Secrets typed into the document are sealed at rest: the engine gets their text, in
         # memory, and everything this store writes for the run masks them.
         literal = sealed_texts(run.version.document)
@@ -510,4 +513,9 @@ class OrmStore:
             rows.on_written(lambda: _log_lines(run_id, stored))
 
     def cancel_requested(self, run_id: str) -> bool:
+        """The first ask after `load_run` (the scheduler's check before it starts anything)
+        is answered from the row it read; later ones read the flag again."""
+        read = self._cancel_read.pop(run_id, None)
+        if read is not None:
+            return read
         return WorkflowRun.objects.filter(pk=run_id, cancel_requested=True).exists()

@@ -330,3 +330,18 @@ def test_cancel_of_a_parked_run_finishes_it_cancelled(api, settings):
     assert res.status_code == 200 and res.json()["status"] == "cancelled"
     nodes = {n["node_id"]: n["status"] for n in res.json()["nodes"]}
     assert nodes["after"] == "skipped"
+
+
+def test_cancel_of_a_queued_run_finishes_it_cancelled_before_any_node_runs(api):
+    from runs import services
+    from workflows.models import Workflow
+
+    wid = workflow(
+        api,
+        [START, {"id": "t", "type": "data.transform", "config": {"set": {"x": 1}}}],
+        [{"source": "start", "target": "t"}],
+    )
+    run = services.start_run(workflow=Workflow.objects.get(pk=wid), input={}, enqueue=False)
+    res = api.post(f"/api/v1/runs/{run.pk}/cancel", {}, format="json")
+    assert res.status_code == 200 and res.json()["status"] == "cancelled"
+    assert {n["node_id"]: n["status"] for n in res.json()["nodes"]} == {"start": "skipped", "t": "skipped"}
