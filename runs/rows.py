@@ -14,9 +14,10 @@ from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 _local = threading.local()
+_NOTHING = object()
 
 
 def _buffer() -> list | None:
@@ -131,8 +132,9 @@ def _update_sql(
     return f"UPDATE {qn(model._meta.db_table)} SET {sets} WHERE {where}"
 
 
-def _prepare(fields: tuple, values: Iterable[Any]) -> list:
-    return [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+def _prepare(fields: tuple, values: Iterable[Any], conn=None) -> list:
+    conn = conn or connections[DEFAULT_DB_ALIAS]  # not the proxy: fields ask it many things
+    return [f.get_db_prep_save(v, conn) for f, v in zip(fields, values, strict=True)]
 
 
 def insert(
@@ -145,9 +147,15 @@ def insert(
         return
     names = tuple(names)
     fields = _fields(model, names)
+    conn = connections[DEFAULT_DB_ALIAS]
     params = []
+    last: list = [_NOTHING] * len(fields)  # per column: (value, prepared) of the row before
     for row in rows:
-        params.extend(_prepare(fields, row))
+        for i, (f, v) in enumerate(zip(fields, row, strict=True)):
+            before = last[i]
+            if before is _NOTHING or before[0] is not v:  # the same object (the run id): reuse
+                before = last[i] = (v, f.get_db_prep_save(v, conn))
+            params.append(before[1])
     sql = _insert_sql(model, names, len(rows), connection.vendor)
     if only_if is not None:
         head, values = sql.split(" VALUES ", 1)
@@ -162,10 +170,11 @@ def update(model, values: dict[str, Any], where: dict[str, Any]) -> int | None:
     names, keys = tuple(values), tuple(where)
     null_keys = tuple(v is None for v in where.values())
     sql = _update_sql(model, names, keys, null_keys, connection.vendor)
-    params = _prepare(_fields(model, names), values.values())
+    conn = connections[DEFAULT_DB_ALIAS]
+    params = _prepare(_fields(model, names), values.values(), conn)
     params += [
         p
-        for p, null in zip(_prepare(_fields(model, keys), where.values()), null_keys, strict=True)
+        for p, null in zip(_prepare(_fields(model, keys), where.values(), conn), null_keys, strict=True)
         if not null
     ]
     return execute(sql, params)
