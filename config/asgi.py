@@ -12,12 +12,15 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from config.asgi_limits import BodyLimit  # noqa: E402
+from config.asgi_threads import ReusedRequestThreads  # noqa: E402
 from runs.routing import websocket_urlpatterns  # noqa: E402
 from runs.ws_auth import TokenOrSessionAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimit(django_asgi_app, settings.MAX_REQUEST_BODY_BYTES),
+        "http": ReusedRequestThreads(
+            BodyLimit(django_asgi_app, settings.MAX_REQUEST_BODY_BYTES), keep=settings.WEB_REQUEST_THREADS
+        ),
         "websocket": AllowedHostsOriginValidator(
             TokenOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))
         ),

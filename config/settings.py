@@ -155,6 +155,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = _sqlite_options(DATABASES["default"].get("OPTIONS") or {})
     # Tests use a file too (an in-memory database is not shared by threads and processes).
     DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", SQLITE_TEST_PATH)
+    # Connections live on with their thread (request threads are kept: config.asgi_threads):
+    # Django's SQLite set-up costs ~2 ms of CPU per connection.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("SQLITE_CONN_MAX_AGE", default=600))
 IS_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -164,6 +167,8 @@ Q_WORKERS = env.int("Q_WORKERS", default=2)
 # daphne processes under `manage.py serve`: one Python process uses one core at most, and
 # runs a request waits for execute in the web process.
 WEB_PROCESSES = env.int("WEB_PROCESSES", default=min(2, os.cpu_count() or 1))
+# Request threads a web process keeps for the next requests (config.asgi_threads).
+WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=32)
 # Niceness of the worker cluster under `manage.py serve`: when CPU is short, accepting
 # requests goes before background execution (queued runs just wait a little longer).
 WORKER_NICE = env.int("WORKER_NICE", default=5)
