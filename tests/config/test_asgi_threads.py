@@ -10,7 +10,6 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
 from config.asgi_threads import ReusedRequestThreads
 
-
 _serial = itertools.count()
 _local = threading.local()
 
