@@ -18,6 +18,7 @@ from config import json_input
 from workflows.engine.httpcall import AUTH_TYPES, BODY_TYPES, METHODS
 
 from .config import DEFAULT_MAX_ATTEMPTS, SINGLE_STEP_NAME, is_multi_step, step_documents
+from .secrets import masked
 
 AUTH_FIELDS = ("token", "in", "name", "value", "username", "password")
 EDITED_STEP_KEYS = frozenset(
@@ -92,7 +93,7 @@ class ConnectorForm:
 
 
 def form_from_connector(connector) -> ConnectorForm:
-    config = connector.config if isinstance(connector.config, dict) else {}
+    config = masked(connector.config) if isinstance(connector.config, dict) else {}
     form = form_from_config(config)
     form.name, form.description = connector.name, connector.description
     form.workspace, form.timeout_ms = str(connector.workspace_id), str(connector.timeout_ms)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .models import Connector, ConnectorExecution, Contact, Credential
+from .secrets import masked
 
 
 def connectors_for(*, user):
@@ -41,7 +42,7 @@ def connector_representation(connector: Connector) -> dict:
         "name": connector.name,
         "description": connector.description,
         "kind": connector.kind,
-        "config": connector.config,
+        "config": masked(connector.config),
         "timeout_ms": connector.timeout_ms,
         "statistics": {
             "total_executions": connector.total_executions,

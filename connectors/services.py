@@ -17,6 +17,7 @@ from workflows.engine import outbound
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.templates import render
 
+from . import secrets as connector_secrets
 from .config import NAME_PATTERN, config_problems, is_multi_step
 from .executor import ExecutionLimits, ExecutionOutcome, execute_config
 from .models import (
@@ -237,7 +238,7 @@ def create_connector(
         workspace=workspace,
         name=name.strip(),
         description=description,
-        config=config,
+        config=connector_secrets.sealed(config),
         timeout_ms=timeout_ms,
         kind=_kind_of(config),
     )
@@ -252,7 +253,9 @@ def update_connector(*, connector: Connector, **changes: Any) -> Connector:
     fields = {
         k: changes.get(k, getattr(connector, k)) for k in ("name", "description", "config", "timeout_ms")
     }
-    _clean_connector_fields(**fields)
+    if "config" in changes:  # `***` keeps the stored secret; the rest is sealed
+        fields["config"] = connector_secrets.sealed(changes["config"], previous=connector.config)
+    _clean_connector_fields(**{**fields, "config": connector_secrets.unsealed(fields["config"])[0]})
     for key, value in fields.items():
         setattr(connector, key, value.strip() if key == "name" else value)
     connector.kind = _kind_of(connector.config)
@@ -391,16 +394,15 @@ def _run(
     """Execute an `executing` record's connector (with `input`, default: the stored one)
     and record the outcome; returns the record as stored."""
     input = execution.input if input is None else input
-    secrets = outbound.secret_values(workspace) + list(secrets)
+    config, typed = connector_secrets.unsealed(connector.config)  # sealed at rest
+    secrets = outbound.secret_values(workspace) + list(secrets) + typed
     limits = ExecutionLimits(
         step_timeout_ms=connector.timeout_ms,
         allow_private=settings.ALLOW_PRIVATE_OUTBOUND,
         max_response_bytes=settings.MAX_RESPONSE_BYTES,
     )
     try:
-        outcome = execute_config(
-            connector.config, input=input, workspace=workspace, limits=limits, secrets=secrets
-        )
+        outcome = execute_config(config, input=input, workspace=workspace, limits=limits, secrets=secrets)
     except Exception as exc:  # a bug must not leave the record `executing` forever
         logger.exception("connector execution %s crashed", execution.pk)
         outcome = ExecutionOutcome(

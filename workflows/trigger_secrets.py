@@ -21,7 +21,7 @@ password or API key and credential-named headers and query parameters: its type'
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from cryptography.fernet import InvalidToken
@@ -53,23 +53,31 @@ def _is_secret_text(value: Any) -> bool:
     return isinstance(value, str) and bool(value) and "{{" not in value
 
 
-def _secret_slots(document: Any) -> Iterator[tuple[int, dict, str, list[str]]]:
+FieldsOf = Callable[[dict], tuple[str, ...]]
+
+
+def _registered_fields(node: dict) -> tuple[str, ...]:
+    """The secret fields of a node of a registered type (its trigger's and its own)."""
+    if not isinstance(node.get("type"), str) or node["type"] not in registry:
+        return ()
+    spec = registry.trigger_spec(node["type"])
+    return (spec.secret_fields if spec else ()) + registry.get(node["type"]).secret_fields
+
+
+def _secret_slots(
+    document: Any, fields_of: FieldsOf | None = None
+) -> Iterator[tuple[int, dict, str, list[str]]]:
     """(node index, node, dotted field, path) of every secret field a node of the document
     has: its trigger's `secret_fields` and its type's own (`*` expanded to the keys named
-    like a credential). Drafts may be any JSON: whatever is not shaped right is passed over."""
+    like a credential), or those `fields_of(node)` names. Drafts may be any JSON: whatever
+    is not shaped right is passed over."""
     nodes = document.get("nodes") if isinstance(document, dict) else None
     if not isinstance(nodes, list):
         return
     for index, node in enumerate(nodes):
-        if (
-            not isinstance(node, dict)
-            or not isinstance(node.get("type"), str)
-            or node["type"] not in registry
-        ):
+        if not isinstance(node, dict):
             continue
-        spec = registry.trigger_spec(node["type"])
-        fields = (spec.secret_fields if spec else ()) + registry.get(node["type"]).secret_fields
-        for field in fields:
+        for field in (fields_of or _registered_fields)(node):
             for path in _expand(node.get("config"), field.split(".")):
                 yield index, node, ".".join(path), path
 
@@ -108,9 +116,11 @@ def _copy(document: Any) -> Any:
     return copy.deepcopy(document)
 
 
-def mask_document(document: Any) -> Any:
+def mask_document(document: Any, fields_of: FieldsOf | None = None) -> Any:
     """A copy of `document` with every literal trigger secret (sealed or not) as `***`."""
-    slots = [(i, p) for i, node, _f, p in _secret_slots(document) if _is_secret_text(_get(node, p))]
+    slots = [
+        (i, p) for i, node, _f, p in _secret_slots(document, fields_of) if _is_secret_text(_get(node, p))
+    ]
     if not slots:
         return document
     document = _copy(document)
@@ -119,10 +129,10 @@ def mask_document(document: Any) -> Any:
     return document
 
 
-def unseal_document(document: Any) -> Any:
+def unseal_document(document: Any, fields_of: FieldsOf | None = None) -> Any:
     """A copy of `document` with the text of every sealed trigger secret (in memory only:
     to validate it, or to edit it before sealing it again)."""
-    slots = [(i, p) for i, node, _f, p in _secret_slots(document) if _sealed(_get(node, p))]
+    slots = [(i, p) for i, node, _f, p in _secret_slots(document, fields_of) if _sealed(_get(node, p))]
     if not slots:
         return document
     document = _copy(document)
@@ -131,11 +141,11 @@ def unseal_document(document: Any) -> Any:
     return document
 
 
-def sealed_texts(document: Any) -> list[str]:
+def sealed_texts(document: Any, fields_of: FieldsOf | None = None) -> list[str]:
     """The texts of the document's sealed secrets (to mask them wherever a run stores)."""
     return [
         text
-        for _i, node, _f, path in _secret_slots(document)
+        for _i, node, _f, path in _secret_slots(document, fields_of)
         if _sealed(value := _get(node, path)) and (text := unseal(value))
     ]
 
@@ -144,31 +154,35 @@ def _sealed(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(SEALED)
 
 
-def _stored(previous: Iterable[Any]) -> dict[tuple[str, str], str]:
+def _stored(previous: Iterable[Any], fields_of: FieldsOf | None) -> dict[tuple[str, str], str]:
     """(node id, field) -> the sealed (or, before sealing existed, plain) secret stored
     there, the first document of `previous` that has one winning."""
     found: dict[tuple[str, str], str] = {}
     for document in previous:
-        for _i, node, field, path in _secret_slots(document):
+        for _i, node, field, path in _secret_slots(document, fields_of):
             value = _get(node, path)
             if _is_secret_text(value) and value != MASK:
                 found.setdefault((str(node.get("id")), field), value)
     return found
 
 
-def unset_secrets(document: Any) -> list[tuple[str, str]]:
+def unset_secrets(document: Any, fields_of: FieldsOf | None = None) -> list[tuple[str, str]]:
     """(node id, field) of every trigger secret left `***` (nothing was stored to keep)."""
-    return [(str(node.get("id")), f) for _i, node, f, p in _secret_slots(document) if _get(node, p) == MASK]
+    return [
+        (str(node.get("id")), f)
+        for _i, node, f, p in _secret_slots(document, fields_of)
+        if _get(node, p) == MASK
+    ]
 
 
-def restore_masked(document: Any, previous: Iterable[Any]) -> Any:
+def restore_masked(document: Any, previous: Iterable[Any], fields_of: FieldsOf | None = None) -> Any:
     """`document` with each `***` secret replaced by the text stored for that node and
     field in `previous` (documents, most relevant first); where nothing is stored the
     `***` stays (see the module docstring)."""
-    slots = [(i, node, f, p) for i, node, f, p in _secret_slots(document) if _get(node, p) == MASK]
+    slots = [(i, node, f, p) for i, node, f, p in _secret_slots(document, fields_of) if _get(node, p) == MASK]
     if not slots:
         return document
-    stored = _stored(previous)
+    stored = _stored(previous, fields_of)
     document = _copy(document)
     for index, node, field, path in slots:
         kept = stored.get((str(node.get("id")), field))
@@ -178,14 +192,18 @@ def restore_masked(document: Any, previous: Iterable[Any]) -> Any:
     return document
 
 
-def seal_document(document: Any, previous: Iterable[Any] = ()) -> Any:
+def seal_document(document: Any, previous: Iterable[Any] = (), fields_of: FieldsOf | None = None) -> Any:
     """A copy of `document` with every literal trigger secret sealed. A secret equal to the
     one stored for the node in `previous` keeps that sealed value (saving an unchanged
     document makes no new version)."""
-    slots = [(i, node, f, p) for i, node, f, p in _secret_slots(document) if _is_secret_text(_get(node, p))]
+    slots = [
+        (i, node, f, p)
+        for i, node, f, p in _secret_slots(document, fields_of)
+        if _is_secret_text(_get(node, p))
+    ]
     if not slots:
         return document
-    stored = _stored(previous)
+    stored = _stored(previous, fields_of)
     document = _copy(document)
     for index, node, field, path in slots:
         value = _get(node, path)

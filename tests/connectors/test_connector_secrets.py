@@ -1,0 +1,62 @@
+"""Secrets typed into a connector's config (auth token, credential-named headers and query
+parameters): sent as typed, sealed at rest, `***` in the API and the editor, kept when
+`***` comes back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+
+from .factories import echo
+
+pytestmark = pytest.mark.usefixtures("private_outbound")
+
+TOKEN = "conn-Literal-Token-6060"
+KEY = "conn-Literal-Key-7070"
+QUERY = "conn-Literal-Query-8080"
+
+
+def stored_text() -> str:
+    texts = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            texts.append(json.dumps(cursor.fetchall(), default=str))
+    return "\n".join(texts)
+
+
+def test_typed_connector_secrets_are_sent_but_never_shown_or_stored(api, api_server, client, alice):
+    api_server.route("GET", "/echo", echo)
+    config = {
+        "method": "GET",
+        "url": api_server.url("/echo"),
+        "auth": {"type": "bearer", "token": TOKEN},
+        "headers": {"X-Api-Key": KEY, "Accept": "application/json"},
+        "queryParams": {"api_key": QUERY, "page": "1"},
+    }
+    res = api.post("/api/v1/connectors/", {"name": "typed", "config": config}, format="json")
+    assert res.status_code == 201, res.content
+    cid = res.json()["id"]
+    shown = api.get(f"/api/v1/connectors/{cid}").json()["config"]
+    assert shown["auth"]["token"] == "***" and shown["headers"]["X-Api-Key"] == "***"
+    assert shown["queryParams"] == {"api_key": "***", "page": "1"}
+
+    res = api.post(f"/api/v1/connectors/{cid}/execute?wait=true", {"input": {}}, format="json")
+    assert res.json()["status"] == "completed", res.content
+    seen = api_server.requests_to("/echo")[0]
+    assert seen.headers["authorization"] == f"Bearer {TOKEN}" and seen.headers["x-api-key"] == KEY
+
+    # sent back as shown: kept
+    res = api.put(f"/api/v1/connectors/{cid}/", {"name": "typed", "config": shown}, format="json")
+    assert res.status_code == 200, res.content
+    api.post(f"/api/v1/connectors/{cid}/execute?wait=true", {"input": {}}, format="json")
+    assert api_server.requests_to("/echo")[1].headers["authorization"] == f"Bearer {TOKEN}"
+
+    client.force_login(alice)
+    page = client.get(f"/connectors/{cid}/").content.decode()
+    everything = stored_text() + page + res.content.decode()
+    everything += api.get(f"/api/v1/connectors/{cid}/executions").content.decode()
+    for secret in (TOKEN, KEY, QUERY):
+        assert secret not in everything
