@@ -20,8 +20,12 @@ export function editUrl(id: string) {
 
 /** Open workflow `id` on its draft when one exists, else on its latest version. */
 export async function openWorkflow(id: string) {
+  // The saved document is asked for at the same time (one round trip on open); it is used
+  // when there is no draft.
+  const saved = workflows.exportDoc(id);
+  saved.catch(() => undefined);
   const [wf, draft] = await Promise.all([workflows.get(id), workflows.getDraft(id)]);
-  const doc = draft.document ?? (await workflows.exportDoc(id));
+  const doc = draft.document ?? (await saved);
   const st = useBuilder.getState();
   st.load(doc, { workflowId: id, version: draft.base_version ?? wf.version, status: wf.status, issues: draft.errors ?? [] });
   savedCounter = useBuilder.getState().changeCounter;
