@@ -245,3 +245,43 @@ def test_executions_rows_are_live_and_bulk_retry_and_cancel(demo, server, remote
     assert retried["retry_of"] == failed, json.dumps(retried)[:300]
     page.locator(f'tr[data-run="{retried["id"]}"]').wait_for()
     screenshot("executions-bulk-retry")
+
+
+def test_nested_loop_instances_are_told_apart_by_their_iteration_path(demo, server, screenshot):
+    page = demo
+    nodes = [
+        {"id": "start", "type": "trigger.manual"},
+        {"id": "outer", "type": "logic.loop", "config": {"items": "{{ input.rows }}"}},
+        {"id": "inner", "type": "logic.loop", "config": {"items": "{{ item }}"}},
+        {"id": "body", "type": "data.transform", "config": {"set": {"v": "{{ item }}"}}},
+    ]
+    edges = [
+        {"source": "start", "target": "outer"},
+        {"source": "outer", "source_handle": "each", "target": "inner"},
+        {"source": "inner", "source_handle": "each", "target": "body"},
+    ]
+    _, run_id = start(server, nodes, edges, {"rows": [[1, 2], [3]]})
+    server.wait_for(lambda: server.run(run_id)["status"] == "completed", timeout_s=30)
+    page.goto(f"{server.base}/runs/{run_id}#node=body")
+    wait_run_status(page, "completed")
+    # One timeline row and one choice per (outer, inner) iteration.
+    rows = page.locator('[data-testid=run-timeline] .rv-tl-row[data-node="body"]')
+    rows.first.wait_for()
+    assert [t.strip() for t in rows.locator(".rv-tl-label").all_inner_texts()] == [
+        "body [0.0]",
+        "body [0.1]",
+        "body [1.0]",
+    ]
+    # The loops' `each` edges carried data in every iteration.
+    for edge_id in ("outer:each->inner:main", "inner:each->body:main"):
+        page.wait_for_selector(
+            f'[data-testid=run-canvas] .react-flow__edge.sy-edge-active[data-id="{edge_id}"]'
+        )
+    assert "3 iterations" in node(page, "body").inner_text()
+    choice = page.locator('[data-testid=node-panel] select[aria-label="Iteration"]')
+    assert choice.locator("option").all_inner_texts() == ["iteration 0.0", "iteration 0.1", "iteration 1.0"]
+    choice.select_option("1.0")
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=node-output]')?.textContent || '').includes('3')"
+    )
+    screenshot("run-nested-loop")

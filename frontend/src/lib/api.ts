@@ -107,7 +107,17 @@ let nodeTypesPromise: Promise<NodeTypeInfo[]> | null = null;
 /** GET /node-types, fetched once per page. */
 export function nodeTypes(): Promise<NodeTypeInfo[]> {
   if (!nodeTypesPromise) {
-    nodeTypesPromise = api.get("node-types").then((r: any) => r.results as NodeTypeInfo[]);
+    // Every canvas draws from this list: a failed answer (network, 5xx on a loaded server) is
+    // asked again, a few times, before the page goes on without it.
+    const attempt = (left: number): Promise<NodeTypeInfo[]> =>
+      api.get("node-types").then(
+        (r: any) => r.results as NodeTypeInfo[],
+        (err) => {
+          if (left <= 0 || (err instanceof ApiError && err.status < 500)) throw err;
+          return new Promise((resolve) => window.setTimeout(resolve, 500 * (4 - left))).then(() => attempt(left - 1));
+        },
+      );
+    nodeTypesPromise = attempt(3);
     nodeTypesPromise.catch(() => (nodeTypesPromise = null));
   }
   return nodeTypesPromise;

@@ -6,7 +6,7 @@ import { api } from "../lib/api";
 import { connectWorkflow } from "../lib/ws";
 import { JsonTree } from "../run/JsonTree";
 import { canvasState } from "../run/model";
-import type { RunNode } from "../run/Timeline";
+import { instanceKey, type RunNode } from "../run/Timeline";
 import { CallbackPanel, type Receipt } from "../run/CallbackPanel";
 import "./live.css";
 
@@ -60,9 +60,10 @@ export function useLiveCanvas(workflowId: string | null, doc: { nodes: any[]; ed
         } else if (e.type === "node.status") {
           setRun((r) => {
             const base = !r || r.id !== e.run_id ? { id: e.run_id, nodes: [] as RunNode[] } : r;
-            const nodes = base.nodes.filter((n) => !(n.node_id === e.node_id && n.iteration === (e.iteration ?? null)));
+            const key = instanceKey(e.node_id, { iteration: e.iteration ?? null, iteration_path: e.iteration_path });
+            const nodes = base.nodes.filter((n) => instanceKey(n.node_id, n) !== key);
             nodes.push({
-              node_id: e.node_id, iteration: e.iteration ?? null, status: e.status, attempts: e.attempt ?? 0,
+              node_id: e.node_id, iteration: e.iteration ?? null, iteration_path: e.iteration_path ?? null, status: e.status, attempts: e.attempt ?? 0,
               error: e.error ?? null, duration_ms: e.duration_ms ?? null, input: null, output: null,
               started_at: null, completed_at: null,
             });
@@ -118,7 +119,7 @@ function LogsTab({ workflowId, nodeId, canWrite, onPinned }: { workflowId: strin
       ) : (
         <ul className="lv-execs">
           {rows.map((r) => {
-            const key = `${r.run_id}:${r.iteration ?? ""}`;
+            const key = instanceKey(r.run_id, r);
             return (
               <li key={key} data-status={r.status}>
                 <button type="button" className="lv-exec-head" onClick={() => setOpen(open === key ? null : key)}>

@@ -1,8 +1,8 @@
 // The run's log lines, filtered by level and node; refreshed while the run is active.
 import { useEffect, useState } from "react";
 import { api } from "../lib/api";
+import { iterationOf, type LogLine as Line } from "./Timeline";
 
-type Line = { timestamp: string; level: string; node_id: string | null; iteration: number | null; message: string; data: any };
 
 export function Logs({ runId, nodeIds, tick, focus }: { runId: string; nodeIds: string[]; tick: number; focus: string | null }) {
   const [level, setLevel] = useState("");
@@ -50,7 +50,7 @@ export function Logs({ runId, nodeIds, tick, focus }: { runId: string; nodeIds: 
             <li key={i} className={`rv-log rv-log-${l.level}`} data-level={l.level} data-node={l.node_id ?? ""}>
               <time dateTime={l.timestamp}>{l.timestamp.slice(11, 23)}</time>
               <span className="rv-log-level">{l.level}</span>
-              {l.node_id && <code>{l.node_id}{l.iteration !== null ? `[${l.iteration}]` : ""}</code>}
+              {l.node_id && <code>{l.node_id}{iterationOf(l) !== "" ? `[${iterationOf(l)}]` : ""}</code>}
               <span className="rv-log-msg">{l.message}</span>
             </li>
           ))}

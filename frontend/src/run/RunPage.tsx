@@ -8,7 +8,7 @@ import { CallbackPanel, type Receipt } from "./CallbackPanel";
 import { JsonTree } from "./JsonTree";
 import { Logs } from "./Logs";
 import { canvasState, groupByNode, withLayout, type Doc } from "./model";
-import { Timeline, type RunNode } from "./Timeline";
+import { instanceKey, iterationOf, Timeline, type RunNode } from "./Timeline";
 
 export type Boot = { run_id: string; workflow: { id: string; name: string }; document: Doc; can_write: boolean };
 
@@ -45,7 +45,7 @@ function nodeFromHash(): string | null {
 export function RunPage({ boot }: { boot: Boot }) {
   const [detail, setDetail] = useState<Detail | null>(null);
   const [selected, setSelected] = useState<string | null>(nodeFromHash());
-  const [iteration, setIteration] = useState<number | null>(null);
+  const [iteration, setIteration] = useState<string | null>(null); // iterationOf() of the instance shown
   const [tick, setTick] = useState(0);
   const [message, setMessage] = useState("");
   const [pins, setPins] = useState<Set<string>>(new Set());
@@ -79,12 +79,13 @@ export function RunPage({ boot }: { boot: Boot }) {
           setDetail((d) => {
             if (!d) return d;
             const nodes = d.nodes.slice();
-            const i = nodes.findIndex((n) => n.node_id === e.node_id && n.iteration === (e.iteration ?? null));
+            const key = instanceKey(e.node_id, { iteration: e.iteration ?? null, iteration_path: e.iteration_path });
+            const i = nodes.findIndex((n) => instanceKey(n.node_id, n) === key);
             const patch = { status: e.status, attempts: e.attempt ?? 0, error: e.error ?? null, duration_ms: e.duration_ms };
             if (i >= 0) nodes[i] = { ...nodes[i], ...patch, started_at: nodes[i].started_at ?? new Date().toISOString() };
             else {
               const j = nodes.findIndex((n) => n.node_id === e.node_id && !n.started_at);
-              const fresh = { ...(j >= 0 ? nodes[j] : {}), node_id: e.node_id, iteration: e.iteration ?? null, ...patch, started_at: new Date().toISOString() } as RunNode;
+              const fresh = { ...(j >= 0 ? nodes[j] : {}), node_id: e.node_id, iteration: e.iteration ?? null, iteration_path: e.iteration_path ?? null, ...patch, started_at: new Date().toISOString() } as RunNode;
               if (j >= 0 && e.iteration == null) nodes[j] = fresh;
               else nodes.push(fresh);
             }
@@ -112,7 +113,7 @@ export function RunPage({ boot }: { boot: Boot }) {
   const failing = detail?.error?.node ?? nodes.find((n) => n.status === "failed")?.node_id ?? null;
   const focus = selected ?? (detail && TERMINAL.includes(detail.status) ? failing : null);
   const instances = focus ? groups[focus] ?? [] : [];
-  const shown = instances.find((n) => n.iteration === iteration) ?? instances.find((n) => n.status === "failed") ?? instances[instances.length - 1];
+  const shown = instances.find((n) => iteration !== null && iterationOf(n) === iteration) ?? instances.find((n) => n.status === "failed") ?? instances[instances.length - 1];
   const finished = detail ? TERMINAL.includes(detail.status) : false;
 
   const pick = (id: string) => {
@@ -204,8 +205,8 @@ export function RunPage({ boot }: { boot: Boot }) {
               <header className="rv-section-head">
                 <h2><code>{focus}</code> <span className={`status status-${shown.status}`} data-testid="node-status">{shown.status}</span></h2>
                 {instances.length > 1 && (
-                  <select aria-label="Iteration" value={shown.iteration ?? ""} onChange={(e) => setIteration(e.target.value === "" ? null : Number(e.target.value))}>
-                    {instances.map((n) => <option key={String(n.iteration)} value={n.iteration ?? ""}>iteration {n.iteration}</option>)}
+                  <select aria-label="Iteration" value={iterationOf(shown)} onChange={(e) => setIteration(e.target.value)}>
+                    {instances.map((n) => <option key={iterationOf(n)} value={iterationOf(n)}>iteration {iterationOf(n)}</option>)}
                   </select>
                 )}
               </header>
@@ -230,9 +231,9 @@ export function RunPage({ boot }: { boot: Boot }) {
               {(shown.type === "flow.callback" || shown.callback_url) && (
                 <CallbackPanel nodeId={focus} url={shown.status === "waiting" ? shown.callback_url ?? null : null} expiresAt={shown.expires_at} receipts={detail.callbacks ?? []} onSent={refetchSoon} />
               )}
-              <JsonTree label="Input" value={shown.input} testid="node-input" key={`${focus}-${shown.iteration}-in`} />
-              <JsonTree label="Output" value={shown.output} testid="node-output" key={`${focus}-${shown.iteration}-out`} />
-              {shown.error && <JsonTree label="Error" value={shown.error} testid="node-error-json" key={`${focus}-${shown.iteration}-err`} />}
+              <JsonTree label="Input" value={shown.input} testid="node-input" key={`${focus}-${iterationOf(shown)}-in`} />
+              <JsonTree label="Output" value={shown.output} testid="node-output" key={`${focus}-${iterationOf(shown)}-out`} />
+              {shown.error && <JsonTree label="Error" value={shown.error} testid="node-error-json" key={`${focus}-${iterationOf(shown)}-err`} />}
             </>
           )}
         </section>

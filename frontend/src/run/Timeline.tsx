@@ -12,6 +12,8 @@ export type RunNode = {
   status: string;
   attempts: number;
   iteration: number | null;
+  /** [outer, …, inner] loop indices in a (nested) loop body, else null (absent from older servers). */
+  iteration_path?: number[] | null;
   input: any;
   output: any;
   error: { category: string; message: string; details?: any } | null;
@@ -23,19 +25,36 @@ export type RunNode = {
   resume_at?: string | null;
 };
 
-export type LogLine = { timestamp: string; level: string; node_id: string | null; iteration: number | null; message: string; data: any };
+export type LogLine = {
+  timestamp: string;
+  level: string;
+  node_id: string | null;
+  iteration: number | null;
+  iteration_path?: number[] | null;
+  message: string;
+  data: any;
+};
 
 export type Segment = { kind: "attempt" | "backoff" | "wait"; start: number; end: number | null; outcome: string; label: string };
 
 const ACTIVE = ["running", "retrying", "waiting", "pending"];
-const instanceKey = (node: string, iteration: number | null) => `${node}:${iteration ?? ""}`;
+type Instance = { iteration: number | null; iteration_path?: number[] | null };
+
+/** Which iteration an entry is of: "2.0" in a nested loop's body, "3" in a loop body, "" outside. */
+export function iterationOf(x: Instance): string {
+  if (Array.isArray(x.iteration_path) && x.iteration_path.length) return x.iteration_path.join(".");
+  return x.iteration === null || x.iteration === undefined ? "" : String(x.iteration);
+}
+
+/** One node instance (two entries are the same instance when their iteration paths are equal). */
+export const instanceKey = (node: string, x: Instance) => `${node}:${iterationOf(x)}`;
 
 /** Segments per node instance, from the engine's log lines of that instance. */
 export function segmentsFromLogs(lines: LogLine[]): Record<string, Segment[]> {
   const out: Record<string, Segment[]> = {};
   for (const line of lines) {
     if (!line.node_id) continue;
-    const list = (out[instanceKey(line.node_id, line.iteration)] ??= []);
+    const list = (out[instanceKey(line.node_id, line)] ??= []);
     const t = Date.parse(line.timestamp);
     const open = list.length && list[list.length - 1].end === null ? list[list.length - 1] : null;
     const close = (outcome?: string) => {
@@ -99,7 +118,7 @@ export function Timeline({ nodes, startedAt, onPick, runId, tick = 0, active = f
   if (!timed.length) return <p className="empty" data-testid="run-timeline">No node has started yet.</p>;
   const now = Date.now();
   const rows: Row[] = timed.map((n) => {
-    const key = instanceKey(n.node_id, n.iteration);
+    const key = instanceKey(n.node_id, n);
     const s = Date.parse(n.started_at!);
     const running = !n.completed_at || ACTIVE.includes(n.status);
     const e = running ? now : Date.parse(n.completed_at!);
@@ -132,7 +151,7 @@ export function Timeline({ nodes, startedAt, onPick, runId, tick = 0, active = f
           <div className="rv-tl-row" key={key} data-node={n.node_id} data-status={n.status}>
             <button type="button" className="rv-tl-label" onClick={() => onPick(n.node_id)}>
               {n.node_id}
-              {n.iteration !== null ? <span className="muted"> [{n.iteration}]</span> : null}
+              {iterationOf(n) !== "" ? <span className="muted"> [{iterationOf(n)}]</span> : null}
             </button>
             <div className="rv-tl-track" title={`${n.node_id}: ${n.status}, ${notes.join(", ")}`}>
               {segments.map((g, i) => {

@@ -42,7 +42,9 @@ export function canvasState(doc: Doc, nodes: RunNode[], pinned: Set<string>) {
       const loopId = loopOf(doc, id);
       const total = loopId ? (groups[loopId]?.[0] as any)?.items : undefined;
       const current = Math.max(...iterations.map((n) => n.iteration as number)) + 1;
-      note.detail = `iteration ${current} of ${total ?? "?"}${note.detail ? ` · ${note.detail}` : ""}`;
+      const active = iterations.some((n) => ACTIVE.includes(n.status) || n.status === "pending");
+      const said = total !== undefined ? `iteration ${current} of ${total}` : active ? `iteration ${current}` : `${iterations.length} iteration${iterations.length === 1 ? "" : "s"}`;
+      note.detail = `${said}${note.detail ? ` · ${note.detail}` : ""}`;
     }
     if (byId[id]?.type === "logic.loop" && (list[0] as any).items !== undefined && list[0].status === "running") {
       const done = Math.max(0, ...nodes.filter((n) => n.iteration !== null && loopOf(doc, n.node_id) === id).map((n) => (n.iteration as number) + 1));
@@ -56,14 +58,16 @@ export function canvasState(doc: Doc, nodes: RunNode[], pinned: Set<string>) {
   const activeEdges: string[] = [];
   for (const e of doc.edges) {
     const id = edgeId(e, taken);
-    const src = (groups[e.source] ?? []).find((n) => n.iteration === null);
-    if (!src || (src.status !== "succeeded" && src.status !== "failed")) continue;
-    const handles: string[] | undefined = (src as any).handles;
-    // The handles the source emitted when known (run detail, snapshot); from a live event alone,
-    // the edge carried data when its target started.
-    const carried = Array.isArray(handles)
-      ? handles.includes(e.source_handle || "main")
-      : (groups[e.target] ?? []).some((n) => !["pending", "skipped"].includes(n.status));
+    const handle = e.source_handle || "main";
+    const started = (groups[e.target] ?? []).some((n) => !["pending", "skipped"].includes(n.status));
+    // Any instance of the source (loop bodies have one per iteration) that finished and sent
+    // data on this handle: known from the handles it took (run detail, snapshot); from a live
+    // event alone, or a loop's `each`, the edge carried data when its target started.
+    const carried = (groups[e.source] ?? []).some((src) => {
+      if (src.status !== "succeeded" && src.status !== "failed") return handle === "each" && started;
+      const handles: string[] | undefined = (src as any).handles;
+      return handle === "each" || !Array.isArray(handles) ? started : handles.includes(handle);
+    });
     if (carried) activeEdges.push(id);
   }
   return { statuses, notes, activeEdges };
