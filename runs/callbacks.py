@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from workflows import fencing
@@ -69,10 +70,25 @@ def create_callback(
     signing_secret: str = "",
 ) -> dict[str, Any]:
     """Register a token for the node; returns {"token", "url", "expires_at"}. Nothing is
-    stored by a run's holder that lost its lease (`LeaseLost`)."""
+    stored by a run's holder that lost its lease (`LeaseLost`).
+
+    Idempotent per node instance: while the instance's latest token is neither used nor
+    expired, it is returned again (with the same signing secret), so a node re-run after a
+    takeover waits on the URL its first attempt may already have handed out."""
     fencing.check()
+    now = timezone.now()
+    pending = (
+        CorrelationToken.objects.filter(
+            run_id=run_id, node_id=node_id, iteration=iteration, kind=CorrelationKind.CALLBACK, used_at=None
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by("-created_at")
+        .first()
+    )
+    if pending is not None and pending.signing_secret == (signing_secret or ""):
+        return _registered(pending.token, pending.expires_at, signing_secret)
     token = pysecrets.token_urlsafe(32)
-    expires_at = timezone.now() + timedelta(seconds=expires_in_s) if expires_in_s else None
+    expires_at = now + timedelta(seconds=expires_in_s) if expires_in_s else None
     CorrelationToken.objects.create(
         token=token,
         kind=CorrelationKind.CALLBACK,
@@ -83,6 +99,10 @@ def create_callback(
         context=context or {},
         signing_secret=signing_secret or "",
     )
+    return _registered(token, expires_at, signing_secret)
+
+
+def _registered(token: str, expires_at, signing_secret: str) -> dict[str, Any]:
     return {
         "token": token,
         "url": callback_url(token),

@@ -1,7 +1,7 @@
-"""flow.subworkflow starts one child per node instance: a node re-run after a takeover
-(its first call started the child, but the process lost the run before storing that) gets
-the child already started instead of starting a second one; a retry after the child
-failed starts a new one."""
+"""Side effects a node starts through the host happen once per node instance: a node re-run
+after a takeover (its first call started them, but the process lost the run before storing
+that) gets the child run or callback token already started instead of a second one; a
+retry after the child failed (or the callback was used or expired) starts a new one."""
 
 import pytest
 
@@ -43,3 +43,28 @@ def test_the_child_of_a_node_instance_is_started_once(api):
     retried = host.start_child_run(**start)  # the node's retry after the child failed
     assert retried != first and host.start_child_run(**start) == retried
     assert WorkflowRun.objects.filter(workflow_id=child).count() == 5
+
+
+def test_a_callback_node_re_run_after_a_takeover_waits_on_the_url_it_handed_out(api):
+    """The first attempt created the callback and may have sent its URL away before the
+    process lost the run: the re-run gets the same token, not one nobody will call."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from runs.callbacks import create_callback
+    from runs.models import CorrelationToken
+
+    run = services.start_run(workflow=Workflow.objects.get(pk=workflow(api, [START], [])), enqueue=False)
+    token = dict(run_id=str(run.pk), node_id="wait", expires_in_s=3600)
+    first = create_callback(**token, iteration=None)
+    assert create_callback(**token, iteration=None) == first
+    assert create_callback(**token, iteration=0)["token"] != first["token"]  # another loop iteration
+
+    CorrelationToken.objects.filter(token=first["token"]).update(used_at=timezone.now())
+    used = create_callback(**token, iteration=None)  # e.g. a retry after the callback came
+    assert used["token"] != first["token"]
+    CorrelationToken.objects.filter(token=used["token"]).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert create_callback(**token, iteration=None)["token"] != used["token"]  # expired: a new one
