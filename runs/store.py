@@ -443,6 +443,7 @@ class OrmStore:
         output: Any = None,
         error: dict | None = None,
         resume_at: datetime | None = None,
+        started_at: datetime | None = None,
     ) -> None:
         secrets = self._secrets.get(run_id, [])
         now = timezone.now()
@@ -471,7 +472,10 @@ class OrmStore:
         with rows.transaction_unless_batching():
             # One statement; a finished run never changes again (e.g. cancelled while a node ran).
             updated = _update_run(
-                run_id, fields, started_at=now if keep_started else None, count_nodes=status in TERMINAL
+                run_id,
+                fields,
+                started_at=(started_at or now) if keep_started else None,
+                count_nodes=status in TERMINAL,
             )
             if updated == 0:
                 return

@@ -70,6 +70,17 @@ def test_on_completion_webhook_runs_in_the_web_process_and_stores_everything(api
     assert run.logs.filter(message__startswith="run completed").exists()
 
 
+def test_the_runs_span_covers_its_nodes_even_when_they_are_stored_in_one_batch(api, client):
+    """Pure nodes are stored with the run's first flush; the run's started_at is still when
+    it began, so its duration is never shorter than a node's."""
+    wid, path = hook_workflow(api)
+    assert client.post(path, b'{"n": 1}', content_type="application/json").status_code == 200
+    run = WorkflowRun.objects.get(workflow_id=wid)
+    nodes = list(NodeExecution.objects.filter(run=run))
+    assert run.started_at <= min(n.started_at for n in nodes)
+    assert run.completed_at >= max(n.completed_at for n in nodes)
+
+
 def test_a_failed_inline_run_answers_500_with_the_stored_error(api, client):
     nodes = [
         {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},

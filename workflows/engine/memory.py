@@ -162,9 +162,12 @@ class InMemoryStore:
         output: Any = None,
         error: dict[str, Any] | None = None,
         resume_at: datetime | None = None,
+        started_at: datetime | None = None,
     ) -> None:
         with self._lock:
             r = self._runs[run_id]
+            if started_at is not None and r.started_at is None:
+                r.started_at = started_at
             r.status, r.output, r.error, r.resume_at = status, output, error, resume_at
             r.statuses.append(status)
 

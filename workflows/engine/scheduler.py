@@ -171,6 +171,7 @@ class _Drive:
         self.parked: dict[NodeKey, datetime | None] = {}
         self.tokens = itertools.count(1)
         self.started_mono = time.monotonic()
+        self.began = now()  # the run's started_at, if not set yet (inline nodes run before a flush)
         timeout_s = snapshot.timeout_s or (snapshot.document.get("settings") or {}).get("timeout_s")
         self.run_deadline = self.started_mono + float(timeout_s) if timeout_s else None
         self.last_cancel_check = float("-inf")
@@ -530,7 +531,7 @@ class _Drive:
         rs = self.rs
         if rs.dirty or self.passed:
             if announce and not self.announced:
-                self.store.save_run(self.run_id, status=RunStatus.RUNNING)
+                self.store.save_run(self.run_id, status=RunStatus.RUNNING, started_at=self.began)
                 self.announced = True
             states = [*self.passed, *rs.dirty.values()]
             self.passed, rs.dirty = [], {}

@@ -138,8 +138,11 @@ class Store(Protocol):
         output: Any = None,
         error: dict[str, Any] | None = None,
         resume_at: datetime | None = None,
+        started_at: datetime | None = None,
     ) -> None:
-        """Record a run status change; `resume_at` is set when the run parks (`waiting`)."""
+        """Record a run status change; `resume_at` is set when the run parks (`waiting`).
+        `started_at`, given with `running`: when execution began (the first kept), which may
+        be before this save (inline nodes run before their first flush)."""
 
     def append_logs(self, run_id: str, entries: list[LogEntry]) -> None:
         """Append ordered log entries."""
