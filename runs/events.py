@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from contextlib import contextmanager
 
 logger = logging.getLogger("switchyard.events")
 
@@ -84,6 +85,36 @@ def node_event(run_id: str, state) -> dict:
     }
 
 
+EVENT_COLUMNS = ("run", "workflow_id", "payload", "created_at")
+_held = threading.local()
+
+
+@contextmanager
+def coalesced():
+    """Inside the block (in the caller's transaction), events are held and stored in order
+    as one INSERT when it ends, or just before an event stored `only_if`; nothing is stored
+    if the block raises. Nested blocks join the outer one."""
+    if getattr(_held, "rows", None) is not None:
+        yield
+        return
+    _held.rows = []
+    try:
+        yield
+        _store_held()
+    finally:
+        _held.rows = None
+
+
+def _store_held() -> None:
+    from . import rows
+    from .models import RunEvent
+
+    held = getattr(_held, "rows", None)
+    if held:
+        rows.insert(RunEvent, EVENT_COLUMNS, list(held))
+        held.clear()
+
+
 def record(
     run_id: str, workflow_id: str, payloads: list[dict], only_if: tuple[str, list] | None = None
 ) -> None:
@@ -98,11 +129,12 @@ def record(
     if not payloads:
         return
     now = timezone.now()
-    rows.insert(
-        RunEvent,
-        ("run", "workflow_id", "payload", "created_at"),
-        [(run_id, workflow_id, p, now) for p in payloads],
-        only_if=only_if,
-    )
+    values = [(run_id, workflow_id, p, now) for p in payloads]
+    held = getattr(_held, "rows", None)
+    if held is not None and only_if is None:
+        held.extend(values)
+    else:
+        _store_held()  # what came first is stored first
+        rows.insert(RunEvent, EVENT_COLUMNS, values, only_if=only_if)
     groups = [run_group(run_id), workflow_group(workflow_id)]
     rows.on_written(lambda: _wake(groups))
