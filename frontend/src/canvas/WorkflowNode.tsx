@@ -29,7 +29,7 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
     : note?.title;
   return (
     <div
-      className={`sy-node sy-cat-${info?.category ?? "unknown"}${selected ? " is-selected" : ""}${issues.length ? " has-errors" : ""}${info ? "" : " is-unknown"}`}
+      className={`sy-node sy-cat-${info?.category ?? "unknown"}${showLabels ? " has-handle-labels" : ""}${selected ? " is-selected" : ""}${issues.length ? " has-errors" : ""}${info ? "" : " is-unknown"}`}
       data-node-id={id}
       data-node-type={node.type}
       data-status={status}
@@ -51,7 +51,7 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
       {(note?.badge || note?.pinned) && (
         <div className="sy-node-badges">
           {note.pinned && <span className="sy-node-pin" data-testid="node-pinned" title="pinned output">pinned</span>}
-          {note.badge && <span className="sy-node-badge" data-testid="node-badge">{note.badge}</span>}
+          {note.badge && <span className="sy-node-badge" data-testid="node-badge" title={note.badge}>{note.badge}</span>}
         </div>
       )}
       {issues.length > 0 && (
