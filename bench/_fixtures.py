@@ -89,20 +89,12 @@ def bulk_runs(workflow_ids: list[str], count: int, days: int = 30, seed: int = 7
                     )
                 )
                 at += took
-        with transaction.atomic():
-            WorkflowRun.objects.bulk_create(runs, batch_size=1000)
-            # auto_now_add overwrote created_at: put the spread back.
-            NodeExecution.objects.bulk_create(nodes, batch_size=2000)
+        created_at = WorkflowRun._meta.get_field("created_at")
+        created_at.auto_now_add = False  # keep the spread (stamped with the insert time otherwise)
+        try:
+            with transaction.atomic():
+                WorkflowRun.objects.bulk_create(runs, batch_size=1000)
+                NodeExecution.objects.bulk_create(nodes, batch_size=2000)
+        finally:
+            created_at.auto_now_add = True
         made += len(runs)
-    _spread_created_at(seed)
-
-
-def _spread_created_at(seed: int) -> None:
-    """`auto_now_add` stamps every row with the insert time; use started_at instead."""
-    from django.db.models import F
-
-    from runs.models import WorkflowRun
-
-    WorkflowRun.objects.filter(started_at__isnull=False).exclude(created_at=F("started_at")).update(
-        created_at=F("started_at")
-    )

@@ -71,7 +71,10 @@ async def watch(server: Server, workflow_id: str, clients: int, runs: int) -> di
     received: list[list[tuple[float, dict]]] = [[] for _ in range(clients)]
     sockets = []
     for _ in range(clients):
-        ws = await websockets.connect(url, origin=server.base, max_size=None, open_timeout=30)
+        # No client keepalive: on a loaded machine its 20 s pong deadline closes healthy sockets.
+        ws = await websockets.connect(
+            url, origin=server.base, max_size=None, open_timeout=30, ping_interval=None
+        )
         snapshot = json.loads(await ws.recv())
         assert snapshot["type"] == "snapshot", snapshot
         sockets.append(ws)
@@ -100,6 +103,9 @@ async def watch(server: Server, workflow_id: str, clients: int, runs: int) -> di
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not all(has_last(events) for events in received):
         await asyncio.sleep(0.1)
+    # A connection that ended early (server or keepalive closed it) is not an event lost by
+    # the server: a page reconnects and resumes from a snapshot. Counted apart.
+    closed = [ws.close_code for ws in sockets if ws.close_code is not None]
     for r in readers:
         r.cancel()
     for ws in sockets:
@@ -116,18 +122,23 @@ async def watch(server: Server, workflow_id: str, clients: int, runs: int) -> di
 
                 stamp = stamp.replace(tzinfo=UTC)
             finished[(run_id, node_id)] = stamp.timestamp()
-    latencies, lost = [], 0
+    latencies, lost, short = [], 0, 0
     for events in received:
         got = {}
         for at, msg in events:
             if msg.get("type") == "node.status" and msg.get("status") == "succeeded":
                 got.setdefault((msg["run_id"], msg["node_id"]), at)
+        missing = 0
         for key, done_at in finished.items():
             if key in got:
                 latencies.append((got[key] - done_at) * 1000)
             else:
-                lost += 1
+                missing += 1
+        lost += missing
+        short += bool(missing)
     return {
+        "closed": f"{len(closed)} {sorted(set(closed))}" if closed else "0",
+        "short": short,
         "clients": clients,
         "events": len(finished),
         "samples": len(latencies),
@@ -208,14 +219,15 @@ def bench_setup(setup: str, runs: int, count: int, live: bool = True) -> None:
             print("  node finished -> event received (ms), one workflow:")
             print(
                 f"    {'watchers':>8} {'events':>7} {'samples':>8} {'lost':>5} "
-                f"{'p50':>7} {'p99':>7} {'max':>7}  load"
+                f"{'p50':>7} {'p99':>7} {'max':>7}  clients short / closed early; load"
             )
             for clients in WATCHERS if live else ():
                 before = loadavg()
                 r = asyncio.run(watch(server, wid, clients, runs))
                 print(
                     f"    {r['clients']:>8} {r['events']:>7} {r['samples']:>8} {r['lost']:>5} "
-                    f"{r['p50']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f}  {before} -> {loadavg()}"
+                    f"{r['p50']:>7.1f} {r['p99']:>7.1f} {r['max']:>7.1f}  {r['short']} / {r['closed']}; "
+                    f"{before} -> {loadavg()}"
                 )
             if count:
                 print("  history reads over HTTP (ms, 20 each):")

@@ -5,12 +5,13 @@ from the `RunEvent` table (written with each state change), so nothing is lost w
 channel layer is in-memory (embedded) or Redis.
 
 One `EventHub` per process tails that table for every stream open in the process: one
-query per wake-up however many clients watch, fanned out in memory. With Redis, workers
-wake the hub through the channel layer as soon as events commit (one message per process
-and group, not per client); a slow safety tick (`REDIS_TICK_S`) covers a lost wake-up.
-Embedded, workers are other processes that cannot reach an in-memory layer, so the hub
-reads every `EMBEDDED_TICK_S` (an indexed range read past the last id seen). Either way it
-runs only while someone in the process watches: with no stream open it does nothing.
+query per wake-up however many clients watch, fanned out in memory. Writers wake the hub
+as soon as their events commit: with Redis through the channel layer (one message per
+process and group, not per client); embedded, where workers are other processes that
+cannot reach an in-memory layer, with a datagram to the hub's socket in
+`events.wake_dir()`. A slow safety tick (`SAFETY_TICK_S`) covers a lost wake-up; a hub
+that cannot open its socket reads every `EMBEDDED_TICK_S` instead. Either way the hub runs
+only while someone in the process watches: with no stream open it does nothing.
 
 Ids are assigned when a transaction inserts, not when it commits: on PostgreSQL a run's
 events may become visible after higher ids of another run. The hub remembers every id it
@@ -22,9 +23,13 @@ late is delivered, however many ids were assigned meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import socket
 import time
+from pathlib import Path
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -38,7 +43,7 @@ from .models import RunEvent, WorkflowRun
 logger = logging.getLogger("switchyard.events")
 
 EMBEDDED_TICK_S = 0.025
-REDIS_TICK_S = 1.0
+SAFETY_TICK_S = 1.0
 BATCH = 500
 # An id passed over is read again until it commits or this long has passed (a rolled-back
 # transaction's ids never appear); at most MAX_GAPS ids are remembered (the newest).
@@ -99,11 +104,50 @@ class EventHub:
         self.receiver: asyncio.Task | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.layer = get_channel_layer()
-        self.tick_s = (
-            EMBEDDED_TICK_S
-            if self.layer is None or isinstance(self.layer, InMemoryChannelLayer)
-            else REDIS_TICK_S
-        )
+        self.embedded = self.layer is None or isinstance(self.layer, InMemoryChannelLayer)
+        self.local: tuple[socket.socket, Path] | None = None  # embedded: the wake-up socket
+
+    @property
+    def tick_s(self) -> float:
+        return EMBEDDED_TICK_S if self.embedded and self.local is None else SAFETY_TICK_S
+
+    def _listen_locally(self) -> None:
+        """Embedded: open the socket writers of every process wake (events._LocalWaker)."""
+        if self.local is not None:
+            return
+        folder = events.wake_dir()
+        path = folder / f"{os.getpid()}-{id(self):x}.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            sock.setblocking(False)
+            sock.bind(str(path))
+        except OSError:  # e.g. a path too long for a socket: read on the fast tick instead
+            logger.warning("event hub could not open %s; reading every %s s", path, EMBEDDED_TICK_S)
+            sock.close()
+            return
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._woken)
+        self.local = (sock, path)
+
+    def _woken(self) -> None:
+        sock = self.local[0] if self.local else None
+        try:
+            while sock is not None and sock.recv(64):
+                pass
+        except OSError:  # drained
+            pass
+        self.poke()
+
+    def _stop_listening(self) -> None:
+        if self.local is None:
+            return
+        sock, path = self.local
+        self.local = None
+        try:
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+        finally:
+            sock.close()
+            path.unlink(missing_ok=True)
 
     async def _start(self) -> None:
         """Where to read from, once per period with watchers (a hub that nobody watched for
@@ -133,7 +177,9 @@ class EventHub:
         first = not members
         members.add(consumer)
         floor = self.floor()
-        if first and self.layer is not None:
+        if self.embedded:
+            self._listen_locally()
+        elif first:
             if self.channel is None:
                 self.channel = await self.layer.new_channel()
                 self.receiver = asyncio.ensure_future(self._receive())
@@ -149,8 +195,19 @@ class EventHub:
         members.discard(consumer)
         if not members:
             del self.groups[group]
-            if self.layer is not None and self.channel is not None:
+            if not self.embedded and self.channel is not None:
                 await self.layer.group_discard(group, self.channel)
+            if not self.groups:
+                await self._stop_receiving()
+
+    async def _stop_receiving(self) -> None:
+        """Nobody watches: stop reading wake-ups (the next stream opens a new channel), so no
+        read is left pending on the channel layer when the event loop ends."""
+        receiver, self.receiver, self.channel = self.receiver, None, None
+        if receiver is not None:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
 
     def poke(self) -> None:
         self.poked.set()
@@ -203,6 +260,7 @@ class EventHub:
             if not self.groups:  # nobody watches: start afresh next time
                 self.last_id = None
                 self.gaps.clear()
+                self._stop_listening()
 
     async def _step(self) -> bool:
         now = time.monotonic()
@@ -247,6 +305,9 @@ def hub() -> EventHub:
     for key, old in list(_hubs.items()):
         if old.loop is not None and old.loop.is_closed():
             del _hubs[key]
+            if old.local is not None:  # its loop ended while someone watched
+                old.local[0].close()
+                old.local[1].unlink(missing_ok=True)
     found = _hubs.get(id(loop))
     if found is None or found.loop is not loop:
         found = _hubs[id(loop)] = EventHub()
@@ -257,12 +318,18 @@ def hub() -> EventHub:
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):
     """Every websocket path that is not a stream: refused (4404) before the handshake."""
 
+    channel_layer_alias = None  # no channel of its own (see _EventStream)
+
     async def connect(self):
         await self.close(code=4404)
 
 
 class _EventStream(AsyncJsonWebsocketConsumer):
     group: str = ""
+    # No channel-layer channel per client: events come from the process's hub. With Redis,
+    # 200 watchers were 200 blocking reads on Redis; one that timed out on a loaded machine
+    # ended its consumer, and that page silently got no further events.
+    channel_layer_alias = None
 
     async def connect(self):
         user = self.scope.get("user")

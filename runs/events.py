@@ -1,14 +1,58 @@
 """Live run events (SPEC §7): stored in order with the change they describe, then a
-wake-up is sent to listeners through the channel layer once the transaction commits."""
+wake-up is sent to listeners once the transaction commits: through the channel layer
+with Redis; embedded (in-memory layer, which does not cross processes) as a datagram to
+each listening process's socket in `wake_dir()`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 logger = logging.getLogger("switchyard.events")
+
+
+def wake_dir() -> Path:
+    from django.conf import settings
+
+    return Path(settings.LOCAL_STATE_DIR) / "event-wake"
+
+
+class _LocalWaker:
+    """Embedded wake-ups: one byte to every listener socket of this machine's processes
+    (a hint: listeners read the stored events). A socket whose process is gone is removed."""
+
+    def __init__(self):
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        folder = wake_dir()
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return  # nobody listens
+        with self._lock:
+            if self._sock is None:
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sock.setblocking(False)
+            for name in names:
+                path = str(folder / name)
+                try:
+                    self._sock.sendto(b"w", path)
+                except BlockingIOError:
+                    pass  # wake-ups already queued there: it will read
+                except (ConnectionRefusedError, FileNotFoundError):
+                    Path(path).unlink(missing_ok=True)  # its process has gone
+                except OSError:
+                    logger.debug("could not wake %s", path, exc_info=True)
+
+
+_local_waker = _LocalWaker()
 
 
 def run_group(run_id: str) -> str:
@@ -22,7 +66,7 @@ def workflow_group(workflow_id: str) -> str:
 class _Waker:
     """Sends wake-ups from one long-lived event loop thread per process, without making
     the engine wait: a fresh loop (and Redis connection) per send cost ~2 ms a node.
-    Wake-ups only hint that new events are stored (listeners also poll), so the ones that
+    Wake-ups only hint that new events are stored (listeners read the table), so the ones that
     pile up while a send is in flight are merged: one per group."""
 
     def __init__(self):
@@ -51,8 +95,9 @@ class _Waker:
 
         layer = get_channel_layer()
         # The in-memory layer neither crosses processes (workers are separate) nor is safe to
-        # feed from another thread's loop: listeners in the embedded setup rely on polling.
+        # feed from another thread's loop: embedded listeners get a datagram instead.
         if layer is None or isinstance(layer, InMemoryChannelLayer):
+            _local_waker.wake()
             return
         with self._lock:
             idle = not self._pending
