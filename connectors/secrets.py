@@ -54,6 +54,11 @@ def sealed(config: Any, previous: Any = None) -> Any:
     return _from_document(config, sealing.seal_document(document, before, _fields))
 
 
+def unset(config: Any) -> list[str]:
+    """The secret fields left `***` with nothing stored to keep (a copied connector)."""
+    return [field for _node, field in sealing.unset_secrets(_as_document(config), _fields)]
+
+
 def unsealed(config: Any) -> tuple[Any, list[str]]:
     """The config with the text of its sealed secrets, and those texts (to mask them)."""
     document = _as_document(config)

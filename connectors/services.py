@@ -402,7 +402,16 @@ def _run(
         max_response_bytes=settings.MAX_RESPONSE_BYTES,
     )
     try:
+        if unset := connector_secrets.unset(config):
+            raise NodeError(
+                ErrorCategory.VALIDATION_ERROR,
+                f"{', '.join(unset)}: the secret is not set (it was masked when copied); type it again",
+                {"fields": unset},
+                retryable=False,
+            )
         outcome = execute_config(config, input=input, workspace=workspace, limits=limits, secrets=secrets)
+    except NodeError as exc:
+        outcome = ExecutionOutcome(error=exc)
     except Exception as exc:  # a bug must not leave the record `executing` forever
         logger.exception("connector execution %s crashed", execution.pk)
         outcome = ExecutionOutcome(

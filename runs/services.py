@@ -12,6 +12,7 @@ from workflows.engine.registry import registry
 from workflows.engine.scheduler import initial_states
 from workflows.models import Workflow
 from workflows.selectors import latest_version, runs_today
+from workflows.trigger_secrets import unset_secrets
 
 from . import leases, metrics
 from .models import (
@@ -71,6 +72,14 @@ def start_run(
     version = version or latest_version(workflow)
     if version is None:
         raise RunRefused("VALIDATION_ERROR", "The workflow has no saved version to run.")
+    if unset := unset_secrets(version.document):
+        fields = {f"nodes.{node}.config.{field}": ["The secret is not set."] for node, field in unset}
+        raise RunRefused(
+            "VALIDATION_ERROR",
+            f"{', '.join(fields)}: a secret that was masked (***) when the workflow was copied is "
+            "not set; type it again or reference a credential as {{ workspace.<name> }}.",
+            details=fields,
+        )
     several_triggers = (
         sum(registry.trigger_spec(n["type"]) is not None for n in version.document["nodes"]) > 1
     )

@@ -49,8 +49,9 @@ def unseal(value: Any) -> Any:
 
 
 def _is_secret_text(value: Any) -> bool:
-    """A literal secret: a non-empty string that is no `{{ ... }}` reference."""
-    return isinstance(value, str) and bool(value) and "{{" not in value
+    """A literal secret: a non-empty string that is no `{{ ... }}` reference and not the
+    mask (`***` with nothing stored to keep is an unset secret: stored as it is)."""
+    return isinstance(value, str) and bool(value) and "{{" not in value and value != MASK
 
 
 FieldsOf = Callable[[dict], tuple[str, ...]]
@@ -161,7 +162,7 @@ def _stored(previous: Iterable[Any], fields_of: FieldsOf | None) -> dict[tuple[s
     for document in previous:
         for _i, node, field, path in _secret_slots(document, fields_of):
             value = _get(node, path)
-            if _is_secret_text(value) and value != MASK:
+            if _is_secret_text(value):
                 found.setdefault((str(node.get("id")), field), value)
     return found
 

@@ -60,3 +60,16 @@ def test_typed_connector_secrets_are_sent_but_never_shown_or_stored(api, api_ser
     everything += api.get(f"/api/v1/connectors/{cid}/executions").content.decode()
     for secret in (TOKEN, KEY, QUERY):
         assert secret not in everything
+
+
+def test_a_copied_connector_whose_secret_was_masked_does_not_send_it(api, api_server):
+    api_server.route("GET", "/echo", echo)
+    config = {"method": "GET", "url": api_server.url("/echo"), "auth": {"type": "bearer", "token": "***"}}
+    cid = api.post("/api/v1/connectors/", {"name": "copy", "config": config}, format="json").json()["id"]
+    res = api.post(f"/api/v1/connectors/{cid}/execute?wait=true", {"input": {}}, format="json")
+    execution = res.json()
+    assert execution["status"] == "failed", execution
+    assert (
+        execution["error"]["category"] == "VALIDATION_ERROR" and "auth.token" in execution["error"]["message"]
+    )
+    assert api_server.requests_to("/echo") == []

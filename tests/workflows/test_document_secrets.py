@@ -94,3 +94,18 @@ def test_a_node_tested_alone_with_the_editor_copy_uses_the_stored_secret(api, se
     res = api.post(f"/api/v1/workflows/{wid}/nodes/call/test", {"input": {}, "node": node}, format="json")
     assert res.status_code == 200, res.content
     assert server.requests_to("/echo")[0].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_copy_whose_typed_secret_was_masked_does_not_run_until_it_is_typed_again(api, server):
+    """Duplicated or imported from an export: the HTTP node's token is `***` with nothing
+    stored to keep. A run would send `***` as the credential; it is refused naming the field."""
+    doc = document(server.url("/echo"), auth={"type": "bearer", "token": "***"})
+    wid = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
+    res = api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}, "wait": True}, format="json")
+    assert res.status_code == 400, res.content
+    assert "nodes.call.config.auth.token" in res.json()["error"]["details"]
+    assert server.requests_to("/echo") == []
+    assert (
+        api.put(f"/api/v1/workflows/{wid}", document(server.url("/echo")), format="json").status_code == 200
+    )
+    assert run(api, wid).json()["status"] == "completed"
