@@ -251,7 +251,7 @@ def waiting(srv, zapier: FakeZapier, count: int) -> None:
         f"all {parked()} parked after {all_parked:.1f} s"
     )
     probe = timed_runs(srv, quick, 10)
-    tokens = [t for (t,) in srv.sql("SELECT token FROM runs_correlationtoken")]
+    tokens = [t for (t,) in srv.sql("SELECT token FROM runs_correlationtoken WHERE used_at IS NULL")]
     rows = srv.sql("SELECT COUNT(*) FROM runs_nodeexecution WHERE status = 'waiting'")[0][0]
     leases = srv.sql("SELECT COUNT(*) FROM runs_workflowrun WHERE lease_owner != ''")[0][0]
     cpu, busiest = idle_cpu(srv)
@@ -264,6 +264,10 @@ def waiting(srv, zapier: FakeZapier, count: int) -> None:
         f"  rows before: {rows_before}\n  rows now:    {table_rows(srv)}"
     )
     session = requests.Session()
+    completed_before = srv.sql(
+        "SELECT COUNT(*) FROM runs_workflowrun WHERE status = 'completed' AND workflow_id = ?",
+        (wid if srv.pg_db else wid.replace("-", ""),),
+    )[0][0]
     started = time.perf_counter()
     with ThreadPoolExecutor(8) as pool:
         codes = list(
@@ -273,13 +277,16 @@ def waiting(srv, zapier: FakeZapier, count: int) -> None:
         )
     posted = time.perf_counter() - started
 
-    def done() -> int:
-        return srv.sql(
-            "SELECT COUNT(*) FROM runs_workflowrun WHERE status = 'completed' AND workflow_id = ?",
-            (wid if srv.pg_db else wid.replace("-", ""),),
-        )[0][0]
+    def done() -> int:  # runs of this workflow finished since the callbacks went out
+        return (
+            srv.sql(
+                "SELECT COUNT(*) FROM runs_workflowrun WHERE status = 'completed' AND workflow_id = ?",
+                (wid if srv.pg_db else wid.replace("-", ""),),
+            )[0][0]
+            - completed_before
+        )
 
-    while done() < count and time.perf_counter() - started < 1800:
+    while done() < len(tokens) and time.perf_counter() - started < 1800:
         time.sleep(1)
     took = time.perf_counter() - started
     print(
