@@ -12,6 +12,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from connectors.models import ConnectorExecution, ExecutionStatus
+
 from . import metrics
 from .models import RunStatus, WorkflowRun
 from .queue import enqueue_run, queued_runs
@@ -161,3 +163,24 @@ def prune_finished_runs(now=None) -> int:
     old = WorkflowRun.objects.filter(status__in=RunStatus.terminal(), completed_at__lt=cutoff)
     deleted, _ = old.delete()
     return deleted
+
+
+ABANDONED = (
+    "abandoned: the process that ran this call stopped or lost the run's lease before recording "
+    "an outcome; the run went on without it (its node was run again by the next holder)"
+)
+
+
+def close_abandoned_executions(now=None) -> int:
+    """Connector calls still `executing` for a run that has finished: their process stopped, or
+    lost the run's lease and was fenced off, before it could record the outcome. They are
+    marked failed with the reason, so no record says `executing` forever."""
+    now = now or timezone.now()
+    return ConnectorExecution.objects.filter(
+        status=ExecutionStatus.EXECUTING, run__status__in=RunStatus.terminal()
+    ).update(
+        status=ExecutionStatus.FAILED,
+        error={"category": "INTEGRATION_ERROR", "message": ABANDONED, "details": {}},
+        error_category="INTEGRATION_ERROR",
+        completed_at=now,
+    )

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from runs import leases, services
+from runs import leases, services, timekeeping
 from runs.models import NodeExecution, RunEvent, WorkflowRun
 from runs.runner import LEASE_LOST
 from runs.store import OrmStore
@@ -169,6 +169,13 @@ def test_a_connector_call_that_finishes_after_a_takeover_records_nothing(api, al
         assert ConnectorExecution.objects.get(pk=stale.pk).status == "executing"
         assert Connector.objects.get(pk=connector.pk).total_executions == 1
         assert len(calls) == 2
+        # The run is finished: the timekeeper closes the call its old holder never recorded.
+        assert timekeeping.close_abandoned_executions() == 1
+        stale.refresh_from_db()
+        assert stale.status == "failed" and stale.completed_at is not None
+        assert stale.error["message"].startswith("abandoned") and stale.error_category == "INTEGRATION_ERROR"
+        assert ConnectorExecution.objects.get(pk=done.pk).status == "completed"
+        assert timekeeping.close_abandoned_executions() == 0
     finally:
         server.close()
 

@@ -21,6 +21,7 @@ logger = logging.getLogger("switchyard.timekeeper")
 
 TICK_S = 0.5
 PRUNE_EVERY_S = 3600
+SWEEP_EVERY_S = 30  # connector calls left `executing` by a finished run
 
 
 class Command(BaseCommand):
@@ -35,7 +36,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        last_prune = 0.0
+        last_prune = last_sweep = 0.0
         try:
             armed = schedules.ensure_schedules()
             if armed:
@@ -50,6 +51,10 @@ class Command(BaseCommand):
                 timekeeping.resume_due_runs()
                 timekeeping.reap_expired_leases()
                 timekeeping.recover_orphaned_runs()
+                if time.monotonic() - last_sweep > SWEEP_EVERY_S:
+                    if closed := timekeeping.close_abandoned_executions():
+                        logger.warning("marked %s abandoned connector call(s) failed", closed)
+                    last_sweep = time.monotonic()
                 if time.monotonic() - last_prune > PRUNE_EVERY_S:
                     pruned = timekeeping.prune_finished_runs()
                     if pruned:
