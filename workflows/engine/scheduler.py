@@ -376,12 +376,7 @@ class _Drive:
         self.in_flight += 1
         outcome = compute(job)
         if deadline is not None and time.monotonic() > deadline and not isinstance(outcome, NodeError):
-            timeout_ms = job.ctx.node.get("timeout_ms")
-            outcome = NodeError(
-                ErrorCategory.TIMEOUT_ERROR,
-                f"the attempt exceeded timeout_ms={timeout_ms}",
-                {"timeout_ms": timeout_ms},
-            )
+            outcome = self._attempt_timeout(job.key)
         self._on_result(job.key, job.token, outcome)
 
     # -- outcomes -----------------------------------------------------------------------
@@ -450,15 +445,16 @@ class _Drive:
                 continue
             del self.running[key]
             attempt.ctx.cancelled.set()  # the thread stays busy until the executor returns
-            timeout_ms = self.graph.nodes[key[0]].get("timeout_ms")
-            self._on_error(
-                key,
-                NodeError(
-                    ErrorCategory.TIMEOUT_ERROR,
-                    f"the attempt exceeded timeout_ms={timeout_ms}",
-                    {"timeout_ms": timeout_ms},
-                ),
-            )
+            self._on_error(key, self._attempt_timeout(key))
+
+    def _attempt_timeout(self, key: NodeKey) -> NodeError:
+        """The error of an attempt that ran past its node's `timeout_ms`."""
+        timeout_ms = self.graph.nodes[key[0]].get("timeout_ms")
+        return NodeError(
+            ErrorCategory.TIMEOUT_ERROR,
+            f"the attempt exceeded timeout_ms={timeout_ms}",
+            {"timeout_ms": timeout_ms},
+        )
 
     # -- ending a segment ---------------------------------------------------------------
     def _finish(self) -> RunOutcome:
