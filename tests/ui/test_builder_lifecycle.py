@@ -51,6 +51,21 @@ def test_undo_and_redo_of_adding_and_deleting(logged_in, screenshot):
     screenshot("builder-shortcuts")
 
 
+def test_opening_nodes_changes_nothing(logged_in):
+    """Opening each node's drawer shows its settings with their defaults filled in; that alone
+    is not an edit: the page stays saved and no draft is written."""
+    page, user, base = logged_in
+    wf = sample_workflow(user)
+    open_edit(page, base, wf)
+    wait_saved_state(page, "saved")
+    for node_id in ("start", "check", "big", "small"):
+        node(page, node_id).click()
+        page.locator('[data-testid="config-form"]').wait_for()
+        page.wait_for_timeout(1500)  # longer than the draft autosave's debounce
+        assert page.locator('[data-testid="save-state"]').get_attribute("data-state") == "saved", node_id
+    assert not WorkflowDraft.objects.filter(workflow=wf).exists()
+
+
 def test_export_then_import_round_trips(logged_in):
     page, user, base = logged_in
     wf = sample_workflow(user)

@@ -4,7 +4,7 @@
 import { useMemo, useState } from "react";
 import Form from "@rjsf/core";
 import validator from "@rjsf/validator-ajv8";
-import type { ErrorSchema, RJSFValidationError } from "@rjsf/utils";
+import { deepEquals, getDefaultFormState, type ErrorSchema, type RJSFValidationError } from "@rjsf/utils";
 import type { NodeTypeInfo, ValidationIssue } from "../lib/api";
 import { iconFor, type DocNode } from "../canvas";
 import { ConditionField, FormContext, JsonField, KeyValueField, TemplateWidget, titled, uiSchemaFor, type FormCtx } from "./fields";
@@ -97,7 +97,12 @@ export default function Drawer({ node, info, issues, ctx, onClose }: { node: Doc
               showErrorList={false}
               noHtml5Validate
               transformErrors={(errors: RJSFValidationError[]) => errors.filter((e) => e.name !== "oneOf" && e.name !== "anyOf")}
-              onChange={(e) => updateNode(node.id, { config: e.formData ?? {} })}
+              onChange={(e) => {
+                const config = e.formData ?? {};
+                // Opening a node fills the form's defaults in: that alone is not an edit.
+                if (deepEquals(config, getDefaultFormState(validator, schema, node.config ?? {}))) return;
+                updateNode(node.id, { config });
+              }}
             />
           </FormContext.Provider>
         </section>
