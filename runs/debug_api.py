@@ -197,7 +197,8 @@ class NodeExecutionsView(APIView):
                     details={"status": [f"One of {', '.join(NodeStatus.values)}."]},
                 )
             qs = qs.filter(status__in=statuses)
-        rows = qs.order_by("-run__created_at", "-outer_iterations", "-iteration")[:RECENT_NODE_EXECUTIONS]
+        newest = ("-run__created_at", executions.OuterIterations().desc(), "-iteration")
+        rows = qs.order_by(*newest)[:RECENT_NODE_EXECUTIONS]
         results = []
         for row in rows:
             entry = selectors.node_entry(row, node_id, finished=row.run.is_finished)

@@ -198,6 +198,29 @@ class DurationMs(Func):
         return sql, [*c_params, *s_params]
 
 
+class OuterIterations(Func):
+    """A node execution's enclosing loop indices (`outer_iterations`, "2.10") as a key that
+    orders numerically, component by component ("2.10" after "2.9", "10" after "9"): an
+    int array on PostgreSQL, zero-padded components on SQLite. Other databases order the
+    stored text."""
+
+    def __init__(self, field="outer_iterations"):
+        super().__init__(F(field))
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            sql = f"string_to_array({column}, '.')::integer[]"
+        elif connection.vendor == "sqlite":
+            sql = (
+                "COALESCE((SELECT group_concat(printf('%%010d', value), '.') "
+                f"FROM json_each('[' || replace({column}, '.', ',') || ']')), '')"
+            )
+        else:
+            sql = column
+        return sql, params
+
+
 def start_of_today() -> datetime:
     return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
 

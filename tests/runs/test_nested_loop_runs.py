@@ -155,3 +155,11 @@ def test_a_run_parked_inside_a_nested_loop_resumes_from_the_store(api, client):
         {"got": [{"v": want[(1, 0)]}]},
     ]
     assert all(n["attempts"] == 1 for n in detail["nodes"] if n["node_id"] in ("hold", "line"))
+
+
+def test_node_executions_list_orders_outer_iterations_as_numbers(api):
+    # eleven outer iterations: "10" sorts before "2" as text
+    wid = nested_workflow(api, [LINE])
+    execute(api, wid, [[f"r{i}"] for i in range(11)])
+    listed = api.get(f"/api/v1/workflows/{wid}/nodes/line/executions").json()["results"]
+    assert [e["iteration_path"] for e in listed] == [[i, 0] for i in reversed(range(11))]
