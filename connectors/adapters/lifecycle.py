@@ -168,11 +168,11 @@ def run_operation(
                 except NodeError:
                     raise
                 except Exception as exc:  # a client library's own error: map it once, here
-                    raise adapter.categorize(exc) from None
+                    raise _categorize(adapter, exc) from None
         except NodeError:
             raise
         except Exception as exc:  # connecting failed in the client library
-            raise adapter.categorize(exc) from None
+            raise _categorize(adapter, exc) from None
         if not isinstance(result, OperationResult):
             result = OperationResult(data=result)
         output = result.data
@@ -207,6 +207,11 @@ def run_operation(
     if record is not None:
         record(outcome)
     return OperationOutcome(output=output, record=outcome)
+
+
+def _categorize(adapter: Adapter, exc: Exception) -> NodeError:
+    """A refused TLS handshake says so, whichever library wrapped it; the rest is the adapter's."""
+    return outbound.tls_failure(exc) or adapter.categorize(exc)
 
 
 _CHECKED_FOR_S = 5.0

@@ -17,7 +17,7 @@ from workflows.engine.errors import ErrorCategory, NodeError
 from . import files
 from .base import Adapter, ConnectionSettings, Limits, OperationResult, categorize_common
 from .registry import register_adapter
-from .security import checked_address, pin_urllib3
+from .security import checked_address, pin_urllib3, tls_min_version
 from .web import ca_file
 
 
@@ -78,8 +78,12 @@ class S3Adapter(Adapter):
                 s3={"addressing_style": "path"},
             ),
         )
-        # Every connection the client opens goes to the address checked above.
-        pin_urllib3(client._endpoint.http_session._manager, host, address)  # noqa: SLF001
+        manager = client._endpoint.http_session._manager  # noqa: SLF001
+        # Every connection the client opens goes to the address checked above ...
+        pin_urllib3(manager, host, address)
+        minimum = tls_min_version(settings.tls)
+        if minimum is not None:  # ... and speaks at least the connection's TLS version
+            manager.connection_pool_kw["ssl_context"].minimum_version = minimum
         prefix = settings.path.strip("/")
         return _S3Connection(client, settings.host or "", f"{prefix}/" if prefix else "")
 

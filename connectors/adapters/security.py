@@ -76,6 +76,19 @@ def pin_urllib3(pool_manager, host: str, address: str) -> None:
     }
 
 
+def tls_min_version(tls: TlsOptions) -> ssl.TLSVersion | None:
+    """The connection's minimum TLS version (None: the library's default)."""
+    if not tls.min_version:
+        return None
+    if tls.min_version not in _TLS_VERSIONS:
+        raise NodeError(
+            ErrorCategory.VALIDATION_ERROR,
+            f"tls_min_version must be one of {', '.join(_TLS_VERSIONS)}",
+            retryable=False,
+        )
+    return _TLS_VERSIONS[tls.min_version]
+
+
 def tls_context(tls: TlsOptions) -> ssl.SSLContext:
     """An SSLContext for the connection's TLS options (verify, CA bundle, minimum version)."""
     context = (
@@ -84,14 +97,9 @@ def tls_context(tls: TlsOptions) -> ssl.SSLContext:
     if not tls.verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    if tls.min_version:
-        if tls.min_version not in _TLS_VERSIONS:
-            raise NodeError(
-                ErrorCategory.VALIDATION_ERROR,
-                f"tls_min_version must be one of {', '.join(_TLS_VERSIONS)}",
-                retryable=False,
-            )
-        context.minimum_version = _TLS_VERSIONS[tls.min_version]
+    minimum = tls_min_version(tls)
+    if minimum is not None:
+        context.minimum_version = minimum
     return context
 
 

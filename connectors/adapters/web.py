@@ -1,7 +1,8 @@
 """What the HTTP-based adapters (GraphQL, SOAP) share: a guarded requests session per
 connection (the engine's outbound address rule on every connection and redirect), the
-connection's TLS options, and its authentication from the credential (`token` → Bearer,
-`api_key` + `api_key_header`, or the URL's user and password → Basic)."""
+connection's TLS options (verify, CA bundle, minimum version), and its authentication from
+the credential (`token` → Bearer, `api_key` + `api_key_header`, or the URL's user and
+password → Basic)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import requests
 from workflows.engine import outbound
 
 from .base import ConnectionSettings, Limits
+from .security import tls_min_version
 
 
 def guarded_session(settings: ConnectionSettings, limits: Limits) -> requests.Session:
-    session = outbound.new_session(allow_private=limits.allow_private)
+    session = outbound.new_session(
+        allow_private=limits.allow_private, tls_min_version=tls_min_version(settings.tls)
+    )
     if not settings.tls.verify:
         session.verify = False
     elif settings.tls.ca_bundle:

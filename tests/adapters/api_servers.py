@@ -12,9 +12,27 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from lxml import etree
 
 
+class _TlsHttpServer(ThreadingHTTPServer):
+    """HTTPS when `ssl_context` is set: each connection's handshake runs in its own thread."""
+
+    ssl_context = None
+    connections = 0  # connections accepted (TLS or not)
+
+    def finish_request(self, request, client_address):
+        self.connections += 1
+        if self.ssl_context is not None:
+            try:
+                request = self.ssl_context.wrap_socket(request, server_side=True)
+            except OSError:  # the client refused our certificate or our TLS version
+                return
+        super().finish_request(request, client_address)
+
+
 class _HttpServer:
-    def __init__(self, handler):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def __init__(self, handler, ssl_context=None):
+        self.httpd = _TlsHttpServer(("127.0.0.1", 0), handler)
+        self.httpd.ssl_context = ssl_context
+        self.scheme = "https" if ssl_context is not None else "http"
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
@@ -36,7 +54,7 @@ type Mutation { addBook(title: String!): Book! }
 
 
 class GraphqlServer(_HttpServer):
-    def __init__(self, token: str = "gql-token-Q7"):
+    def __init__(self, token: str = "gql-token-Q7", ssl_context=None):
         from graphql import build_schema, graphql_sync
 
         schema = build_schema(SDL)
@@ -87,8 +105,8 @@ class GraphqlServer(_HttpServer):
                 self.end_headers()
                 self.wfile.write(data)
 
-        super().__init__(Handler)
-        self.url = f"http://127.0.0.1:{self.port}/graphql"
+        super().__init__(Handler, ssl_context)
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}/graphql"
 
 
 # ---------------------------------------------------------------------------------- SOAP
@@ -127,7 +145,7 @@ ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 class SoapServer(_HttpServer):
-    def __init__(self):
+    def __init__(self, ssl_context=None):
         holder = {}
 
         class Handler(BaseHTTPRequestHandler):
@@ -162,9 +180,9 @@ class SoapServer(_HttpServer):
                 self.end_headers()
                 self.wfile.write(data)
 
-        super().__init__(Handler)
-        holder["endpoint"] = f"http://127.0.0.1:{self.port}/calc"
-        self.wsdl = f"http://127.0.0.1:{self.port}/calc?wsdl"
+        super().__init__(Handler, ssl_context)
+        holder["endpoint"] = f"{self.scheme}://127.0.0.1:{self.port}/calc"
+        self.wsdl = f"{self.scheme}://127.0.0.1:{self.port}/calc?wsdl"
 
 
 # ---------------------------------------------------------------------------------- gRPC
@@ -203,7 +221,8 @@ def _calc_messages():
 class GrpcServer:
     SERVICE = "switchyard.test.Calc"
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        """Plaintext, or TLS with `tls` (a tests.adapters.tls.TlsFiles)."""
         import grpc
         from grpc_reflection.v1alpha import reflection
 
@@ -225,9 +244,14 @@ class GrpcServer:
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(self.SERVICE, handlers),))
         reflection.enable_server_reflection((self.SERVICE, reflection.SERVICE_NAME), self.server, pool=pool)
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        if tls is None:
+            self.port = self.server.add_insecure_port("127.0.0.1:0")
+            self.url = f"grpc://127.0.0.1:{self.port}"
+        else:
+            credentials = grpc.ssl_server_credentials([(tls.key_pem, tls.cert_pem)])
+            self.port = self.server.add_secure_port("127.0.0.1:0", credentials)
+            self.url = f"grpcs://127.0.0.1:{self.port}"
         self.server.start()
-        self.url = f"grpc://127.0.0.1:{self.port}"
 
     def close(self):
         self.server.stop(0)

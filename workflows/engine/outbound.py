@@ -18,6 +18,7 @@ import http.cookiejar
 import ipaddress
 import logging
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -174,11 +175,16 @@ def _pool_classes(allow_private: bool) -> dict[str, type]:
 class GuardedAdapter(HTTPAdapter):
     """A requests adapter whose connections enforce the outbound address policy."""
 
-    def __init__(self, allow_private: bool = False, **kwargs: Any):
+    def __init__(
+        self, allow_private: bool = False, *, tls_min_version: ssl.TLSVersion | None = None, **kwargs: Any
+    ):
         self.allow_private = allow_private  # before super(): it builds the pool manager
+        self.tls_min_version = tls_min_version
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        if self.tls_min_version is not None:
+            kwargs["ssl_minimum_version"] = self.tls_min_version
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _pool_classes(self.allow_private)
 
@@ -187,15 +193,16 @@ class GuardedAdapter(HTTPAdapter):
         raise NodeError(ErrorCategory.CONNECTION_ERROR, "outbound proxies are not supported", retryable=False)
 
 
-def new_session(*, allow_private: bool) -> requests.Session:
-    """A requests.Session enforcing the policy; no env proxies/.netrc, no cookie memory."""
+def new_session(*, allow_private: bool, tls_min_version: ssl.TLSVersion | None = None) -> requests.Session:
+    """A requests.Session enforcing the policy; no env proxies/.netrc, no cookie memory.
+    With `tls_min_version`, HTTPS refuses servers that only offer older TLS versions."""
     session = requests.Session()
     session.trust_env = False  # env proxies would bypass the check, .netrc would leak creds
     # A pooled session is shared by unrelated runs: never carry cookies between them.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.max_redirects = 10
     session.headers["User-Agent"] = USER_AGENT
-    adapter = GuardedAdapter(allow_private=allow_private)
+    adapter = GuardedAdapter(allow_private=allow_private, tls_min_version=tls_min_version)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -290,6 +297,9 @@ def fetch(
             ErrorCategory.PARSE_ERROR, f"cannot decode the response: {_short_reason(exc)}"
         ) from None
     except requests.exceptions.RequestException as exc:  # connection refused, DNS, TLS, resets
+        refused_tls = tls_failure(exc)
+        if refused_tls is not None:
+            raise refused_tls from None
         raise NodeError(ErrorCategory.CONNECTION_ERROR, f"request failed: {_short_reason(exc)}") from None
     with response:
         content = read_capped(response, max_bytes, deadline=started + timeout_s, limit=limit)
@@ -345,6 +355,68 @@ def read_capped(
     except (ProtocolError, SSLError, OSError) as exc:
         raise NodeError(ErrorCategory.CONNECTION_ERROR, f"connection broken while reading: {exc}") from None
     return bytes(body)
+
+
+# TLS failures no retry can fix: the certificate, or no TLS version both sides accept.
+_TLS_FINAL_REASONS = frozenset(
+    {
+        "CERTIFICATE_VERIFY_FAILED",
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "UNSUPPORTED_PROTOCOL",
+        "NO_PROTOCOLS_AVAILABLE",
+        "WRONG_VERSION_NUMBER",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE",
+    }
+)
+_VERSION_REASONS = frozenset(
+    {"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE"}
+)
+
+
+def _ssl_error_in(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl.SSLError behind a client library's wrapping (causes, contexts, args, reasons)."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return None
+
+
+def tls_error(reason: str, detail: str = "") -> NodeError:
+    """CONNECTION_ERROR for a refused TLS handshake, saying what to change; `reason` is
+    OpenSSL's (CERTIFICATE_VERIFY_FAILED, TLSV1_ALERT_PROTOCOL_VERSION, ...)."""
+    reason = reason or "HANDSHAKE_FAILED"
+    if reason == "CERTIFICATE_VERIFY_FAILED":
+        hint = "the server's certificate is not trusted: set tls_ca_bundle to its CA (or tls_verify false)"
+    elif reason in _VERSION_REASONS:
+        hint = "no TLS version both sides accept: the server does not offer tls_min_version"
+    else:
+        hint = "the TLS handshake failed"
+    message = f"TLS refused ({reason}): {hint}" + (f" [{detail}]" if detail else "")
+    return NodeError(
+        ErrorCategory.CONNECTION_ERROR,
+        message,
+        {"tls": reason},
+        retryable=False if reason in _TLS_FINAL_REASONS else None,
+    )
+
+
+def tls_failure(exc: BaseException) -> NodeError | None:
+    """A NodeError for a failed TLS handshake anywhere in `exc`'s chain, else None."""
+    found = _ssl_error_in(exc)
+    if found is None:
+        return None
+    if isinstance(found, ssl.SSLCertVerificationError):
+        return tls_error("CERTIFICATE_VERIFY_FAILED", found.verify_message or "")
+    return tls_error(str(found.reason or ""), "")
 
 
 def _short_reason(exc: BaseException) -> str:

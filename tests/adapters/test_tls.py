@@ -1,0 +1,161 @@
+"""A connection's TLS options against real TLS servers on 127.0.0.1, per adapter.
+
+Each server presents a certificate from a throwaway CA made in the test and (where the
+server lets us cap it) speaks at most TLS 1.2. The matrix, for every adapter:
+
+- trusted: verify on, the CA as `tls_ca_bundle` (and `tls_min_version` 1.2) → the operation
+  succeeds;
+- untrusted: verify on, no CA → refused, CONNECTION_ERROR naming TLS, not retried, promptly;
+- unverified: `tls_verify` false → connects and succeeds;
+- tls13: `tls_min_version` 1.3 against the TLS 1.2 server → refused the same way.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from connectors.adapters.pool import pool
+
+from .api_servers import GraphqlServer, SoapServer
+from .helpers import make_credential, node_of, run_nodes, unique
+from .servers import S3Server
+from .tls import TlsTerminator, make_tls, server_context
+
+pytestmark = pytest.mark.usefixtures("inline_queue")
+
+MATRIX = {
+    "trusted": (lambda tls: {"tls_ca_bundle": tls.ca_pem, "tls_min_version": "1.2"}, True),
+    "untrusted": (lambda tls: {}, False),
+    "unverified": (lambda tls: {"tls_verify": "false"}, True),
+    "tls13": (lambda tls: {"tls_ca_bundle": tls.ca_pem, "tls_min_version": "1.3"}, False),
+}
+CASES = list(MATRIX)
+REFUSED_WITHIN_S = 15
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+def run_with_tls(api, case: str, tls, data: dict, node: dict) -> dict:
+    """Run `node` with a credential of `data` plus the case's TLS options; check the verdict."""
+    options, succeeds = MATRIX[case]
+    cred = unique("tls")
+    make_credential(api, cred, {**data, **options(tls)})
+    started = time.monotonic()
+    run = run_nodes(api, [{**node, "id": "n", "config": {**node.get("config", {}), "credential": cred}}])
+    elapsed = time.monotonic() - started
+    result = node_of(run, "n")
+    if succeeds:
+        assert run["status"] == "completed", result["error"]
+        return result["output"]
+    assert run["status"] == "failed"
+    error = result["error"]
+    assert error["category"] == "CONNECTION_ERROR", error
+    assert "TLS" in error["message"], error
+    assert error["details"]["tls"], error  # OpenSSL's reason, e.g. CERTIFICATE_VERIFY_FAILED
+    assert elapsed < REFUSED_WITHIN_S
+    return error
+
+
+def assert_refused_by_address_rule(api, settings, data: dict, node: dict, connections) -> None:
+    """With ALLOW_PRIVATE_OUTBOUND off, a TLS connection to 127.0.0.1 is refused by the address
+    rule, verify off or not, before any handshake reaches the server."""
+    settings.ALLOW_PRIVATE_OUTBOUND = False
+    from runs.engine_host import scheduler
+
+    scheduler.cache_clear()
+    pool.close_all()
+    before = connections()
+    cred = unique("tls")
+    make_credential(api, cred, {**data, "tls_verify": "false"})
+    run = run_nodes(api, [{**node, "id": "n", "config": {**node.get("config", {}), "credential": cred}}])
+    error = node_of(run, "n")["error"]
+    assert error["category"] == "CONNECTION_ERROR"
+    assert "ALLOW_PRIVATE_OUTBOUND" in error["message"] and "loopback" in error["message"]
+    assert connections() == before
+
+
+# ------------------------------------------------------------------------------ GraphQL
+
+
+@pytest.fixture(scope="module")
+def graphql_tls(tls):
+    server = GraphqlServer(ssl_context=server_context(tls))
+    yield server
+    server.close()
+
+
+GQL_NODE = {"type": "graphql.query", "config": {"query": "query { book(id: 1) { title } }"}}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_graphql_tls(api, tls, graphql_tls, case):
+    out = run_with_tls(api, case, tls, {"url": graphql_tls.url, "token": "gql-token-Q7"}, GQL_NODE)
+    if MATRIX[case][1]:
+        assert out == {"data": {"book": {"title": "Dune"}}}
+
+
+def test_graphql_tls_honours_the_address_rule(api, settings, graphql_tls):
+    data = {"url": graphql_tls.url, "token": "gql-token-Q7"}
+    assert_refused_by_address_rule(api, settings, data, GQL_NODE, lambda: graphql_tls.httpd.connections)
+
+
+# --------------------------------------------------------------------------------- SOAP
+
+
+@pytest.fixture(scope="module")
+def soap_tls(tls):
+    server = SoapServer(ssl_context=server_context(tls))
+    yield server
+    server.close()
+
+
+SOAP_NODE = {"type": "soap.call", "config": {"operation": "Add", "arguments": {"a": 2, "b": 3}}}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_soap_tls(api, tls, soap_tls, case):
+    out = run_with_tls(api, case, tls, {"url": soap_tls.wsdl}, SOAP_NODE)
+    if MATRIX[case][1]:
+        assert out["result"]["sum"] == 5
+
+
+# ----------------------------------------------------------------------------------- S3
+
+
+@pytest.fixture(scope="module")
+def s3_tls(tls):
+    """moto's S3 server behind a TLS terminator capped at TLS 1.2, and a bucket in it."""
+    server = S3Server()
+    terminator = TlsTerminator(server.port, server_context(tls))
+    bucket = unique("tls").replace("_", "-")
+    server.client().create_bucket(Bucket=bucket)
+    data = {
+        "url": f"s3://{bucket}/in",
+        "endpoint_url": f"https://127.0.0.1:{terminator.port}",
+        "access_key_id": "AKIDTEST",
+        "secret_access_key": "s3-secret-key-Zz",
+        "region": "us-east-1",
+    }
+    yield data, terminator
+    terminator.close()
+    server.close()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_s3_tls(api, tls, s3_tls, case):
+    data, _ = s3_tls
+    node = {"type": "file.upload", "config": {"path": f"{case}.txt", "content": "over TLS"}}
+    out = run_with_tls(api, case, tls, data, node)
+    if MATRIX[case][1]:
+        assert out == {"path": f"in/{case}.txt", "bytes": 8}
+
+
+def test_s3_tls_honours_the_address_rule(api, settings, s3_tls):
+    data, terminator = s3_tls
+    node = {"type": "file.list", "config": {"path": ""}}
+    assert_refused_by_address_rule(api, settings, data, node, lambda: terminator.accepted)

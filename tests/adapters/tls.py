@@ -1,0 +1,199 @@
+"""TLS for the adapter tests: a throwaway CA and a server certificate for 127.0.0.1 and
+localhost (made here with `cryptography`, never stored), server-side SSL contexts, and a TLS
+terminator that puts any plain local server (moto, a broker) behind TLS, the way stunnel or
+a load balancer would.
+
+Servers are capped at TLS 1.2 where they can be (`TLS12_ONLY`), so one server answers every
+case of the TLS matrix: verified with the CA, refused without it, accepted unverified, and
+refused when the connection demands TLS 1.3.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+TLS12_ONLY = ssl.TLSVersion.TLSv1_2
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca_pem: str  # the CA certificate, as a credential's tls_ca_bundle
+    ca_path: Path
+    cert_pem: bytes
+    key_pem: bytes
+    cert_path: Path
+    key_path: Path
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def make_tls(directory: Path) -> TlsFiles:
+    """A CA and a server certificate it signed (SAN: 127.0.0.1, ::1, localhost), as files."""
+    now = datetime.datetime.now(datetime.UTC)
+    valid = {
+        "not_valid_before": now - datetime.timedelta(minutes=5),
+        "not_valid_after": now + datetime.timedelta(days=2),
+    }
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca_cert = (
+        x509.CertificateBuilder(**valid)
+        .subject_name(_name("Switchyard test CA"))
+        .issuer_name(_name("Switchyard test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder(**valid)
+        .subject_name(_name("127.0.0.1"))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1")),
+                    x509.DNSName("localhost"),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {name: directory / name for name in ("ca.pem", "server.pem", "server.key")}
+    paths["ca.pem"].write_bytes(ca_pem)
+    paths["server.pem"].write_bytes(cert_pem)
+    paths["server.key"].write_bytes(key_pem)
+    paths["server.key"].chmod(0o600)
+    return TlsFiles(
+        ca_pem=ca_pem.decode(),
+        ca_path=paths["ca.pem"],
+        cert_pem=cert_pem,
+        key_pem=key_pem,
+        cert_path=paths["server.pem"],
+        key_path=paths["server.key"],
+    )
+
+
+def server_context(
+    tls: TlsFiles, *, max_version: ssl.TLSVersion | None = TLS12_ONLY, alpn=()
+) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tls.cert_path, tls.key_path)
+    if max_version is not None:
+        context.maximum_version = max_version
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
+    return context
+
+
+class TlsTerminator:
+    """TLS on 127.0.0.1:`port`, plain bytes to 127.0.0.1:`backend_port`: one thread pair per
+    connection. A client whose handshake fails is dropped; the backend never sees it."""
+
+    def __init__(self, backend_port: int, context: ssl.SSLContext):
+        self.backend_port = backend_port
+        self.context = context
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted = 0  # connections accepted, whatever their handshake did
+        self.handshakes_failed = 0
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                raw, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        raw.settimeout(10)
+        try:
+            client = self.context.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            with self._lock:
+                self.handshakes_failed += 1
+            raw.close()
+            return
+        client.settimeout(None)
+        try:
+            backend = socket.create_connection(("127.0.0.1", self.backend_port), timeout=10)
+        except OSError:
+            client.close()
+            return
+        backend.settimeout(None)
+        with self._lock:
+            self._open += [client, backend]
+        threading.Thread(target=self._pump, args=(backend, client), daemon=True).start()
+        self._pump(client, backend)
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._closed = True
+        self.listener.close()
+        with self._lock:
+            for sock in self._open:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
