@@ -18,7 +18,7 @@ import pytest
 
 from connectors.adapters.pool import pool
 
-from .api_servers import GraphqlServer, SoapServer
+from .api_servers import GraphqlServer, GrpcServer, SoapServer
 from .helpers import make_credential, node_of, run_nodes, unique
 from .servers import S3Server
 from .tls import TlsTerminator, make_tls, server_context
@@ -159,3 +159,49 @@ def test_s3_tls_honours_the_address_rule(api, settings, s3_tls):
     data, terminator = s3_tls
     node = {"type": "file.list", "config": {"path": ""}}
     assert_refused_by_address_rule(api, settings, data, node, lambda: terminator.accepted)
+
+
+# --------------------------------------------------------------------------------- gRPC
+
+GRPC_NODE = {
+    "type": "grpc.call",
+    "config": {"method": f"{GrpcServer.SERVICE}/Add", "request": {"a": 2, "b": 40}},
+}
+
+
+@pytest.fixture(scope="module")
+def grpc_tls(tls):
+    """grpcio's own TLS (grpc.ssl_server_credentials), which offers TLS 1.2 and 1.3."""
+    server = GrpcServer(tls=tls)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def grpc_tls12(tls):
+    """A plaintext gRPC server behind a TLS terminator (ALPN h2) capped at TLS 1.2."""
+    server = GrpcServer()
+    terminator = TlsTerminator(server.port, server_context(tls, alpn=("h2",)))
+    yield f"grpcs://127.0.0.1:{terminator.port}", terminator
+    terminator.close()
+    server.close()
+
+
+@pytest.mark.parametrize("case", ["trusted", "untrusted", "unverified"])
+def test_grpc_tls(api, tls, grpc_tls, case):
+    out = run_with_tls(api, case, tls, {"url": grpc_tls.url}, GRPC_NODE)
+    if MATRIX[case][1]:
+        assert out == {"response": {"sum": 42}}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_grpc_tls_12_server(api, tls, grpc_tls12, case):
+    url, _ = grpc_tls12
+    out = run_with_tls(api, case, tls, {"url": url}, GRPC_NODE)
+    if MATRIX[case][1]:
+        assert out == {"response": {"sum": 42}}
+
+
+def test_grpc_tls_honours_the_address_rule(api, settings, grpc_tls12):
+    url, terminator = grpc_tls12
+    assert_refused_by_address_rule(api, settings, {"url": url}, GRPC_NODE, lambda: terminator.accepted)
