@@ -44,6 +44,18 @@ def start(server, nodes, edges, input=None) -> tuple[str, str]:
     return wid, server.execute(wid, input or {})
 
 
+def _requests_and_runs(server, wid, calls) -> str:
+    """What a failed count needs to be explained: each request, and every run with its nodes."""
+    lines = [f"request n={c.query.get('n')} at {c.at:.3f}" for c in calls]
+    for run in server.call("GET", f"/api/v1/runs/?workflow={wid}")[1].get("results", []):
+        detail = server.run(run["id"])
+        states = [(n["node_id"], n["status"], n.get("attempts")) for n in detail.get("nodes", [])]
+        lines.append(
+            f"run {run['id']} {run.get('mode')} {run['status']} start={detail.get('start_node')}: {states}"
+        )
+    return "\n".join(lines) + "\n--- server log ---\n" + server.logs()
+
+
 def node(page, node_id):
     return page.locator(f'.rv-canvas [data-node-id="{node_id}"]')
 
@@ -264,8 +276,11 @@ def test_one_node_tested_alone_from_the_builders_inspector(demo, server, remote,
     # Its input in the earlier run, then pin the result and run from the next node.
     inspector.locator("[data-testid=node-test-source]").select_option(index=1)
     inspector.locator("[data-testid=node-test-run]").click()
+    # The earlier run's result replaced the sample's (its output also says 200, so "20" alone
+    # would match before the request is even sent).
     page.wait_for_function(
-        "() => document.querySelector('[data-testid=node-test-output]')?.textContent.includes('20')"
+        "() => /price\\D{0,8}20(?!\\d)/.test("
+        "document.querySelector('[data-testid=node-test-output]')?.textContent || '')"
     )
     inspector.locator("[data-testid=node-test-pin]").click()
     fetch.locator("[data-testid=node-pinned]").wait_for()
@@ -273,6 +288,9 @@ def test_one_node_tested_alone_from_the_builders_inspector(demo, server, remote,
     page.locator("[data-testid=inspector-run-from]").click()
     page.wait_for_url(lambda url: "/runs/" in url)
     wait_run_status(page, "completed")
-    calls = len(remote.requests_to("/price"))
-    assert calls == 3  # the run, and two tests: the run from `shape` used the pin
+    calls = remote.requests_to("/price")
+    # the run, and two tests: the run from `shape` used the pin
+    assert len(calls) == 3, _requests_and_runs(server, wid, calls)
+    from_id = page.url.split("/runs/")[1].split("#")[0].split("?")[0]
+    assert server.run(from_id)["output"]["t"] == 20  # the pinned output of the second test
     screenshot("builder-run-from-pinned")
