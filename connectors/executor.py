@@ -222,7 +222,7 @@ def _preview(content: bytes | str, secrets: list[str]) -> str:
 def _request_record(spec, secrets: list[str]) -> dict[str, Any]:
     return {
         "method": spec.method,
-        "url": spec.url,
+        "url": masking.mask_url(spec.url),
         "headers": masking.mask_headers(spec.headers),
         "query": [[k, masking.MASK if masking.is_sensitive_header(k) else v] for k, v in spec.params],
         "body": _preview(spec.data, secrets) if spec.data is not None else None,

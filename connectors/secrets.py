@@ -1,8 +1,8 @@
-"""Secrets typed into a connector's config (auth token, password or API key, and headers
-and query parameters named like credentials), handled as those typed into a workflow
-document are (`workflows.trigger_secrets`): sealed at rest, `***` in every answer and in
-the editor, kept when `***` comes back, and their text used, in memory, when the connector
-runs (and masked in what the execution stores)."""
+"""Secrets typed into a connector's config (auth token, password or API key, headers and
+query parameters named like credentials, the password in a step's URL), handled as those
+typed into a workflow document are (`workflows.trigger_secrets`): sealed at rest, `***` in
+every answer and in the editor, kept when `***` comes back, and their text used, in
+memory, when the connector runs (and masked in what the execution stores)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from workflows import trigger_secrets as sealing
 
 from .config import is_multi_step
 
-SECRET_FIELDS = ("auth.token", "auth.password", "auth.value", "headers.*", "queryParams.*", "query.*")
+SECRET_FIELDS = (
+    "auth.token",
+    "auth.password",
+    "auth.value",
+    "headers.*",
+    "queryParams.*",
+    "query.*",
+    "url#password",
+)
 
 
 def _fields(_node: dict) -> tuple[str, ...]:

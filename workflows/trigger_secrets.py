@@ -13,6 +13,11 @@ password or API key and credential-named headers and query parameters: its type'
   field, in the draft or the latest version). With nothing to keep (a copy, an import of
   an export) the `***` is stored: the secret is unset, it matches no request, and the
   workflow cannot be activated until it is typed again (`unset_secrets`).
+- A field named `<path>#password` is the password written into the userinfo of the URL at
+  `<path>` (`https://user:s3cret@host/`): that part alone is sealed and shown as `***`
+  (`https://user:***@host/`); the rest of the URL stays readable.
+- A secret field holding a list (`query: {"api_key": ["a", "b"]}`) has each of its
+  strings handled as a secret of its own (fields `query.api_key.0`, `query.api_key.1`).
 - Intake reads the text with `unseal` (`runs.intake.secret`); a run's document is
   unsealed in memory when the run is loaded (`runs.store`), and its texts are masked in
   whatever the run stores.
@@ -27,10 +32,22 @@ from typing import Any
 from cryptography.fernet import InvalidToken
 from encrypted_model_fields.fields import decrypt_str, encrypt_str
 
-from .engine.masking import MASK, is_sensitive_header
+from .engine.masking import MASK, is_sensitive_header, password_texts, url_password, with_url_password
 from .engine.registry import registry
 
 SEALED = "sealed:v1:"
+URL_PASSWORD = "#password"  # a secret field's suffix: the password in the URL held there
+
+
+class _Password:
+    """The last part of a slot's path: the userinfo password of the URL at the path before."""
+
+    def __repr__(self) -> str:
+        return URL_PASSWORD
+
+
+PASSWORD = _Password()
+Path = list  # config keys, list indexes, and PASSWORD last for a URL's password
 
 
 def seal(text: str) -> str:
@@ -65,9 +82,7 @@ def _registered_fields(node: dict) -> tuple[str, ...]:
     return (spec.secret_fields if spec else ()) + registry.get(node["type"]).secret_fields
 
 
-def _secret_slots(
-    document: Any, fields_of: FieldsOf | None = None
-) -> Iterator[tuple[int, dict, str, list[str]]]:
+def _secret_slots(document: Any, fields_of: FieldsOf | None = None) -> Iterator[tuple[int, dict, str, Path]]:
     """(node index, node, dotted field, path) of every secret field a node of the document
     has: its trigger's `secret_fields` and its type's own (`*` expanded to the keys named
     like a credential), or those `fields_of(node)` names. Drafts may be any JSON: whatever
@@ -79,8 +94,18 @@ def _secret_slots(
         if not isinstance(node, dict):
             continue
         for field in (fields_of or _registered_fields)(node):
-            for path in _expand(node.get("config"), field.split(".")):
-                yield index, node, ".".join(path), path
+            in_url = field.endswith(URL_PASSWORD)
+            pattern = field.removesuffix(URL_PASSWORD).split(".")
+            for path in _expand(node.get("config"), pattern):
+                if in_url:
+                    yield index, node, ".".join(path), [*path, PASSWORD]
+                    continue
+                value = _get(node, path)
+                if not isinstance(value, list):
+                    yield index, node, ".".join(path), path
+                    continue
+                for i in range(len(value)):  # each string of a list-valued secret
+                    yield index, node, ".".join([*path, str(i)]), [*path, i]
 
 
 def _expand(config: Any, pattern: list[str]) -> Iterator[list[str]]:
@@ -96,21 +121,33 @@ def _expand(config: Any, pattern: list[str]) -> Iterator[list[str]]:
                 yield from _expand(config, [*pattern[:star], key, *pattern[star + 1 :]])
 
 
-def _get(node: dict, path: list[str]) -> Any:
+def _get(node: dict, path: Path) -> Any:
     value: Any = node.get("config")
     for part in path:
-        if not isinstance(value, dict):
+        if part is PASSWORD:
+            return url_password(value)
+        if isinstance(part, int):
+            value = value[part] if isinstance(value, list) and part < len(value) else None
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
             return None
-        value = value.get(part)
     return value
 
 
-def _with(document: dict, index: int, path: list[str], value: Any) -> None:
+def _put(container: Any, path: Path, value: Any) -> Any:
+    """`container` with `value` at `path` (set in place; a URL, a string, is rebuilt)."""
+    part = path[0]
+    if part is PASSWORD:
+        return with_url_password(container, value)
+    container[part] = value if len(path) == 1 else _put(container[part], path[1:], value)
+    return container
+
+
+def _with(document: dict, index: int, path: Path, value: Any) -> None:
     """Set the node's config value at `path` (its dicts are copies by now, see `_copy`)."""
-    target = document["nodes"][index]["config"]
-    for part in path[:-1]:
-        target = target[part]
-    target[path[-1]] = value
+    node = document["nodes"][index]
+    node["config"] = _put(node["config"], path, value)
 
 
 def _copy(document: Any) -> Any:
@@ -144,11 +181,12 @@ def unseal_document(document: Any, fields_of: FieldsOf | None = None) -> Any:
 
 def sealed_texts(document: Any, fields_of: FieldsOf | None = None) -> list[str]:
     """The texts of the document's sealed secrets (to mask them wherever a run stores)."""
-    return [
-        text
-        for _i, node, _f, path in _secret_slots(document, fields_of)
-        if _sealed(value := _get(node, path)) and (text := unseal(value))
-    ]
+    texts = []
+    for _i, node, _f, path in _secret_slots(document, fields_of):
+        if _sealed(value := _get(node, path)) and (text := unseal(value)):
+            # a URL's password also goes out decoded (in a Basic header)
+            texts += password_texts(text) if path[-1] is PASSWORD else [text]
+    return texts
 
 
 def _sealed(value: Any) -> bool:

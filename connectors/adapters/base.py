@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from workflows.engine.errors import ErrorCategory, NodeError
+from workflows.engine.masking import mask_url  # noqa: F401 - `url` with its password as ***
 
 # Credential fields that configure a connection but are not secret (shown, never masked).
 PLAIN_FIELDS = frozenset(
@@ -208,19 +209,6 @@ def categorize_common(exc: BaseException) -> NodeError:
 
 
 # ------------------------------------------------------------------ settings from a credential
-
-
-def mask_url(url: str) -> str:
-    """`url` with its password (if any) replaced by `***`."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "***"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 def _flag(value: str | None, default: bool) -> bool:

@@ -8,7 +8,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.engine import outbound
+from workflows.engine import masking, outbound
 from workflows.engine.errors import ErrorCategory, NodeError
 
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
@@ -33,6 +33,9 @@ class ProviderClient:
     timeout_s: float = 30.0
     secrets: list[str] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)  # what was sent, masked (for logs)
+
+    def __post_init__(self):
+        self.secrets = [*self.secrets, *masking.url_secrets(self.base_url)]  # https://user:pw@host
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -93,7 +96,12 @@ class ProviderClient:
         return exc
 
     def _record(self, method: str, url: str, status: int | None, elapsed_s: float, error: str = "") -> None:
-        entry = {"method": method, "url": url, "status": status, "ms": round(elapsed_s * 1000)}
+        entry = {
+            "method": method,
+            "url": masking.mask_url(url),
+            "status": status,
+            "ms": round(elapsed_s * 1000),
+        }
         if error:
             entry["error"] = error
         self.calls.append(outbound.mask_secrets(entry, self.secrets) if self.secrets else entry)

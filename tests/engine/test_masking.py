@@ -7,6 +7,8 @@ import base64
 import json
 from urllib.parse import quote, quote_plus, urlencode
 
+import pytest
+
 from workflows.engine import masking, outbound
 
 SECRET = 's3cr3t/p@ss w0rd+"é"'
@@ -124,3 +126,25 @@ def test_callbacks_store_headers_through_the_shared_masker():
     from runs import callbacks
 
     assert not hasattr(callbacks, "mask_headers")  # one implementation: workflows.engine.masking
+
+
+@pytest.mark.parametrize(
+    ("url", "password", "masked"),
+    [
+        ("https://user:s3cret@api.example/x", "s3cret", "https://user:***@api.example/x"),
+        ("postgresql://app:p@ss-w0rd@db:6543/sales", "p@ss-w0rd", "postgresql://app:***@db:6543/sales"),
+        ("ftp://:pw%2Fx@host/", "pw%2Fx", "ftp://:***@host/"),
+        ("https://host:8443/p?next=a@b", None, "https://host:8443/p?next=a@b"),
+        ("https://user@host/", None, "https://user@host/"),
+        ("https://user:@host/", "", "https://user:@host/"),
+        ("https://user:{{ workspace.pw }}@host/", None, "https://user:{{ workspace.pw }}@host/"),
+    ],
+)
+def test_the_password_in_a_url_userinfo_is_found_and_masked(url, password, masked):
+    assert masking.url_password(url) == password
+    assert masking.mask_url(url) == masked
+
+
+def test_a_url_password_is_masked_as_written_and_decoded():
+    assert masking.url_secrets("https://u:p%40ss-word@h/") == ["p%40ss-word", "p@ss-word"]
+    assert masking.url_secrets("https://h/") == []

@@ -6,6 +6,7 @@ prefix. It must find none."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -158,6 +159,10 @@ def test_no_planted_secret_is_readable_anywhere(api, alice, client, admin_client
     sent = json.dumps([s.headers for s in target.seen] + [s.query for s in target.seen])
     assert PLANT.credentials["conn_own"]["token"] in sent and PLANT.credentials["templated"]["token"] in sent
     assert PLANT.literals["http_literal"] in sent and PLANT.literals["http_literal_key"] in sent
+    userinfo = base64.b64encode(b"url-user:" + PLANT.literals["url_password"].encode()).decode()
+    assert (
+        userinfo in sent and PLANT.literals["listed_key_a"] in sent and PLANT.literals["listed_key_b"] in sent
+    )
 
     # The builder's working copy too: the document sent back as the API shows it (secrets `***`).
     shown = api.get(f"/api/v1/workflows/{wid}/draft").json()["document"]

@@ -22,8 +22,11 @@ PLANT = Plant(
         "hmac_secret": "hmac-Signing-Secret-abc",
         "http_literal": "lit-Http-Token-424242",
         "http_literal_key": "lit-Http-Key-737373",
+        "url_password": "url-Userinfo-Pass-5656",
+        "listed_key_a": "lit-Listed-Key-a-1717",
+        "listed_key_b": "lit-Listed-Key-b-2828",
     },
-    pairs=[("svc-user-7", 'p@ss:w0rd/"quoted"\\x')],
+    pairs=[("svc-user-7", 'p@ss:w0rd/"quoted"\\x'), ("url-user", "url-Userinfo-Pass-5656")],
 )
 
 
@@ -74,6 +77,15 @@ def http_literal(plant, url_for):
             )
         ]
     )
+
+
+@node_use
+def http_url_userinfo(plant, url_for):
+    """A password typed into the URL (sent as Basic auth) and a secret query parameter
+    given a list of values."""
+    url = url_for("/echo").replace("://", f"://url-user:{plant.literals['url_password']}@", 1)
+    query = {"api_key": [plant.literals["listed_key_a"], plant.literals["listed_key_b"]]}
+    return Use([_http("http_userinfo", url, {"type": "none"}, query=query)])
 
 
 @node_use

@@ -2,6 +2,7 @@
 query parameters): sealed at rest, `***` in every answer, sent as typed, kept when `***`
 comes back."""
 
+import base64
 import json
 
 import pytest
@@ -109,3 +110,66 @@ def test_a_copy_whose_typed_secret_was_masked_does_not_run_until_it_is_typed_aga
         api.put(f"/api/v1/workflows/{wid}", document(server.url("/echo")), format="json").status_code == 200
     )
     assert run(api, wid).json()["status"] == "completed"
+
+
+URL_PASSWORD = "url-Pass%40word-4711"  # percent-encoded `@`: sent as `url-Pass@word-4711`
+LISTED = ["listed-Query-Key-1111", "listed-Query-Key-2222"]
+
+
+def with_userinfo(url: str, password: str = URL_PASSWORD) -> str:
+    return url.replace("://", f"://svc:{password}@", 1)
+
+
+def test_a_url_password_and_a_listed_secret_query_value_are_sent_but_never_shown_or_stored(
+    api, server, client, alice
+):
+    url = server.url("/echo")
+    doc = document(with_userinfo(url), auth={"type": "none"}, query={"api_key": LISTED, "page": "1"})
+    res = api.post("/api/v1/workflows/", doc, format="json")
+    assert res.status_code == 201, res.content
+    wid = res.json()["id"]
+    for path in ("", "/export", "/versions/1", "/draft"):
+        answer = api.get(f"/api/v1/workflows/{wid}{path}").json()
+        nodes = (answer.get("document") or answer)["nodes"]
+        config = next(n for n in nodes if n["id"] == "call")["config"]
+        assert config["url"] == with_userinfo(url, "***"), path
+        assert config["query"] == {"api_key": ["***", "***"], "page": "1"}, path
+
+    answer = run(api, wid)
+    assert answer.json()["status"] == "completed", answer.content
+    seen = server.requests_to("/echo")[0]
+    assert seen.headers["authorization"] == "Basic " + base64.b64encode(b"svc:url-Pass@word-4711").decode()
+    assert seen.query["api_key"] == LISTED
+
+    # sent back as shown: the same secrets are kept, no new version
+    shown = api.get(f"/api/v1/workflows/{wid}/export").json()
+    assert api.put(f"/api/v1/workflows/{wid}", shown, format="json").json()["version"] == 1
+    draft = api.get(f"/api/v1/workflows/{wid}/draft").json()["document"]
+    assert api.put(f"/api/v1/workflows/{wid}/draft", {"document": draft}, format="json").status_code == 200
+    run(api, wid)
+    again = server.requests_to("/echo")[1]
+    assert again.headers["authorization"] == seen.headers["authorization"]
+    assert again.query["api_key"] == LISTED
+
+    client.force_login(alice)
+    everything = stored_text() + answer.content.decode() + client.get(f"/workflows/{wid}/").content.decode()
+    for path in ("", "/export", "/versions", "/versions/1", "/draft", "/runs"):
+        everything += api.get(f"/api/v1/workflows/{wid}{path}").content.decode()
+    for run_id in api.get(f"/api/v1/workflows/{wid}/runs").json()["results"]:
+        everything += api.get(f"/api/v1/runs/{run_id['id']}").content.decode()
+        everything += api.get(f"/api/v1/runs/{run_id['id']}/logs").content.decode()
+    for secret in (URL_PASSWORD, "url-Pass@word-4711", *LISTED):
+        assert secret not in everything
+
+
+def test_a_url_password_is_kept_out_of_the_error_of_a_request_that_quotes_the_url(api):
+    """requests refuses `http://svc:<password>@/x` with an error quoting the whole URL."""
+    doc = document(with_userinfo("http:///echo"), auth={"type": "none"})
+    wid = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
+    answer = run(api, wid)
+    call = next(n for n in answer.json()["nodes"] if n["node_id"] == "call")
+    assert call["status"] == "failed" and "svc:***@" in json.dumps(call), call
+    everything = stored_text() + answer.content.decode()
+    everything += api.get(f"/api/v1/runs/{answer.json()['id']}/logs").content.decode()
+    for secret in (URL_PASSWORD, "url-Pass@word-4711"):
+        assert secret not in everything

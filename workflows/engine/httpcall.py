@@ -22,7 +22,7 @@ from requests.structures import CaseInsensitiveDict
 
 from . import outbound
 from .errors import ErrorCategory, NodeError
-from .masking import is_sensitive_header
+from .masking import is_sensitive_header, url_secrets
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BODY_TYPES = ("json", "form", "xml", "raw")
@@ -123,6 +123,7 @@ def build_request(config: dict[str, Any]) -> RequestSpec:
         if value is not None:
             spec.headers[str(name)] = _text(value)
     _apply_auth(spec, config.get("auth") or {"type": "none"})
+    spec.secrets += url_secrets(url)  # `https://user:password@host/`
     url_query = urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query)
     for name, value in [*spec.headers.items(), *spec.params, *url_query]:
         if name.lower() in _SENSITIVE_NAMES or is_sensitive_header(name):

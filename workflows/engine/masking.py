@@ -13,7 +13,8 @@ the forms we ourselves produce and hides each of them:
 - any prefix of 8+ characters of a form, so text truncated before it was masked does not
   leak a long secret's beginning.
 
-Header values whose name says they carry credentials (`mask_headers`) are replaced whole.
+Header values whose name says they carry credentials (`mask_headers`) are replaced whole,
+and so is the password of a URL's userinfo (`mask_url`: `https://user:***@host/`).
 Pure Python, no Django: the engine, the connector executor and the host share it.
 """
 
@@ -26,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
 MIN_SECRET = 3  # shorter strings are not masked (they would blank unrelated text)
@@ -96,6 +97,38 @@ def mask_headers(headers: Mapping[str, Any] | None, extra: Iterable[str] = ()) -
         k: (MASK if is_sensitive_header(k) or str(k).lower() in names else v)
         for k, v in (headers or {}).items()
     }
+
+
+# `scheme://user:password@`: the password runs to the authority's last `@` (no `/?#`).
+_USERINFO = re.compile(r"^(\s*[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*:)([^/?#\s]*)(?=@)")
+
+
+def url_password(url: Any) -> str | None:
+    """The password written into `url`'s userinfo, as written (percent-encoded or not);
+    None when it has none."""
+    found = _USERINFO.match(url) if isinstance(url, str) else None
+    return found.group(2) if found else None
+
+
+def with_url_password(url: str, password: str) -> str:
+    """`url` with the password of its userinfo replaced by `password` (as it is)."""
+    return _USERINFO.sub(lambda m: m.group(1) + password, url, count=1)
+
+
+def mask_url(url: Any) -> Any:
+    """`url` with the password of its userinfo (if any, and not empty) as `***`."""
+    return with_url_password(url, MASK) if url_password(url) else url
+
+
+def url_secrets(url: Any) -> list[str]:
+    """The password in `url`'s userinfo as written and decoded (what goes on the wire in a
+    Basic header), to mask them wherever they could be stored or logged."""
+    return password_texts(url_password(url))
+
+
+def password_texts(password: str | None) -> list[str]:
+    """A URL password as written and percent-decoded (none for no password)."""
+    return list(dict.fromkeys([password, unquote(password)])) if password else []
 
 
 def secret_values(value: Any, out: list[str] | None = None) -> list[str]:

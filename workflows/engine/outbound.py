@@ -41,7 +41,7 @@ from urllib3.exceptions import (
 from urllib3.util import connection as urllib3_connection
 
 from .errors import ErrorCategory, NodeError
-from .masking import MASK, mask_secrets, secret_values  # noqa: F401 - used by callers of this module
+from .masking import MASK, mask_secrets, mask_url, secret_values  # noqa: F401 - used by callers of this module
 
 USER_AGENT = "Switchyard"
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -232,7 +232,7 @@ def check_url_host(url: str, *, allow_private: bool) -> None:
     guarded session). Raises NodeError when the host is refused or does not resolve."""
     parts = requests.utils.urlparse(url)
     if not parts.hostname:
-        raise NodeError(ErrorCategory.VALIDATION_ERROR, f"invalid URL {url!r}: no host")
+        raise NodeError(ErrorCategory.VALIDATION_ERROR, f"invalid URL {mask_url(url)!r}: no host")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         resolve_checked(parts.hostname, port, allow_private=allow_private)

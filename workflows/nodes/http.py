@@ -115,7 +115,7 @@ def perform(ctx: NodeContext, config: dict[str, Any]) -> dict[str, Any]:
     max_bytes = int(getattr(ctx.services, "max_response_bytes", 10 * 1024 * 1024))
     shown = {
         "method": spec.method,
-        "url": spec.url,
+        "url": masking.mask_url(spec.url),
         "query": [(k, masking.MASK if masking.is_sensitive_header(k) else v) for k, v in spec.params],
         "headers": masking.mask_headers(spec.headers),
     }
@@ -158,9 +158,10 @@ def perform(ctx: NodeContext, config: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ node type
 
 
-# Credentials typed into an HTTP config: auth values and credential-named headers and query
-# parameters (sealed at rest, `***` when shown; see `workflows.trigger_secrets`).
-HTTP_SECRET_FIELDS = ("auth.token", "auth.password", "auth.value", "headers.*", "query.*")
+# Credentials typed into an HTTP config: auth values, credential-named headers and query
+# parameters (each string of a list too) and the password in the URL's userinfo (sealed at
+# rest, `***` when shown; see `workflows.trigger_secrets`).
+HTTP_SECRET_FIELDS = ("auth.token", "auth.password", "auth.value", "headers.*", "query.*", "url#password")
 
 
 @node_type(

@@ -1,0 +1,17 @@
+"""Seal the passwords written into step URLs (`https://user:password@host/`) and the
+strings of list-valued secret query parameters already stored in plain text, as 0005 did
+for the other typed secrets; already sealed values are kept."""
+
+from django.db import migrations
+
+
+def seal_stored(apps, schema_editor):
+    from importlib import import_module
+
+    import_module("connectors.migrations.0005_seal_connector_secrets").seal_stored(apps, schema_editor)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("connectors", "0005_seal_connector_secrets")]
+
+    operations = [migrations.RunPython(seal_stored, migrations.RunPython.noop, elidable=True)]
