@@ -66,7 +66,9 @@ class SftpServer:
 
 
 class FtpServer:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, tls=None):
+        """Plain FTP, or with `tls` (a tests.adapters.tls.TlsFiles) explicit FTPS, TLS 1.2 at
+        most, required on the control and data connections."""
         from pyftpdlib.authorizers import DummyAuthorizer
         from pyftpdlib.handlers import FTPHandler
         from pyftpdlib.servers import ThreadedFTPServer
@@ -75,6 +77,24 @@ class FtpServer:
         authorizer = DummyAuthorizer()
         authorizer.add_user(USER, PASSWORD, str(root), perm="elradfmwMT")
         handler = type("Handler", (FTPHandler,), {"authorizer": authorizer})
+        if tls is not None:
+            from OpenSSL import SSL
+            from pyftpdlib.handlers import TLS_FTPHandler
+
+            context = SSL.Context(SSL.TLS_SERVER_METHOD)
+            context.use_certificate_chain_file(str(tls.cert_path))
+            context.use_privatekey_file(str(tls.key_path))
+            context.set_max_proto_version(SSL.TLS1_2_VERSION)
+            handler = type(
+                "TlsHandler",
+                (TLS_FTPHandler,),
+                {
+                    "authorizer": authorizer,
+                    "ssl_context": context,
+                    "tls_control_required": True,
+                    "tls_data_required": True,
+                },
+            )
         self.server = ThreadedFTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"timeout": 0.2}, daemon=True)

@@ -20,7 +20,7 @@ from connectors.adapters.pool import pool
 
 from .api_servers import GraphqlServer, GrpcServer, SoapServer
 from .helpers import make_credential, node_of, run_nodes, unique
-from .servers import S3Server
+from .servers import PASSWORD, USER, FtpServer, S3Server
 from .tls import TlsTerminator, make_tls, server_context
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
@@ -205,3 +205,28 @@ def test_grpc_tls_12_server(api, tls, grpc_tls12, case):
 def test_grpc_tls_honours_the_address_rule(api, settings, grpc_tls12):
     url, terminator = grpc_tls12
     assert_refused_by_address_rule(api, settings, {"url": url}, GRPC_NODE, lambda: terminator.accepted)
+
+
+# ---------------------------------------------------------------------------------- FTPS
+
+
+@pytest.fixture(scope="module")
+def ftps_server(tls, tmp_path_factory):
+    """pyftpdlib's TLS_FTPHandler (pyOpenSSL), TLS required on control and data, 1.2 at most."""
+    root = tmp_path_factory.mktemp("ftps")
+    (root / "inbox").mkdir()
+    server = FtpServer(root, tls=tls)
+    yield f"ftps://{USER}:{PASSWORD}@127.0.0.1:{server.port}/inbox", root / "inbox"
+    server.close()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_ftps_tls(api, tls, ftps_server, case):
+    url, inbox = ftps_server
+    node = {"type": "file.upload", "config": {"path": f"{case}.txt", "content": "over FTPS"}}
+    out = run_with_tls(api, case, tls, {"url": url}, node)
+    if MATRIX[case][1]:
+        assert out == {"path": f"/inbox/{case}.txt", "bytes": 9}
+        assert (inbox / f"{case}.txt").read_text() == "over FTPS"
+    else:
+        assert not (inbox / f"{case}.txt").exists()
