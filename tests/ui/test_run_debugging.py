@@ -247,6 +247,27 @@ def test_executions_rows_are_live_and_bulk_retry_and_cancel(demo, server, remote
     screenshot("executions-bulk-retry")
 
 
+def test_a_text_search_that_looked_at_the_newest_runs_only_says_so(demo, server, screenshot):
+    page = demo
+    wid = server.create_workflow(
+        [{"id": "start", "type": "trigger.manual"}, {"id": "t", "type": "data.transform"}],
+        [{"source": "start", "target": "t"}],
+        name="Searched",
+    )
+    run_id = server.execute(wid, {"customer": "zq"})
+    server.wait_for(lambda: server.run(run_id)["status"] == "completed", timeout_s=20)
+    # Two characters: too short for the trigram index, so bounded on every database.
+    page.goto(f"{server.base}/runs?q=zq")
+    page.locator(f'tr[data-run="{run_id}"]').wait_for()
+    note = page.locator("[data-testid=search-window]")
+    assert "newest 10,000 runs only" in note.inner_text()
+    screenshot("executions-search-window")
+    # A search by run id reads every run: no note.
+    page.goto(f"{server.base}/runs?q={run_id}")
+    page.locator(f'tr[data-run="{run_id}"]').wait_for()
+    assert note.count() == 0
+
+
 def test_nested_loop_instances_are_told_apart_by_their_iteration_path(demo, server, screenshot):
     page = demo
     nodes = [

@@ -35,6 +35,8 @@ export function Executions({ boot }: { boot: Boot }) {
   const [draft, setDraft] = useState<Record<string, string>>(readFilters());
   const [rows, setRows] = useState<Row[]>([]);
   const [count, setCount] = useState(0);
+  // When input text was looked for in the newest runs only (SQLite), how many were searched.
+  const [window_, setWindow] = useState<number | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [message, setMessage] = useState(""); // the outcome of the last bulk action
@@ -53,6 +55,7 @@ export function Executions({ boot }: { boot: Boot }) {
       const page = await api.get<any>(`/api/v1/runs?${query}`);
       setRows(page.results);
       setCount(page.count);
+      setWindow(typeof page.search_window === "number" ? page.search_window : null);
       setNext(page.next);
       setLoadError("");
     } catch (e: any) {
@@ -170,6 +173,11 @@ export function Executions({ boot }: { boot: Boot }) {
             </>
           )}
         </div>
+        {window_ !== null && (
+          <p className="muted small" data-testid="search-window">
+            Input text was searched in the newest {window_.toLocaleString("en")} runs only; narrow by workflow or date to look further back.
+          </p>
+        )}
         {!rows.length ? (
           <p className="empty">{loading ? "Loading…" : Object.values(filters).some(Boolean) ? "No run matches these filters." : "No run yet: run a workflow and it shows up here."}</p>
         ) : (
