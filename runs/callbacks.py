@@ -5,7 +5,9 @@ optional expiry, node context and HMAC secret. Every request that reaches a know
 stored as a `CallbackReceipt` (time, payload, headers with secrets masked) and listed in
 the run detail. A callback that arrives before its node is parked (the remote answered
 while our execute call was still in flight) is kept on the token and consumed when the node
-parks: the worker checks for deliveries after parking (`runs.tasks`).
+parks: the worker checks for deliveries after parking (`runs.runner`). Its payload counts as
+consumed once the node's resume with it is stored (`runs.store`); until then a node re-run
+after a takeover gets the same token back, already delivered (`create_callback`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from workflows import fencing
@@ -69,24 +70,31 @@ def create_callback(
     context: dict[str, Any] | None = None,
     signing_secret: str = "",
 ) -> dict[str, Any]:
-    """Register a token for the node; returns {"token", "url", "expires_at"}. Nothing is
-    stored by a run's holder that lost its lease (`LeaseLost`).
+    """Register a token for the node; returns {"token", "url", "expires_at", "signed",
+    "delivered"}. Nothing is stored by a run's holder that lost its lease (`LeaseLost`).
 
     Idempotent per node instance: while the instance's latest token is neither used nor
     expired, it is returned again (with the same signing secret), so a node re-run after a
-    takeover waits on the URL its first attempt may already have handed out."""
+    takeover waits on the URL its first attempt may already have handed out. If that token
+    was already called but its payload not yet consumed (the callback came before the
+    first attempt's wait was stored, and then the run was taken over), it is returned with
+    `delivered` true: the node waits on it and is resumed with that payload at once, and
+    need not send its URL again. A consumed token (a retry after the callback came) or an
+    expired one gets a new token."""
     fencing.check()
     now = timezone.now()
-    pending = (
+    latest = (
         CorrelationToken.objects.filter(
-            run_id=run_id, node_id=node_id, iteration=iteration, kind=CorrelationKind.CALLBACK, used_at=None
+            run_id=run_id, node_id=node_id, iteration=iteration, kind=CorrelationKind.CALLBACK
         )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .order_by("-created_at")
+        .order_by("-created_at", "-id")
         .first()
     )
-    if pending is not None and pending.signing_secret == (signing_secret or ""):
-        return _registered(pending.token, pending.expires_at, signing_secret)
+    if latest is not None and latest.signing_secret == (signing_secret or ""):
+        if latest.used_at is not None and latest.consumed_at is None:
+            return _registered(latest.token, latest.expires_at, signing_secret, delivered=True)
+        if latest.used_at is None and (latest.expires_at is None or latest.expires_at > now):
+            return _registered(latest.token, latest.expires_at, signing_secret)
     token = pysecrets.token_urlsafe(32)
     expires_at = now + timedelta(seconds=expires_in_s) if expires_in_s else None
     CorrelationToken.objects.create(
@@ -102,12 +110,13 @@ def create_callback(
     return _registered(token, expires_at, signing_secret)
 
 
-def _registered(token: str, expires_at, signing_secret: str) -> dict[str, Any]:
+def _registered(token: str, expires_at, signing_secret: str, delivered: bool = False) -> dict[str, Any]:
     return {
         "token": token,
         "url": callback_url(token),
         "expires_at": expires_at.isoformat() if expires_at else None,
         "signed": bool(signing_secret),
+        "delivered": delivered,
     }
 
 

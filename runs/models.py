@@ -229,6 +229,9 @@ class CorrelationToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField(null=True, blank=True)
+    # When the node's resume with `payload` was stored (the run's node row holds it from
+    # then on). Used but not consumed: delivered early, still the node instance's to take.
+    consumed_at = models.DateTimeField(null=True, blank=True)
     # Node context (node type, provider, connection, remote execution) for the run detail.
     context = models.JSONField(default=dict, blank=True)
     # When set, a callback must carry X-Switchyard-Signature: sha256=HMAC(secret, body).

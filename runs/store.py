@@ -195,6 +195,35 @@ def merge_deliveries(run_id: str, states) -> int:
     return merged
 
 
+def _consume_callbacks(run_id: str, states) -> None:
+    """Callback payloads a node now resumes with are consumed, in the batch that stores the
+    resume (fenced like it): from then on the node row holds the payload, and a later
+    attempt of the node (a retry) gets a new token (see `runs.callbacks.create_callback`)."""
+    tokens = [
+        str(data["token"])
+        for state in states
+        if state.status != "waiting"
+        and (wait := state.wait or {}).get("kind") == "callback"
+        and "resume" in wait
+        and (data := wait.get("data") or {}).get("token")
+    ]
+    if not tokens:
+        return
+    qn = connection.ops.quote_name
+    opts = CorrelationToken._meta
+    marks = ", ".join(["%s"] * len(tokens))
+    sql = (
+        f"UPDATE {qn(opts.db_table)} SET {qn('consumed_at')} = %s "
+        f"WHERE {qn('run_id')} = %s AND {qn('token')} IN ({marks}) AND {qn('consumed_at')} IS NULL"
+    )
+    params = [
+        opts.get_field("consumed_at").get_db_prep_save(timezone.now(), connection),
+        WorkflowRun._meta.pk.get_db_prep_save(run_id, connection),
+        *tokens,
+    ]
+    rows.execute(sql, params)
+
+
 def pending_deliveries(run_id: str) -> int:
     """How many waiting nodes of the run have a delivery ready to resume them."""
     waiting = NodeExecution.objects.filter(run_id=run_id, status="waiting")
@@ -433,6 +462,7 @@ class OrmStore:
             if new:
                 rows.insert(NodeExecution, NODE_COLUMNS, new)
                 known.update(s.key for s in states)
+            _consume_callbacks(run_id, latest)
             events.record(run_id, self._workflow[run_id], [events.node_event(run_id, s) for s in states])
             if finished:  # counted once stored (a holder that lost the lease stores nothing)
                 rows.on_written(lambda: [metrics.node_finished(t, state) for t, state in finished])

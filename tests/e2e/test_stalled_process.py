@@ -37,6 +37,36 @@ def _run_id(srv, raw):
     return "-".join((raw[:8], raw[8:12], raw[12:16], raw[16:20], raw[20:]))
 
 
+def _hook_and_stop_holder(srv, wid, body, started):
+    """Fire the on_completion webhook (the web process runs the run inline, leased to it),
+    wait for `started()`, then SIGSTOP the lease holder. Returns (raw run id, run id, pid)."""
+
+    def send():
+        req = urllib.request.Request(
+            body["triggers"][0]["url"],
+            data=b"{}",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            urllib.request.urlopen(req, timeout=60).read()
+        except OSError:
+            pass
+
+    threading.Thread(target=send, daemon=True).start()
+    srv.wait_for(started)
+    raw_id, owner = srv.wait_for(
+        lambda: srv.sql(
+            "SELECT id, lease_owner FROM runs_workflowrun WHERE workflow_id = ?",
+            (wid if srv.pg_db else wid.replace("-", ""),),
+        )
+    )[0]
+    web_pid = int(owner.split(":")[1])
+    assert b"config.asgi:application" in open(f"/proc/{web_pid}/cmdline", "rb").read()  # the web process
+    os.kill(web_pid, signal.SIGSTOP)
+    return raw_id, _run_id(srv, raw_id), web_pid
+
+
 def test_a_stalled_web_process_neither_writes_nor_calls_the_next_node_after_a_takeover(
     fast_lease_server, target
 ):
@@ -66,30 +96,7 @@ def test_a_stalled_web_process_neither_writes_nor_calls_the_next_node_after_a_ta
     code, body = srv.call("POST", f"/api/v1/workflows/{wid}/activate", {})
     assert code == 200, body
 
-    def send():
-        req = urllib.request.Request(
-            body["triggers"][0]["url"],
-            data=b"{}",
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            urllib.request.urlopen(req, timeout=60).read()
-        except OSError:
-            pass
-
-    threading.Thread(target=send, daemon=True).start()
-    srv.wait_for(lambda: target.hits.get("/slow"))
-    raw_id, owner = srv.wait_for(
-        lambda: srv.sql(
-            "SELECT id, lease_owner FROM runs_workflowrun WHERE workflow_id = ?",
-            (wid if srv.pg_db else wid.replace("-", ""),),
-        )
-    )[0]
-    run_id = _run_id(srv, raw_id)
-    web_pid = int(owner.split(":")[1])
-    assert b"config.asgi:application" in open(f"/proc/{web_pid}/cmdline", "rb").read()  # the web process
-    os.kill(web_pid, signal.SIGSTOP)
+    raw_id, run_id, web_pid = _hook_and_stop_holder(srv, wid, body, lambda: target.hits.get("/slow"))
     try:
         # The lease runs out, the timekeeper hands the run to a worker, which re-runs the
         # interrupted `slow` (its second call answers at once) and then `next`.
@@ -118,3 +125,91 @@ def test_a_stalled_web_process_neither_writes_nor_calls_the_next_node_after_a_ta
     assert code == 200
     taken_over = srv.sql("SELECT lease_epoch FROM runs_workflowrun WHERE id = ?", (raw_id,))[0][0]
     assert taken_over >= 2
+
+
+def test_a_callback_that_came_before_a_stalled_process_parked_resumes_the_worker_that_took_over(
+    fast_lease_server,
+):
+    """`http.request` with `wait_for_callback`: the remote calls the callback URL back at
+    once, before it answers the request, and the web process running the run is stopped
+    while it still waits for that answer (the callback is stored, the node not yet parked).
+    The worker that takes the run over is resumed by that stored callback: it neither sends
+    the request again nor waits for a second callback; the node resumes once, the next
+    node runs once, and the resumed process writes nothing."""
+    from tests.connectors.api_server import ApiServer
+
+    srv = fast_lease_server
+    api = ApiServer()
+    called_back = []
+
+    def job(seen):
+        if not called_back:
+            req = urllib.request.Request(
+                seen.json()["reply_to"],
+                data=b'{"result": "done early"}',
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                called_back.append(resp.status)
+            time.sleep(6)  # the answer comes long after the callback (and the lease)
+        return 200, {"accepted": True}
+
+    api.route("POST", "/job", job)
+    api.route("POST", "/after", (200, {"ok": True}))
+    try:
+        wid = srv.create_workflow(
+            [
+                {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
+                {
+                    "id": "call",
+                    "type": "http.request",
+                    "config": {
+                        "method": "POST",
+                        "url": api.url("/job"),
+                        "body": {"reply_to": "{{ callback.url }}"},
+                        "timeout_ms": 20000,
+                        "wait_for_callback": True,
+                    },
+                },
+                {
+                    "id": "after",
+                    "type": "http.request",
+                    "config": {"method": "POST", "url": api.url("/after")},
+                },
+            ],
+            [{"source": "hook", "target": "call"}, {"source": "call", "target": "after"}],
+        )
+        code, body = srv.call("POST", f"/api/v1/workflows/{wid}/activate", {})
+        assert code == 200, body
+        raw_id, run_id, web_pid = _hook_and_stop_holder(srv, wid, body, lambda: called_back)
+        assert called_back == [202]  # accepted (early: the node has not parked yet)
+        try:
+            run = srv.wait_for(
+                lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=45
+            )
+        finally:
+            os.kill(web_pid, signal.SIGCONT)
+        assert run["status"] == "completed", run
+        nodes = {n["node_id"]: n for n in run["nodes"]}
+        assert nodes["call"]["output"]["callback"] == {"result": "done early"}
+        before = {n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in run["nodes"]}
+        events = srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0]
+
+        time.sleep(8)  # the stopped process resumes and gets its (late) answer
+        after = srv.run(run_id)
+        assert {
+            n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in after["nodes"]
+        } == before
+        assert srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0] == events
+        assert len(api.requests_to("/job")) == 1  # the remote already answered: not sent again
+        assert len(api.requests_to("/after")) == 1
+        assert [c["outcome"] for c in after["callbacks"]] == ["early"]
+        tokens = srv.sql(
+            "SELECT COUNT(*), COUNT(used_at), COUNT(consumed_at) FROM runs_correlationtoken WHERE run_id = ?",
+            (raw_id,),
+        )[0]
+        assert tuple(tokens) == (1, 1, 1)
+        assert srv.sql("SELECT lease_epoch FROM runs_workflowrun WHERE id = ?", (raw_id,))[0][0] >= 2
+    finally:
+        api.close()

@@ -61,9 +61,15 @@ def test_a_callback_node_re_run_after_a_takeover_waits_on_the_url_it_handed_out(
     assert create_callback(**token, iteration=None) == first
     assert create_callback(**token, iteration=0)["token"] != first["token"]  # another loop iteration
 
+    assert first["delivered"] is False
     CorrelationToken.objects.filter(token=first["token"]).update(used_at=timezone.now())
-    used = create_callback(**token, iteration=None)  # e.g. a retry after the callback came
-    assert used["token"] != first["token"]
+    # Called back but not consumed (the first attempt's wait was never stored): the re-run
+    # waits on the same token, already delivered, and is resumed with its payload.
+    early = create_callback(**token, iteration=None)
+    assert early["token"] == first["token"] and early["delivered"] is True
+    CorrelationToken.objects.filter(token=first["token"]).update(consumed_at=timezone.now())
+    used = create_callback(**token, iteration=None)  # e.g. a retry after the node resumed with it
+    assert used["token"] != first["token"] and used["delivered"] is False
     CorrelationToken.objects.filter(token=used["token"]).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )

@@ -246,3 +246,117 @@ def test_a_holder_that_lost_the_lease_logs_nothing_it_did_not_store(api, caplog)
             store.append_logs(run_id, [LogEntry(level="info", message="stale line", node_id="start")])
     lines = [r.getMessage() for r in caplog.records if r.name == "switchyard.run"]
     assert lines == ["stored line"]
+
+
+def test_a_callback_that_came_before_the_holder_lost_the_run_resumes_the_new_holder_once(api):
+    """`http.request` with `wait_for_callback`: the remote calls the callback URL back
+    before it answers, and by the time it answers another worker has taken the run over.
+    The new holder is resumed by that callback: it does not send the request again, and the
+    node resumes (and the next node runs) exactly once."""
+    from runs.models import CallbackReceipt, CorrelationToken
+
+    server = ApiServer()
+    try:
+        run = new_run(
+            api,
+            [
+                START,
+                {
+                    "id": "call",
+                    "type": "http.request",
+                    "config": {
+                        "method": "POST",
+                        "url": server.url("/job"),
+                        "body": {"reply_to": "{{ callback.token }}"},
+                        "wait_for_callback": True,
+                    },
+                },
+                {
+                    "id": "after",
+                    "type": "http.request",
+                    "config": {"method": "POST", "url": server.url("/after")},
+                },
+            ],
+            [{"source": "start", "target": "call"}, {"source": "call", "target": "after"}],
+        )
+
+        def job(seen):
+            if len(server.requests_to("/job")) > 1:
+                return 200, {"accepted": "again"}
+            answer = api.post(f"/api/v1/callbacks/{seen.json()['reply_to']}", {"done": 1}, format="json")
+            assert answer.status_code == 202
+            take_over(run.pk)
+            connection.close()
+            return 200, {"accepted": True}
+
+        server.route("POST", "/job", job)
+        server.route("POST", "/after", (200, {"ok": True}))
+        assert execute_run(str(run.pk)) == LEASE_LOST
+        assert NodeExecution.objects.get(run=run, node_id="call").status == "running"  # not parked
+
+        leases.release(run.pk, "another-worker")
+        assert execute_run(str(run.pk)) == "completed"
+        nodes = {n.node_id: n for n in NodeExecution.objects.filter(run_id=run.pk)}
+        assert nodes["call"].status == "succeeded" and nodes["call"].output["callback"] == {"done": 1}
+        assert nodes["after"].attempts == 1
+        assert len(server.requests_to("/job")) == 1 and len(server.requests_to("/after")) == 1
+        assert list(CallbackReceipt.objects.filter(run=run).values_list("outcome", flat=True)) == ["early"]
+        token = CorrelationToken.objects.get(run=run)
+        assert token.used_at is not None and token.consumed_at is not None
+        assert execute_run(str(run.pk)).startswith("skipped")  # finished: nothing resumes again
+    finally:
+        server.close()
+
+
+def test_a_waiting_callback_node_taken_over_after_its_callback_came_resumes_once(api):
+    """`flow.callback`: the holder created the node's token (the node `running`, its wait
+    not yet stored) when the callback came, and then lost the run. The worker that takes
+    it over resumes the node with that payload, once, and runs the next node once."""
+    from runs.callbacks import create_callback, receive_callback
+    from runs.models import CorrelationToken
+    from runs.store import lease_fence
+    from workflows import fencing
+
+    server = ApiServer()
+    try:
+        server.route("POST", "/after", (200, {"ok": True}))
+        run = new_run(
+            api,
+            [
+                START,
+                {"id": "wait", "type": "flow.callback", "config": {"expires_in_s": 600}},
+                {
+                    "id": "after",
+                    "type": "http.request",
+                    "config": {"method": "POST", "url": server.url("/after")},
+                },
+            ],
+            [{"source": "start", "target": "wait"}, {"source": "wait", "target": "after"}],
+        )
+        run_id = str(run.pk)
+        store = OrmStore()
+        store.load_run(run_id)
+        epoch = leases.acquire(run_id, "holder")
+        store.hold(run_id, "holder", epoch)
+        with store.batch(run_id):  # what the holder stored before its node thread registered the token
+            store.save_nodes(
+                run_id,
+                [
+                    NodeState(node_id="start", status="succeeded", attempts=1, output={}),
+                    NodeState(node_id="wait", status="running", attempts=1, input={}),
+                ],
+            )
+        with fencing.holding(lease_fence(run_id, "holder", epoch)):
+            token = create_callback(run_id=run_id, node_id="wait", iteration=None, expires_in_s=600)["token"]
+        assert receive_callback(token=token, payload={"early": True}).outcome == "early"
+        take_over(run_id)
+        leases.release(run_id, "another-worker")
+
+        assert execute_run(run_id) == "completed"
+        nodes = {n.node_id: n for n in NodeExecution.objects.filter(run_id=run_id)}
+        assert nodes["wait"].output == {"early": True} and nodes["after"].attempts == 1
+        assert len(server.requests_to("/after")) == 1
+        assert CorrelationToken.objects.filter(run_id=run_id).count() == 1  # no second token to wait on
+        assert CorrelationToken.objects.get(run_id=run_id).consumed_at is not None
+    finally:
+        server.close()

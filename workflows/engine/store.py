@@ -207,7 +207,10 @@ class Services:
         context: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Register a callback token; returns {"token", "url", "expires_at"}. `context`
-        describes the waiting node for the run detail (node type, provider, ...)."""
+        describes the waiting node for the run detail (node type, provider, ...). A re-run
+        of a node instance gets the token it already handed out; `"delivered": True` when
+        that token was already called (the node waits on it and resumes at once, it need
+        not send the URL again)."""
         raise NotImplementedError("callbacks need a host")
 
     def capability(self, name: str) -> Callable[..., Any]:

@@ -212,7 +212,14 @@ def _request_then_wait(ctx: NodeContext) -> Wait:
     scope = {"url": callback["url"], "token": callback["token"], "expires_at": callback.get("expires_at")}
     config = ctx.render(ctx.raw_config, callback=scope)
     ctx.config = config
-    response = perform(ctx, config)
+    if callback.get("delivered"):
+        # An earlier attempt sent the request and the remote has already called back (the
+        # process then lost the run before storing that): not sent again; the node resumes
+        # with the callback at once, without that attempt's response.
+        ctx.log("info", "the callback already arrived for the request an earlier attempt sent")
+        response = None
+    else:
+        response = perform(ctx, config)
     expires_at = callback.get("expires_at")
     until = datetime.fromisoformat(expires_at) if expires_at else None
     ctx.log("info", "waiting for a callback", {"callback_url": callback["url"], "expires_at": expires_at})
