@@ -17,7 +17,7 @@ from workflows.engine.errors import ErrorCategory, NodeError
 from . import mq
 from .base import Adapter, ConnectionSettings, Limits, OperationResult, categorize_common
 from .registry import register_adapter
-from .security import checked_address, tls_context
+from .security import checked_address, tls_context, tls_min_version
 
 
 class _PinnedSSLConnection(redis.connection.SSLConnection):
@@ -59,10 +59,10 @@ class RedisStreamsAdapter(Adapter):
         kwargs: dict[str, Any] = {}
         if tls:
             context = tls_context(settings.tls)
-            kwargs = {
-                "ssl": True,
+            kwargs = {  # for SSLConnection (the pool's connection class), not Redis(ssl=True)
                 "ssl_cert_reqs": context.verify_mode,
                 "ssl_check_hostname": context.check_hostname,
+                "ssl_min_version": tls_min_version(settings.tls),
             }
             if settings.tls.ca_bundle:
                 kwargs["ssl_ca_data"] = settings.tls.ca_bundle

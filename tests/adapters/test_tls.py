@@ -21,7 +21,14 @@ from connectors.adapters.pool import pool
 from .api_servers import GraphqlServer, GrpcServer, SoapServer
 from .helpers import make_credential, node_of, run_nodes, unique
 from .servers import PASSWORD, USER, FtpServer, S3Server
-from .tls import TlsTerminator, make_tls, server_context
+from .tls import (
+    TlsTerminator,
+    make_tls,
+    mosquitto_tls_server,
+    nats_tls_server,
+    redis_tls_server,
+    server_context,
+)
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
@@ -230,3 +237,79 @@ def test_ftps_tls(api, tls, ftps_server, case):
         assert (inbox / f"{case}.txt").read_text() == "over FTPS"
     else:
         assert not (inbox / f"{case}.txt").exists()
+
+
+# ------------------------------------------------------------------------------- queues
+
+
+def _publish(destination: str) -> dict:
+    return {"type": "mq.publish", "config": {"destination": destination, "message": {"over": "TLS"}}}
+
+
+@pytest.fixture(scope="module")
+def redis_tls(tls, tmp_path_factory):
+    """Debian's redis-server on a TLS-only port, TLS 1.2 only."""
+    server = redis_tls_server(tls, tmp_path_factory.mktemp("redis"))
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_redis_streams_tls(api, tls, redis_tls, case):
+    stream = unique("tls")
+    out = run_with_tls(api, case, tls, {"url": f"rediss://127.0.0.1:{redis_tls.port}/0"}, _publish(stream))
+    if MATRIX[case][1]:
+        assert out["destination"] == stream and out["message_id"]
+
+
+@pytest.fixture(scope="module")
+def mosquitto_tls(tls, tmp_path_factory):
+    """A private mosquitto with a TLS listener (TLS 1.2 and 1.3)."""
+    server = mosquitto_tls_server(tls, tmp_path_factory.mktemp("mosquitto"))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def mqtt_tls12(tls):
+    """The machine's Mosquitto (1883) behind a TLS terminator capped at TLS 1.2."""
+    terminator = TlsTerminator(1883, server_context(tls))
+    yield terminator
+    terminator.close()
+
+
+@pytest.mark.parametrize("case", ["trusted", "untrusted", "unverified"])
+def test_mqtt_tls(api, tls, mosquitto_tls, case):
+    topic = unique("tls")
+    out = run_with_tls(api, case, tls, {"url": f"mqtts://127.0.0.1:{mosquitto_tls.port}"}, _publish(topic))
+    if MATRIX[case][1]:
+        assert out["destination"] == topic
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_mqtt_tls_12_server(api, tls, mqtt_tls12, case):
+    topic = unique("tls")
+    out = run_with_tls(api, case, tls, {"url": f"mqtts://127.0.0.1:{mqtt_tls12.port}"}, _publish(topic))
+    if MATRIX[case][1]:
+        assert out["destination"] == topic
+
+
+def test_mqtt_tls_honours_the_address_rule(api, settings, mqtt_tls12):
+    data = {"url": f"mqtts://127.0.0.1:{mqtt_tls12.port}"}
+    assert_refused_by_address_rule(api, settings, data, _publish("t"), lambda: mqtt_tls12.accepted)
+
+
+@pytest.fixture(scope="module")
+def nats_tls(tls, tmp_path_factory):
+    """A private nats-server requiring TLS (it cannot be capped at TLS 1.2: no `tls13` case)."""
+    server = nats_tls_server(tls, tmp_path_factory.mktemp("nats"))
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("case", ["trusted", "untrusted", "unverified"])
+def test_nats_tls(api, tls, nats_tls, case):
+    subject = unique("tls")
+    out = run_with_tls(api, case, tls, {"url": f"tls://127.0.0.1:{nats_tls.port}"}, _publish(subject))
+    if MATRIX[case][1]:
+        assert out["destination"] == subject

@@ -197,3 +197,94 @@ class TlsTerminator:
                     sock.close()
                 except OSError:
                     pass
+
+
+# ------------------------------------------------------------- brokers with their own TLS
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+class BrokerProcess:
+    """A private broker process started for the tests (no root needed), stopped by `close`."""
+
+    def __init__(self, argv: list[str], port: int, log: Path, *, ready_s: float = 10):
+        import subprocess
+        import time
+
+        self.port = port
+        self.log = log
+        self.process = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + ready_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{argv[0]} exited: {log.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.close()
+        raise RuntimeError(f"{argv[0]} did not listen on {port}: {log.read_text()[-2000:]}")
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except Exception:  # noqa: BLE001 - a broker that ignores SIGTERM is killed
+            self.process.kill()
+            self.process.wait(5)
+
+
+def redis_tls_server(tls: TlsFiles, directory: Path) -> BrokerProcess:
+    """Debian's redis-server (built with TLS) on a TLS-only port, TLS 1.2 only."""
+    port = free_port()
+    argv = [
+        "redis-server",
+        "--port", "0",
+        "--bind", "127.0.0.1",
+        "--tls-port", str(port),
+        "--tls-cert-file", str(tls.cert_path),
+        "--tls-key-file", str(tls.key_path),
+        "--tls-ca-cert-file", str(tls.ca_path),
+        "--tls-auth-clients", "no",
+        "--tls-protocols", "TLSv1.2",
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(directory),
+    ]  # fmt: skip
+    return BrokerProcess(argv, port, directory / "redis.log")
+
+
+def mosquitto_tls_server(tls: TlsFiles, directory: Path) -> BrokerProcess:
+    """A private mosquitto with one TLS listener, anonymous clients allowed. Its
+    `tls_version` is a minimum (mosquitto 2.0), so it speaks TLS 1.3 too: a TLS 1.2 cap
+    needs a TlsTerminator in front of a plain listener."""
+    port = free_port()
+    conf = directory / "mosquitto.conf"
+    conf.write_text(
+        "per_listener_settings false\n"
+        "allow_anonymous true\n"
+        "persistence false\n"
+        "log_dest stdout\n"
+        "user root\n"
+        f"listener {port} 127.0.0.1\n"
+        f"cafile {tls.ca_path}\n"
+        f"certfile {tls.cert_path}\n"
+        f"keyfile {tls.key_path}\n"
+    )
+    return BrokerProcess(["mosquitto", "-c", str(conf)], port, directory / "mosquitto.log")
+
+
+def nats_tls_server(tls: TlsFiles, directory: Path) -> BrokerProcess:
+    """A private nats-server requiring TLS. It cannot be capped at TLS 1.2 (Go's TLS has no
+    maximum setting in nats-server 2.9), so it speaks TLS 1.3 too."""
+    port = free_port()
+    conf = directory / "nats.conf"
+    conf.write_text(
+        f'listen: "127.0.0.1:{port}"\n'
+        f'tls {{\n  cert_file: "{tls.cert_path}"\n  key_file: "{tls.key_path}"\n  timeout: 2\n}}\n'
+    )
+    return BrokerProcess(["nats-server", "-c", str(conf)], port, directory / "nats.log")
