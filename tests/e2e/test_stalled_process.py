@@ -213,3 +213,76 @@ def test_a_callback_that_came_before_a_stalled_process_parked_resumes_the_worker
         assert srv.sql("SELECT lease_epoch FROM runs_workflowrun WHERE id = ?", (raw_id,))[0][0] >= 2
     finally:
         api.close()
+
+
+def test_a_stalled_web_process_does_not_call_the_connector_a_worker_took_over(fast_lease_server, target):
+    """The node after the stall is `connector.run` (a saved connector calling a real local
+    API): only the worker that took the run over calls it, once; the resumed process calls
+    nothing and records no connector execution; the connector's statistics count one call."""
+    from tests.connectors.api_server import ApiServer
+
+    srv = fast_lease_server
+    api = ApiServer()
+    api.route("POST", "/c", (200, {"ok": True}))
+    target.slow_first["/slow"] = 5
+    try:
+        code, connector = srv.call(
+            "POST",
+            "/api/v1/connectors/",
+            {"name": "notify", "config": {"method": "POST", "url": api.url("/c")}},
+        )
+        assert code == 201, connector
+        wid = srv.create_workflow(
+            [
+                {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
+                {
+                    "id": "first",
+                    "type": "http.request",
+                    "config": {"method": "POST", "url": f"{target.url}/first"},
+                },
+                {
+                    "id": "slow",
+                    "type": "http.request",
+                    "config": {"method": "POST", "url": f"{target.url}/slow", "timeout_ms": 20000},
+                },
+                {"id": "call", "type": "connector.run", "config": {"connector": "notify"}},
+            ],
+            [
+                {"source": "hook", "target": "first"},
+                {"source": "first", "target": "slow"},
+                {"source": "slow", "target": "call"},
+            ],
+        )
+        code, body = srv.call("POST", f"/api/v1/workflows/{wid}/activate", {})
+        assert code == 200, body
+        raw_id, run_id, web_pid = _hook_and_stop_holder(srv, wid, body, lambda: target.hits.get("/slow"))
+        try:
+            run = srv.wait_for(
+                lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=60
+            )
+        finally:
+            os.kill(web_pid, signal.SIGCONT)
+        assert run["status"] == "completed", run
+        before = {n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in run["nodes"]}
+        events = srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0]
+
+        time.sleep(8)  # the stopped process resumes: its first `slow` call answers
+        after = srv.run(run_id)
+        assert {
+            n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in after["nodes"]
+        } == before
+        assert srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0] == events
+        assert target.hits["/first"] == 1 and target.hits["/slow"] == 2
+        assert len(api.requests_to("/c")) == 1  # by the worker only
+        executions = srv.sql("SELECT status FROM connectors_connectorexecution WHERE run_id = ?", (raw_id,))
+        assert executions == [("completed",)]
+        code, stored = srv.call("GET", f"/api/v1/connectors/{connector['id']}/", None)
+        assert code == 200
+        assert stored["statistics"]["total_executions"] == 1
+        assert stored["statistics"]["successful_executions"] == 1
+        assert stored["statistics"]["failed_executions"] == 0
+        code, listed = srv.call("GET", f"/api/v1/connectors/{connector['id']}/executions/", None)
+        assert code == 200 and len(listed["results"]) == 1, listed
+        assert os.path.exists(f"/proc/{web_pid}")
+    finally:
+        api.close()
