@@ -15,7 +15,7 @@ from django.utils import timezone
 from connectors.models import ConnectorExecution, ExecutionStatus
 
 from . import metrics
-from .models import RunStatus, WorkflowRun
+from .models import NodeDayStat, RunStatus, WorkflowRun
 from .queue import enqueue_run, queued_runs
 
 logger = logging.getLogger("switchyard.runs")
@@ -161,7 +161,10 @@ def prune_finished_runs(now=None) -> int:
     """Delete finished runs older than RUN_RETENTION_DAYS (with their nodes and logs)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.RUN_RETENTION_DAYS)
     old = WorkflowRun.objects.filter(status__in=RunStatus.terminal(), completed_at__lt=cutoff)
-    deleted, _ = old.delete()
+    with transaction.atomic():
+        deleted, _ = old.delete()
+        # The per-day totals those runs leave at nothing (their triggers subtracted them).
+        NodeDayStat.objects.filter(runs=0, succeeded=0, failed=0, durations=0).delete()
     return deleted
 
 

@@ -298,3 +298,32 @@ def test_node_stats_match_the_node_rows_across_days_unfinished_runs_and_later_ch
     }
     assert "double" not in held
     check(flows["double"], now - timedelta(days=1))
+
+
+def test_per_day_totals_go_with_a_deleted_workflow_and_with_pruned_runs(api, flows, settings):
+    from runs.models import NodeDayStat
+    from runs.timekeeping import prune_finished_runs
+
+    double, hold = flows["double"], flows["hold"]
+    assert NodeDayStat.objects.filter(workflow_id=double, runs__gt=0).exists()
+    assert api.delete(f"/api/v1/workflows/{double}").status_code == 204
+    assert not NodeDayStat.objects.filter(workflow_id=double).exists()
+
+    # Runs past retention are pruned: the days they leave at nothing are removed, today's
+    # totals of runs still kept stay.
+    kept = run(api, hold, {"x": 2}, wait=False)
+    old = workflow(api, [START, DOUBLE], [{"source": "start", "target": "double"}], name="Old")
+    [run(api, old, {"x": 1}) for _ in range(2)]
+    recent = run(api, old, {"x": 3})
+    long_ago = timezone.now() - timedelta(days=settings.RUN_RETENTION_DAYS + 5)
+    WorkflowRun.objects.filter(workflow_id=old).exclude(pk=recent).update(
+        created_at=long_ago, completed_at=long_ago
+    )
+    assert NodeDayStat.objects.filter(workflow_id=old, day=long_ago.date(), runs=2).count() == 2
+    prune_finished_runs()
+    assert [str(pk) for pk in WorkflowRun.objects.filter(workflow_id=old).values_list("pk", flat=True)] == [
+        recent
+    ]
+    assert not NodeDayStat.objects.filter(workflow_id=old, day=long_ago.date()).exists()
+    assert NodeDayStat.objects.filter(workflow_id=old, day=timezone.now().date(), runs=1).count() == 2
+    assert WorkflowRun.objects.filter(pk=kept).exists()
