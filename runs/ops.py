@@ -3,8 +3,10 @@ channel layer reachable; 503 naming what is down) and `/metrics` (Prometheus tex
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
+import math
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -12,8 +14,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Count
+from django.db.utils import load_backend
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
@@ -32,12 +36,42 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+READYZ_APPLICATION_NAME = "switchyard-readyz"  # the check's PostgreSQL sessions, by name
+
+
 def _database():
+    """A connection of the check's own, closed after one read of the migrations table, and
+    bounded in the driver by READYZ_TIMEOUT_S (the probe's wait bounds the answer; these
+    bound the thread): PostgreSQL's `connect_timeout` (whole seconds, 2 at least) and
+    `statement_timeout` (a locked table); SQLite's busy `timeout` (a locked database)."""
+    timeout = settings.READYZ_TIMEOUT_S
+    source = connections[DEFAULT_DB_ALIAS].settings_dict
+    backend = load_backend(source["ENGINE"])
+    options = dict(source.get("OPTIONS") or {})
+    if backend.DatabaseWrapper.vendor == "sqlite":
+        options["timeout"] = timeout
+    elif backend.DatabaseWrapper.vendor == "postgresql":
+        options.pop("pool", None)  # a dedicated connection, really closed afterwards
+        options["connect_timeout"] = max(2, math.ceil(timeout))
+        bound = f"-c statement_timeout={max(1, round(timeout * 1000))}"
+        options["options"] = f"{options.get('options', '')} {bound}".strip()
+        options["application_name"] = READYZ_APPLICATION_NAME
+    own = backend.DatabaseWrapper({**source, "OPTIONS": options}, "readyz")
+    table = own.ops.quote_name(MigrationRecorder.Migration._meta.db_table)
+    failure = None
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        with own.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+    except Exception as exc:  # any failure means not ready: reported below
+        failure = f"{type(exc).__name__}: {exc}"
     finally:
-        connection.close()  # the check's own thread: no connection is left behind
+        own.close()
+    if failure is not None:
+        # The driver's error (kept by the probe) would hold its frames, and psycopg leaves
+        # a connect that timed out in a reference cycle: its socket is closed by a
+        # collection, now, not whenever one happens to run.
+        gc.collect()
+        raise ConnectionError(failure)
 
 
 def _broker():

@@ -2,10 +2,18 @@
 never answers, and names what is down."""
 
 import socket
+import sqlite3
 import threading
+import time
+from concurrent.futures import wait
 
+import psycopg
 import pytest
 from channels.layers import channel_layers
+from django.conf import settings
+from django.db import connection
+
+from runs import ops
 
 
 @pytest.fixture
@@ -48,3 +56,109 @@ def test_readyz_answers_ready_when_every_dependency_answers(client, db):
         "broker",
         "channel_layer",
     }
+
+
+# ------------------------------------------------ the database check is bounded in the driver
+
+on_postgresql = pytest.mark.skipif(
+    not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"), reason="PostgreSQL"
+)
+on_sqlite = pytest.mark.skipif(
+    not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"), reason="SQLite"
+)
+TIMEOUT_S = 1.0
+MARGIN_S = 20.0  # a loaded machine; the unbounded driver waits 130 s (PostgreSQL) or 30 s (SQLite)
+
+
+def fails_within_bound(client) -> str:
+    """/readyz answers 503 naming the database within the bound, and the check's thread is
+    done (its driver call gave up on its own, it is not stuck): the driver's error."""
+    started = time.monotonic()
+    res = client.get("/readyz")
+    assert time.monotonic() - started < TIMEOUT_S + MARGIN_S
+    assert res.status_code == 503, res.content
+    error = res.json()["error"]
+    assert error["code"] == "NOT_READY" and "database" in error["message"], error
+    assert not error["details"]["checks"]["database"]["ok"]
+    running = ops._checks._running["database"]
+    wait([running], timeout=MARGIN_S)
+    assert running.done(), "the database check is still stuck in the driver"
+    assert running.exception() is not None
+    return str(running.exception())
+
+
+def database_check(client) -> dict:
+    body = client.get("/readyz").json()
+    return (body.get("checks") or body["error"]["details"]["checks"])["database"]
+
+
+def readyz_sessions() -> int:
+    """The check's sessions PostgreSQL still has (a closed one leaves within moments)."""
+    deadline = time.monotonic() + MARGIN_S
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                [ops.READYZ_APPLICATION_NAME],
+            )
+            count = cursor.fetchone()[0]
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
+
+
+@on_postgresql
+def test_a_locked_table_fails_the_database_check_within_its_statement_timeout(client, settings, db):
+    settings.READYZ_TIMEOUT_S = TIMEOUT_S
+    params = connection.get_connection_params()
+    holder = psycopg.connect(
+        **{k: v for k, v in params.items() if k in ("dbname", "user", "password", "host", "port")}
+    )
+    try:
+        holder.execute("LOCK TABLE django_migrations IN ACCESS EXCLUSIVE MODE")  # a transaction holds it
+        assert "statement timeout" in fails_within_bound(client)
+    finally:
+        holder.close()
+    assert readyz_sessions() == 0  # the check's own connection was closed
+    assert database_check(client)["ok"]  # the next probe runs a new check
+
+
+@on_postgresql
+def test_a_database_that_accepts_and_never_answers_fails_the_check_within_its_connect_timeout(
+    client, settings, db, monkeypatch
+):
+    """A TCP listener on 127.0.0.1 that accepts the connection and never says a word."""
+    settings.READYZ_TIMEOUT_S = TIMEOUT_S
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    monkeypatch.setitem(connection.settings_dict, "HOST", "127.0.0.1")
+    monkeypatch.setitem(connection.settings_dict, "PORT", str(server.getsockname()[1]))
+    try:
+        assert "timeout" in fails_within_bound(client)
+        server.settimeout(MARGIN_S)
+        accepted, _ = server.accept()  # the check did connect...
+        accepted.settimeout(MARGIN_S)
+        assert accepted.recv(65536)  # ...sent its startup packet, got no answer...
+        while chunk := accepted.recv(65536):  # ...and gave up: the socket is closed (EOF)
+            assert chunk
+        accepted.close()
+    finally:
+        server.close()
+
+
+@on_sqlite
+def test_a_locked_sqlite_database_fails_the_database_check_within_its_busy_timeout(
+    client, settings, transactional_db
+):
+    settings.READYZ_TIMEOUT_S = TIMEOUT_S
+    connection.close()  # in WAL mode the exclusive lock wants the only open connection
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=MARGIN_S)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # in WAL mode: readers are locked out too
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("SELECT count(*) FROM django_migrations").fetchall()
+        assert "locked" in fails_within_bound(client)
+    finally:
+        holder.close()
+    assert database_check(client)["ok"]  # the next probe runs a new check
