@@ -135,18 +135,26 @@ CHILD_KEY = "subworkflow:{parent}:{node}:{iteration}#"
 
 def _child_key(workflow, parent_run_id, node_id: str, iteration: int | None) -> str:
     """The idempotency key of a node instance's child run: the same while its latest child
-    is unfinished or succeeded (a re-run of the node after a takeover gets that child), the
-    next one after it failed or was cancelled (a retry of the node starts a new child)."""
+    is unfinished, succeeded, or finished without its result taken by the node yet (a re-run
+    of the node after a takeover gets that child, and its result, even a failure); the next
+    one once the node took a failed or cancelled child's result (its retry starts a new
+    child)."""
     prefix = CHILD_KEY.format(
         parent=parent_run_id, node=node_id, iteration="" if iteration is None else iteration
     )
     keys = WorkflowRun.objects.filter(
         workflow=workflow, idempotency_key__startswith=prefix, trigger_type="flow.subworkflow"
-    ).values_list("idempotency_key", "status")
-    tries = {int(k.rsplit("#", 1)[1]): status for k, status in keys if k.rsplit("#", 1)[1].isdigit()}
+    ).values_list("idempotency_key", "status", "parent_resumed_at")
+    tries = {
+        int(k.rsplit("#", 1)[1]): (status, taken)
+        for k, status, taken in keys
+        if k.rsplit("#", 1)[1].isdigit()
+    }
     latest = max(tries, default=0)
-    if latest and tries[latest] not in (RunStatus.FAILED, RunStatus.CANCELLED):
-        return f"{prefix}{latest}"
+    if latest:
+        status, taken = tries[latest]
+        if status not in (RunStatus.FAILED, RunStatus.CANCELLED) or taken is None:
+            return f"{prefix}{latest}"
     return f"{prefix}{latest + 1}"
 
 

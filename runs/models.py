@@ -77,6 +77,10 @@ class WorkflowRun(models.Model):
     )
     parent_node_id = models.CharField(max_length=63, blank=True, default="")
     parent_iteration = models.IntegerField(null=True, blank=True)
+    # A finished child run: when its parent node's resume with its result was stored. Not
+    # set yet: a re-run of that node after a takeover waits on this child again, even if
+    # it failed (a retry after the node took its result starts a new child).
+    parent_resumed_at = models.DateTimeField(null=True, blank=True)
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )

@@ -195,33 +195,43 @@ def merge_deliveries(run_id: str, states) -> int:
     return merged
 
 
-def _consume_callbacks(run_id: str, states) -> None:
-    """Callback payloads a node now resumes with are consumed, in the batch that stores the
-    resume (fenced like it): from then on the node row holds the payload, and a later
-    attempt of the node (a retry) gets a new token (see `runs.callbacks.create_callback`)."""
-    tokens = [
-        str(data["token"])
+def _resumed_with(states, kind: str, key: str) -> list[str]:
+    """The deliveries (callback tokens, child run ids) that these states resume with."""
+    return [
+        str(data[key])
         for state in states
         if state.status != "waiting"
-        and (wait := state.wait or {}).get("kind") == "callback"
+        and (wait := state.wait or {}).get("kind") == kind
         and "resume" in wait
-        and (data := wait.get("data") or {}).get("token")
+        and (data := wait.get("data") or {}).get(key)
     ]
-    if not tokens:
-        return
+
+
+def _consume_deliveries(run_id: str, states) -> None:
+    """Callback payloads and child results a node now resumes with are consumed, in the
+    batch that stores the resume (fenced like it): from then on the node row holds them,
+    and a later attempt of the node (a retry) gets a new callback token or child run (see
+    `runs.callbacks.create_callback`, `runs.engine_host`). Until then a re-run of the node
+    after a takeover is handed the delivered one again."""
     qn = connection.ops.quote_name
-    opts = CorrelationToken._meta
-    marks = ", ".join(["%s"] * len(tokens))
-    sql = (
-        f"UPDATE {qn(opts.db_table)} SET {qn('consumed_at')} = %s "
-        f"WHERE {qn('run_id')} = %s AND {qn('token')} IN ({marks}) AND {qn('consumed_at')} IS NULL"
-    )
-    params = [
-        opts.get_field("consumed_at").get_db_prep_save(timezone.now(), connection),
-        WorkflowRun._meta.pk.get_db_prep_save(run_id, connection),
-        *tokens,
-    ]
-    rows.execute(sql, params)
+    now = timezone.now()
+    run_pk = WorkflowRun._meta.pk.get_db_prep_save(run_id, connection)
+    for model, column, match, values in (
+        (CorrelationToken, "consumed_at", "token", _resumed_with(states, "callback", "token")),
+        (WorkflowRun, "parent_resumed_at", "id", _resumed_with(states, "child", "child_run_id")),
+    ):
+        if not values:
+            continue
+        opts = model._meta
+        owner = "run_id" if model is CorrelationToken else "parent_run_id"
+        prepare = opts.get_field(match).get_db_prep_save
+        marks = ", ".join(["%s"] * len(values))
+        rows.execute(
+            f"UPDATE {qn(opts.db_table)} SET {qn(column)} = %s WHERE {qn(owner)} = %s "
+            f"AND {qn(match)} IN ({marks}) AND {qn(column)} IS NULL",
+            [opts.get_field(column).get_db_prep_save(now, connection), run_pk]
+            + [prepare(v, connection) for v in values],
+        )
 
 
 def pending_deliveries(run_id: str) -> int:
@@ -462,7 +472,7 @@ class OrmStore:
             if new:
                 rows.insert(NodeExecution, NODE_COLUMNS, new)
                 known.update(s.key for s in states)
-            _consume_callbacks(run_id, latest)
+            _consume_deliveries(run_id, latest)
             events.record(run_id, self._workflow[run_id], [events.node_event(run_id, s) for s in states])
             if finished:  # counted once stored (a holder that lost the lease stores nothing)
                 rows.on_written(lambda: [metrics.node_finished(t, state) for t, state in finished])

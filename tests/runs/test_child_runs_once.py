@@ -1,9 +1,11 @@
 """Side effects a node starts through the host happen once per node instance: a node re-run
 after a takeover (its first call started them, but the process lost the run before storing
 that) gets the child run or callback token already started instead of a second one; a
-retry after the child failed (or the callback was used or expired) starts a new one."""
+retry after the node took the child's failure (or the callback's payload, or after the
+callback expired) starts a new one."""
 
 import pytest
+from django.utils import timezone
 
 from runs import services
 from runs.engine_host import DjangoServices
@@ -40,7 +42,11 @@ def test_the_child_of_a_node_instance_is_started_once(api):
     WorkflowRun.objects.filter(pk=first).update(status="completed")
     assert host.start_child_run(**start) == first  # finished: its result is the node's
     WorkflowRun.objects.filter(pk=first).update(status="failed")
-    retried = host.start_child_run(**start)  # the node's retry after the child failed
+    # Failed before the node took its result (the process lost the parent first): the
+    # node's re-run waits on that child and gets its failure; it is not started again.
+    assert host.start_child_run(**start) == first
+    WorkflowRun.objects.filter(pk=first).update(parent_resumed_at=timezone.now())
+    retried = host.start_child_run(**start)  # the node's retry after it took the failure
     assert retried != first and host.start_child_run(**start) == retried
     assert WorkflowRun.objects.filter(workflow_id=child).count() == 5
 
@@ -49,8 +55,6 @@ def test_a_callback_node_re_run_after_a_takeover_waits_on_the_url_it_handed_out(
     """The first attempt created the callback and may have sent its URL away before the
     process lost the run: the re-run gets the same token, not one nobody will call."""
     from datetime import timedelta
-
-    from django.utils import timezone
 
     from runs.callbacks import create_callback
     from runs.models import CorrelationToken

@@ -360,3 +360,62 @@ def test_a_waiting_callback_node_taken_over_after_its_callback_came_resumes_once
         assert CorrelationToken.objects.get(run_id=run_id).consumed_at is not None
     finally:
         server.close()
+
+
+def test_a_child_that_failed_before_the_holder_lost_the_run_is_not_started_again(api):
+    """`flow.subworkflow`: the child run fails before its parent node parked, and by then
+    another worker has taken the parent over. The new holder re-runs the node: it gets that
+    child's failure (the node fails with it), and does not start the child a second time."""
+    server = ApiServer()
+    try:
+        parent = None
+
+        def fail(seen):
+            if len(server.requests_to("/fail")) == 1:
+                take_over(parent.pk)
+                connection.close()
+            return 500, {"error": "down"}
+
+        server.route("POST", "/fail", fail)
+        server.route("POST", "/after", (200, {"ok": True}))
+        child = workflow(
+            api,
+            [
+                START,
+                {
+                    "id": "work",
+                    "type": "http.request",
+                    "config": {"method": "POST", "url": server.url("/fail")},
+                },
+            ],
+            [{"source": "start", "target": "work"}],
+            name="child",
+        )
+        parent = new_run(
+            api,
+            [
+                START,
+                {"id": "sub", "type": "flow.subworkflow", "config": {"workflow": child}},
+                {
+                    "id": "after",
+                    "type": "http.request",
+                    "config": {"method": "POST", "url": server.url("/after")},
+                },
+            ],
+            [{"source": "start", "target": "sub"}, {"source": "sub", "target": "after"}],
+        )
+        assert execute_run(str(parent.pk)) == LEASE_LOST
+        assert list(WorkflowRun.objects.filter(workflow_id=child).values_list("status", flat=True)) == [
+            "failed"
+        ]
+
+        leases.release(parent.pk, "another-worker")
+        assert execute_run(str(parent.pk)) == "failed"
+        assert WorkflowRun.objects.filter(workflow_id=child).count() == 1  # not started again
+        assert len(server.requests_to("/fail")) == 1 and not server.requests_to("/after")
+        sub = NodeExecution.objects.get(run=parent, node_id="sub")
+        assert sub.status == "failed" and sub.error["details"]["child_run_id"] == str(
+            WorkflowRun.objects.get(workflow_id=child).pk
+        )
+    finally:
+        server.close()

@@ -122,3 +122,38 @@ def test_child_runs_count_against_the_daily_run_limit(api, settings):
     assert len(runs) == 4
     node = NodeExecution.objects.get(run=deepest, node_id="again")
     assert node.status == "failed" and node.error["category"] == "RATE_LIMIT_ERROR"
+
+
+def test_a_retry_after_the_child_failed_starts_a_new_child(api):
+    """The node took its failed child's result: its retry starts a child of its own (the
+    first child is not waited on again), and the failure of the last one fails the node."""
+    unreachable = create(  # fails with CONNECTION_ERROR, which the parent node retries
+        api,
+        [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "work", "type": "http.request", "config": {"url": "http://127.0.0.1:1/"}},
+        ],
+        [{"source": "start", "target": "work"}],
+        "child",
+    )
+    pid = create(
+        api,
+        [
+            {"id": "start", "type": "trigger.manual"},
+            {
+                "id": "call",
+                "type": "flow.subworkflow",
+                "config": {"workflow": unreachable, "input": {}},
+                "retry": {"max_attempts": 3, "initial_delay_ms": 1, "backoff": "fixed"},
+            },
+        ],
+        [{"source": "start", "target": "call"}],
+        "parent",
+    )
+    run = api.post(f"/api/v1/workflows/{pid}/execute", {"input": {}, "wait": True}, format="json").json()
+    assert run["status"] == "failed", run
+    kids = WorkflowRun.objects.filter(parent_run_id=run["id"])
+    assert kids.count() == 3 and {k.status for k in kids} == {"failed"}
+    assert all(k.parent_resumed_at is not None for k in kids)
+    call = next(n for n in run["nodes"] if n["node_id"] == "call")
+    assert call["attempts"] == 3
