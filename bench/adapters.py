@@ -15,6 +15,8 @@ For each adapter, in one process and interleaved per repeat, against the real lo
   Credential decryption and its audit row (one DB transaction per operation) are not
   included: that cost belongs to the workspace store, not to the adapter.
 - unpooled: the adapter path with a fresh connection per operation, to show what pooling buys.
+- the `runner` row: an adapter that does nothing, so its overhead is the runner's own cost
+  per operation, the part every adapter pays, measured without a server's noise.
 
 Figures per adapter: µs per operation bare and through the adapter (median of the repeats),
 their ratio (target ≤ 1.5× for a ~1 ms operation) and the overhead in µs; "our CPU µs": the
@@ -370,7 +372,43 @@ def case_s3():
     return Case("s3", "file", "upload", data, {"path": "adapter.txt", "content": "x" * 100}, bare, close)
 
 
+def case_runner():
+    """The runner alone: an adapter whose operation does nothing, so the row is the cost of
+    `run_operation` itself (states and their masking, settings checks, the rate limiter, a
+    pooled checkout, metadata) without any server's work or noise in it."""
+    from connectors.adapters.base import Adapter, OperationResult
+
+    class _Nothing:
+        def close(self):
+            pass
+
+    class RunnerOnly(Adapter):
+        id = "bench-runner"
+        name = "Runner only"
+        family = "bench"
+        protocols = ("bench",)
+
+        def target(self, settings):
+            return None
+
+        def connect(self, settings, limits):
+            return _Nothing()
+
+        def execute(self, connection, operation, params, limits):
+            return OperationResult({"path": params["path"], "bytes": 100}, bytes=100)
+
+    if "bench-runner" not in {a.id for a in adapters.all()}:
+        adapters.register(RunnerOnly())
+    data = {"url": "bench://runner/in", "token": "bench-runner-secret-Q9"}  # a secret to mask, as usual
+
+    def bare():
+        return {"path": "adapter.txt", "bytes": 100}
+
+    return Case("runner", "bench", "noop", data, {"path": "adapter.txt", "content": "x" * 100}, bare)
+
+
 CASES = {
+    "runner": case_runner,
     "pg": case_pg,
     "mysql": case_mysql,
     "redis": case_redis,

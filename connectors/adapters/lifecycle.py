@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from workflows.engine import outbound
+from workflows.engine import masking, outbound
 from workflows.engine.errors import ErrorCategory, NodeError
 
 from .base import Adapter, ConnectionSettings, Limits, OperationResult
@@ -98,20 +98,25 @@ class OperationOutcome:
 
 
 class _States:
-    def __init__(self, log: Callable[[str, str, Any], None], secrets: list[str]):
+    def __init__(self, log: Callable[[str, str, Any], None]):
         self.log = log
+        self.secrets: tuple[str, ...] = ()
+        self._mask: masking.Masker | None = None
+
+    def mask_with(self, secrets: tuple[str, ...]) -> None:
+        """Mask every later entry with the connection's secrets (the masker is built once)."""
         self.secrets = secrets
+        masker = masking.masker(secrets)
+        self._mask = masker if masker else None
 
     def enter(self, state: str, message: str = "", level: str = "info", **data: Any) -> None:
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
         text = f"{state}: {message}" if message else state
-        payload = {"state": state, "at": at, **data}
-        if self.secrets:
-            payload, text = (
-                outbound.mask_secrets(payload, self.secrets),
-                outbound.mask_secrets(text, self.secrets),
-            )
-        self.log(level, text, payload)
+        mask = self._mask
+        if mask is not None:  # the state and its time are ours; the rest may quote a secret
+            text = mask.text(text)
+            data = {mask.text(k): mask.value(v) for k, v in data.items()}
+        self.log(level, text, {"state": state, "at": at, **data})
 
 
 def run_operation(
@@ -123,7 +128,7 @@ def run_operation(
     record: Callable[[OperationRecord], None] | None = None,
 ) -> OperationOutcome:
     """Run one operation through the lifecycle; the node's output, or NodeError (masked)."""
-    states = _States(request.log, [])
+    states = _States(request.log)
     if request.attempt == 1:
         states.enter(RECEIVED, f"{request.family}.{request.operation}", credential=request.credential)
     started = time.perf_counter()
@@ -132,11 +137,11 @@ def run_operation(
     stage = PREPARING
     try:
         settings = request.resolve(request.credential)
-        states.secrets = list(settings.secrets)
+        states.mask_with(settings.secrets)
         adapter = registry.adapter_for(request.family, settings.scheme)
         if request.attempt == 1:
             states.enter(PREPARING, f"{adapter.name} at {settings.endpoint}", adapter=adapter.id)
-        problems = adapter.validate_connection_config(settings)
+        problems, target = _prepared(adapter, settings)
         if problems:
             raise NodeError(
                 ErrorCategory.VALIDATION_ERROR,
@@ -155,7 +160,6 @@ def run_operation(
             )
         stage = CONNECTING
         states.enter(CONNECTING, settings.endpoint, attempt=request.attempt)
-        target = adapter.target(settings)
         if target is not None:
             _check_target(target, request.limits.allow_private, settings.allowed_hosts)
         limiter.acquire(settings, wait_up_to_s=request.limits.timeout_s)
@@ -185,7 +189,7 @@ def run_operation(
                 cancelled=request.cancelled,
             )
     except NodeError as exc:
-        error = _masked(exc, states.secrets)
+        error = _masked(exc, list(states.secrets))
         outcome = _record(request, adapter, settings, started, error=error)
         if stage == PREPARING:
             states.enter(REJECTED, error.message, level="error", error=error.as_dict())
@@ -212,6 +216,25 @@ def run_operation(
 def _categorize(adapter: Adapter, exc: Exception) -> NodeError:
     """A refused TLS handshake says so, whichever library wrapped it; the rest is the adapter's."""
     return outbound.tls_failure(exc) or adapter.categorize(exc)
+
+
+_PREPARED_MAX = 1000
+_prepared_for: dict[tuple[Adapter, str, str], tuple[list[str], tuple[str, int] | None]] = {}
+
+
+def _prepared(adapter: Adapter, settings: ConnectionSettings) -> tuple[list[str], tuple[str, int] | None]:
+    """The adapter's verdict on the settings and the (host, port) they point at: both depend
+    on the credential's data alone, so they are worked out once per credential version
+    (the fingerprint changes with the data), not per operation."""
+    key = (adapter, settings.credential_id, settings.fingerprint)
+    found = _prepared_for.get(key)
+    if found is None:
+        problems = adapter.validate_connection_config(settings)
+        found = (problems, None if problems else adapter.target(settings))
+        if len(_prepared_for) >= _PREPARED_MAX:
+            _prepared_for.clear()
+        _prepared_for[key] = found
+    return found
 
 
 _CHECKED_FOR_S = 5.0
