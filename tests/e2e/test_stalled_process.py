@@ -1,6 +1,7 @@
 """A web process stalled (SIGSTOP) mid-run for longer than its lease: a worker takes the
 run over and finishes it; when the stalled process resumes (SIGCONT) it gets its late
-answer but stores nothing and calls no further node."""
+answer but stores nothing and calls no further node (an HTTP request, a connector). A
+callback that came before the stalled process parked its node resumes the worker."""
 
 import os
 import signal
@@ -67,11 +68,10 @@ def _hook_and_stop_holder(srv, wid, body, started):
     return raw_id, _run_id(srv, raw_id), web_pid
 
 
-def test_a_stalled_web_process_neither_writes_nor_calls_the_next_node_after_a_takeover(
-    fast_lease_server, target
-):
-    srv = fast_lease_server
-    target.slow_first["/slow"] = 5  # the first call answers after 5 s
+def _stalled_workflow(srv, target, last):
+    """hook (on_completion) -> first -> slow (its first call answers after 5 s) -> `last`,
+    activated; returns (workflow id, activation answer)."""
+    target.slow_first["/slow"] = 5
     wid = srv.create_workflow(
         [
             {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
@@ -85,21 +85,25 @@ def test_a_stalled_web_process_neither_writes_nor_calls_the_next_node_after_a_ta
                 "type": "http.request",
                 "config": {"method": "POST", "url": f"{target.url}/slow", "timeout_ms": 20000},
             },
-            {"id": "next", "type": "http.request", "config": {"method": "POST", "url": f"{target.url}/next"}},
+            last,
         ],
         [
             {"source": "hook", "target": "first"},
             {"source": "first", "target": "slow"},
-            {"source": "slow", "target": "next"},
+            {"source": "slow", "target": last["id"]},
         ],
     )
     code, body = srv.call("POST", f"/api/v1/workflows/{wid}/activate", {})
     assert code == 200, body
+    return wid, body
 
-    raw_id, run_id, web_pid = _hook_and_stop_holder(srv, wid, body, lambda: target.hits.get("/slow"))
+
+def _taken_over_then_resumed(srv, raw_id, run_id, web_pid) -> dict:
+    """Wait until a worker has finished the run the stopped process held, resume that process
+    (SIGCONT), give it time to get its late answer, and check it changed nothing: no node
+    state, no event. Returns the run as the worker finished it."""
     try:
-        # The lease runs out, the timekeeper hands the run to a worker, which re-runs the
-        # interrupted `slow` (its second call answers at once) and then `next`.
+        # The lease runs out and the timekeeper hands the run to a worker, which finishes it.
         run = srv.wait_for(
             lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=60
         )
@@ -108,23 +112,32 @@ def test_a_stalled_web_process_neither_writes_nor_calls_the_next_node_after_a_ta
     assert run["status"] == "completed", run
     before = {n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in run["nodes"]}
     events = srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0]
-
-    # The stalled process resumes: its first `slow` call answers (5 s after it was sent).
-    deadline = time.monotonic() + 8
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
+    time.sleep(8)  # the resumed process gets its answer (5 s after it was sent, or later)
     after = srv.run(run_id)
     assert after["status"] == "completed"
     assert {n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in after["nodes"]} == before
     assert srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0] == events
+    assert os.path.exists(f"/proc/{web_pid}")  # the resumed process is still serving
+    assert srv.sql("SELECT lease_epoch FROM runs_workflowrun WHERE id = ?", (raw_id,))[0][0] >= 2
+    return after
+
+
+def test_a_stalled_web_process_neither_writes_nor_calls_the_next_node_after_a_takeover(
+    fast_lease_server, target
+):
+    srv = fast_lease_server
+    wid, body = _stalled_workflow(
+        srv,
+        target,
+        {"id": "next", "type": "http.request", "config": {"method": "POST", "url": f"{target.url}/next"}},
+    )
+    raw_id, run_id, web_pid = _hook_and_stop_holder(srv, wid, body, lambda: target.hits.get("/slow"))
+    _taken_over_then_resumed(srv, raw_id, run_id, web_pid)
     assert target.hits["/first"] == 1  # succeeded before the stall: never again
     assert target.hits["/next"] == 1  # called by the worker only, never by the resumed process
     assert target.hits["/slow"] == 2  # the interrupted attempt was re-sent once, by the worker
-    assert os.path.exists(f"/proc/{web_pid}")  # the resumed process is still serving
     code, _ = srv.call("GET", f"/api/v1/runs/{run_id}", None)
     assert code == 200
-    taken_over = srv.sql("SELECT lease_epoch FROM runs_workflowrun WHERE id = ?", (raw_id,))[0][0]
-    assert taken_over >= 2
 
 
 def test_a_callback_that_came_before_a_stalled_process_parked_resumes_the_worker_that_took_over(
@@ -184,24 +197,9 @@ def test_a_callback_that_came_before_a_stalled_process_parked_resumes_the_worker
         assert code == 200, body
         raw_id, run_id, web_pid = _hook_and_stop_holder(srv, wid, body, lambda: called_back)
         assert called_back == [202]  # accepted (early: the node has not parked yet)
-        try:
-            run = srv.wait_for(
-                lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=45
-            )
-        finally:
-            os.kill(web_pid, signal.SIGCONT)
-        assert run["status"] == "completed", run
-        nodes = {n["node_id"]: n for n in run["nodes"]}
+        after = _taken_over_then_resumed(srv, raw_id, run_id, web_pid)
+        nodes = {n["node_id"]: n for n in after["nodes"]}
         assert nodes["call"]["output"]["callback"] == {"result": "done early"}
-        before = {n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in run["nodes"]}
-        events = srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0]
-
-        time.sleep(8)  # the stopped process resumes and gets its (late) answer
-        after = srv.run(run_id)
-        assert {
-            n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in after["nodes"]
-        } == before
-        assert srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0] == events
         assert len(api.requests_to("/job")) == 1  # the remote already answered: not sent again
         assert len(api.requests_to("/after")) == 1
         assert [c["outcome"] for c in after["callbacks"]] == ["early"]
@@ -210,7 +208,6 @@ def test_a_callback_that_came_before_a_stalled_process_parked_resumes_the_worker
             (raw_id,),
         )[0]
         assert tuple(tokens) == (1, 1, 1)
-        assert srv.sql("SELECT lease_epoch FROM runs_workflowrun WHERE id = ?", (raw_id,))[0][0] >= 2
     finally:
         api.close()
 
@@ -224,7 +221,6 @@ def test_a_stalled_web_process_does_not_call_the_connector_a_worker_took_over(fa
     srv = fast_lease_server
     api = ApiServer()
     api.route("POST", "/c", (200, {"ok": True}))
-    target.slow_first["/slow"] = 5
     try:
         code, connector = srv.call(
             "POST",
@@ -232,46 +228,11 @@ def test_a_stalled_web_process_does_not_call_the_connector_a_worker_took_over(fa
             {"name": "notify", "config": {"method": "POST", "url": api.url("/c")}},
         )
         assert code == 201, connector
-        wid = srv.create_workflow(
-            [
-                {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
-                {
-                    "id": "first",
-                    "type": "http.request",
-                    "config": {"method": "POST", "url": f"{target.url}/first"},
-                },
-                {
-                    "id": "slow",
-                    "type": "http.request",
-                    "config": {"method": "POST", "url": f"{target.url}/slow", "timeout_ms": 20000},
-                },
-                {"id": "call", "type": "connector.run", "config": {"connector": "notify"}},
-            ],
-            [
-                {"source": "hook", "target": "first"},
-                {"source": "first", "target": "slow"},
-                {"source": "slow", "target": "call"},
-            ],
+        wid, body = _stalled_workflow(
+            srv, target, {"id": "call", "type": "connector.run", "config": {"connector": "notify"}}
         )
-        code, body = srv.call("POST", f"/api/v1/workflows/{wid}/activate", {})
-        assert code == 200, body
         raw_id, run_id, web_pid = _hook_and_stop_holder(srv, wid, body, lambda: target.hits.get("/slow"))
-        try:
-            run = srv.wait_for(
-                lambda: (r := srv.run(run_id))["status"] in ("completed", "failed") and r, timeout_s=60
-            )
-        finally:
-            os.kill(web_pid, signal.SIGCONT)
-        assert run["status"] == "completed", run
-        before = {n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in run["nodes"]}
-        events = srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0]
-
-        time.sleep(8)  # the stopped process resumes: its first `slow` call answers
-        after = srv.run(run_id)
-        assert {
-            n["node_id"]: (n["status"], n["attempts"], n["completed_at"]) for n in after["nodes"]
-        } == before
-        assert srv.sql("SELECT COUNT(*) FROM runs_runevent WHERE run_id = ?", (raw_id,))[0][0] == events
+        _taken_over_then_resumed(srv, raw_id, run_id, web_pid)
         assert target.hits["/first"] == 1 and target.hits["/slow"] == 2
         assert len(api.requests_to("/c")) == 1  # by the worker only
         executions = srv.sql("SELECT status FROM connectors_connectorexecution WHERE run_id = ?", (raw_id,))
@@ -283,6 +244,5 @@ def test_a_stalled_web_process_does_not_call_the_connector_a_worker_took_over(fa
         assert stored["statistics"]["failed_executions"] == 0
         code, listed = srv.call("GET", f"/api/v1/connectors/{connector['id']}/executions/", None)
         assert code == 200 and len(listed["results"]) == 1, listed
-        assert os.path.exists(f"/proc/{web_pid}")
     finally:
         api.close()
