@@ -8,6 +8,14 @@ server lets us cap it) speaks at most TLS 1.2. The matrix, for every adapter:
 - untrusted: verify on, no CA → refused, CONNECTION_ERROR naming TLS, not retried, promptly;
 - unverified: `tls_verify` false → connects and succeeds;
 - tls13: `tls_min_version` 1.3 against the TLS 1.2 server → refused the same way.
+
+Servers with their own TLS: GraphQL and SOAP (http.server with ssl), gRPC
+(grpc.ssl_server_credentials), FTPS (pyftpdlib's TLS_FTPHandler), redis-server,
+mosquitto and nats-server started privately. Where a server cannot be capped at TLS 1.2
+(gRPC, mosquitto) or has no TLS of its own here (moto's S3, RabbitMQ), a TlsTerminator
+puts it behind TLS 1.2. NATS negotiates TLS inside its protocol, so no terminator fits
+and its server speaks TLS 1.3: it has no `tls13` case. PostgreSQL and MariaDB also
+negotiate TLS in-protocol and cannot be started privately here: not covered.
 """
 
 from __future__ import annotations
@@ -297,6 +305,30 @@ def test_mqtt_tls_12_server(api, tls, mqtt_tls12, case):
 def test_mqtt_tls_honours_the_address_rule(api, settings, mqtt_tls12):
     data = {"url": f"mqtts://127.0.0.1:{mqtt_tls12.port}"}
     assert_refused_by_address_rule(api, settings, data, _publish("t"), lambda: mqtt_tls12.accepted)
+
+
+@pytest.fixture(scope="module")
+def amqp_tls12(tls):
+    """The machine's RabbitMQ (5672) behind a TLS terminator capped at TLS 1.2 (a private
+    RabbitMQ node with its own TLS listener is too heavy to start per test run), and a queue."""
+    import pika
+
+    queue = unique("tls")
+    conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", 5672))
+    conn.channel().queue_declare(queue, durable=False, auto_delete=False)
+    terminator = TlsTerminator(5672, server_context(tls))
+    yield f"amqps://guest:guest@127.0.0.1:{terminator.port}/", queue, terminator
+    terminator.close()
+    conn.channel().queue_delete(queue)
+    conn.close()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_amqp_tls_12_server(api, tls, amqp_tls12, case):
+    url, queue, _ = amqp_tls12
+    out = run_with_tls(api, case, tls, {"url": url}, _publish(queue))
+    if MATRIX[case][1]:
+        assert out["destination"] == queue
 
 
 @pytest.fixture(scope="module")
