@@ -1,8 +1,8 @@
 """Secrets typed into a connector's config (auth token, password or API key, headers and
-query parameters named like credentials, the password in a step's URL), handled as those
-typed into a workflow document are (`workflows.trigger_secrets`): sealed at rest, `***` in
-every answer and in the editor, kept when `***` comes back, and their text used, in
-memory, when the connector runs (and masked in what the execution stores)."""
+query parameters named like credentials, and those written into a step's URL), handled
+as those typed into a workflow document are (`workflows.trigger_secrets`): sealed at
+rest, `***` in every answer and in the editor, kept when `***` comes back, and their text
+used, in memory, when the connector runs (and masked in what the execution stores)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ SECRET_FIELDS = (
     "headers.*",
     "queryParams.*",
     "query.*",
-    "url#password",
+    "url#secrets",
 )
 
 

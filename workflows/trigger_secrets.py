@@ -13,9 +13,10 @@ password or API key and credential-named headers and query parameters: its type'
   field, in the draft or the latest version). With nothing to keep (a copy, an import of
   an export) the `***` is stored: the secret is unset, it matches no request, and the
   workflow cannot be activated until it is typed again (`unset_secrets`).
-- A field named `<path>#password` is the password written into the userinfo of the URL at
-  `<path>` (`https://user:s3cret@host/`): that part alone is sealed and shown as `***`
-  (`https://user:***@host/`); the rest of the URL stays readable.
+- A field named `<path>#secrets` is the secrets written into the URL at `<path>`: the
+  password of its userinfo (`https://user:s3cret@host/`) and the values of its query
+  parameters named like credentials (`?api_key=...`). Those parts alone are sealed and
+  shown as `***` (`https://user:***@host/x?api_key=***`); the rest stays readable.
 - A secret field holding a list (`query: {"api_key": ["a", "b"]}`) has each of its
   strings handled as a secret of its own (fields `query.api_key.0`, `query.api_key.1`).
 - Intake reads the text with `unseal` (`runs.intake.secret`); a run's document is
@@ -27,27 +28,46 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import InvalidToken
 from encrypted_model_fields.fields import decrypt_str, encrypt_str
 
-from .engine.masking import MASK, is_sensitive_header, password_texts, url_password, with_url_password
+from .engine.masking import (
+    MASK,
+    is_sensitive_header,
+    password_texts,
+    url_password,
+    url_query_secrets,
+    url_query_value,
+    with_url_password,
+    with_url_query_value,
+)
 from .engine.registry import registry
 
 SEALED = "sealed:v1:"
-URL_PASSWORD = "#password"  # a secret field's suffix: the password in the URL held there
+URL_SECRETS = "#secrets"  # a secret field's suffix: the secrets written into the URL held there
 
 
 class _Password:
     """The last part of a slot's path: the userinfo password of the URL at the path before."""
 
     def __repr__(self) -> str:
-        return URL_PASSWORD
+        return "#password"
+
+
+@dataclass(frozen=True)
+class _QueryValue:
+    """The last part of a slot's path: the `n`th credential-named query parameter called
+    `name` in the URL at the path before."""
+
+    name: str
+    n: int
 
 
 PASSWORD = _Password()
-Path = list  # config keys, list indexes, and PASSWORD last for a URL's password
+Path = list  # config keys, list indexes, and a URL's secret (PASSWORD, _QueryValue) last
 
 
 def seal(text: str) -> str:
@@ -94,11 +114,11 @@ def _secret_slots(document: Any, fields_of: FieldsOf | None = None) -> Iterator[
         if not isinstance(node, dict):
             continue
         for field in (fields_of or _registered_fields)(node):
-            in_url = field.endswith(URL_PASSWORD)
-            pattern = field.removesuffix(URL_PASSWORD).split(".")
+            in_url = field.endswith(URL_SECRETS)
+            pattern = field.removesuffix(URL_SECRETS).split(".")
             for path in _expand(node.get("config"), pattern):
                 if in_url:
-                    yield index, node, ".".join(path), [*path, PASSWORD]
+                    yield from _url_slots(index, node, path)
                     continue
                 value = _get(node, path)
                 if not isinstance(value, list):
@@ -106,6 +126,17 @@ def _secret_slots(document: Any, fields_of: FieldsOf | None = None) -> Iterator[
                     continue
                 for i in range(len(value)):  # each string of a list-valued secret
                     yield index, node, ".".join([*path, str(i)]), [*path, i]
+
+
+def _url_slots(index: int, node: dict, path: list[str]) -> Iterator[tuple[int, dict, str, Path]]:
+    """The URL's password (field `url`) and its credential-named query parameters (field
+    `url?api_key`, `url?api_key.1` for a second one)."""
+    field = ".".join(path)
+    yield index, node, field, [*path, PASSWORD]
+    seen: dict[str, int] = {}
+    for name, _start, _end in url_query_secrets(_get(node, path)):
+        n = seen[name] = seen.get(name, -1) + 1
+        yield index, node, f"{field}?{name}" + (f".{n}" if n else ""), [*path, _QueryValue(name, n)]
 
 
 def _expand(config: Any, pattern: list[str]) -> Iterator[list[str]]:
@@ -126,6 +157,8 @@ def _get(node: dict, path: Path) -> Any:
     for part in path:
         if part is PASSWORD:
             return url_password(value)
+        if isinstance(part, _QueryValue):
+            return url_query_value(value, part.name, part.n)
         if isinstance(part, int):
             value = value[part] if isinstance(value, list) and part < len(value) else None
         elif isinstance(value, dict):
@@ -140,6 +173,8 @@ def _put(container: Any, path: Path, value: Any) -> Any:
     part = path[0]
     if part is PASSWORD:
         return with_url_password(container, value)
+    if isinstance(part, _QueryValue):
+        return with_url_query_value(container, part.name, part.n, value)
     container[part] = value if len(path) == 1 else _put(container[part], path[1:], value)
     return container
 
@@ -184,8 +219,9 @@ def sealed_texts(document: Any, fields_of: FieldsOf | None = None) -> list[str]:
     texts = []
     for _i, node, _f, path in _secret_slots(document, fields_of):
         if _sealed(value := _get(node, path)) and (text := unseal(value)):
-            # a URL's password also goes out decoded (in a Basic header)
-            texts += password_texts(text) if path[-1] is PASSWORD else [text]
+            # written into a URL, as written and decoded (a password goes out in a Basic header)
+            in_url = path[-1] is PASSWORD or isinstance(path[-1], _QueryValue)
+            texts += password_texts(text) if in_url else [text]
     return texts
 
 

@@ -78,9 +78,10 @@ def test_a_copied_connector_whose_secret_was_masked_does_not_send_it(api, api_se
 
 URL_PASSWORD = "conn-Url-Pass-9090"
 LISTED = ["conn-Listed-Key-1212", "conn-Listed-Key-3434"]
+IN_URL = "conn-In-Url-Token-5656"
 
 
-def test_a_step_url_password_and_a_listed_secret_query_value_are_sent_but_never_shown_or_stored(
+def test_secrets_written_into_a_step_url_and_a_listed_secret_query_value_are_sent_but_never_shown_or_stored(
     api, api_server, client, alice
 ):
     api_server.route("GET", "/echo", echo)
@@ -88,14 +89,14 @@ def test_a_step_url_password_and_a_listed_secret_query_value_are_sent_but_never_
     step = {
         "name": "call",
         "method": "GET",
-        "url": url.replace("://", f"://svc:{URL_PASSWORD}@", 1),
+        "url": url.replace("://", f"://svc:{URL_PASSWORD}@", 1) + f"?access_token={IN_URL}",
         "queryParams": {"api_key": LISTED, "page": "1"},
     }
     res = api.post("/api/v1/connectors/", {"name": "typed", "config": {"steps": [step]}}, format="json")
     assert res.status_code == 201, res.content
     cid = res.json()["id"]
     shown = api.get(f"/api/v1/connectors/{cid}").json()["config"]
-    assert shown["steps"][0]["url"] == url.replace("://", "://svc:***@", 1)
+    assert shown["steps"][0]["url"] == url.replace("://", "://svc:***@", 1) + "?access_token=***"
     assert shown["steps"][0]["queryParams"] == {"api_key": ["***", "***"], "page": "1"}
 
     basic = "Basic " + base64.b64encode(f"svc:{URL_PASSWORD}".encode()).decode()
@@ -103,6 +104,7 @@ def test_a_step_url_password_and_a_listed_secret_query_value_are_sent_but_never_
     assert res.json()["status"] == "completed", res.content
     seen = api_server.requests_to("/echo")[0]
     assert seen.headers["authorization"] == basic and seen.query["api_key"] == LISTED
+    assert seen.query["access_token"] == [IN_URL]
 
     # sent back as shown: kept
     res = api.put(f"/api/v1/connectors/{cid}/", {"name": "typed", "config": shown}, format="json")
@@ -110,10 +112,11 @@ def test_a_step_url_password_and_a_listed_secret_query_value_are_sent_but_never_
     again = api.post(f"/api/v1/connectors/{cid}/execute?wait=true", {"input": {}}, format="json")
     seen = api_server.requests_to("/echo")[1]
     assert seen.headers["authorization"] == basic and seen.query["api_key"] == LISTED
+    assert seen.query["access_token"] == [IN_URL]
 
     client.force_login(alice)
     page = client.get(f"/connectors/{cid}/").content.decode()
     everything = stored_text() + page + res.content.decode() + again.content.decode()
     everything += api.get(f"/api/v1/connectors/{cid}/executions").content.decode()
-    for secret in (URL_PASSWORD, *LISTED, basic.split()[1]):
+    for secret in (URL_PASSWORD, *LISTED, IN_URL, basic.split()[1]):
         assert secret not in everything

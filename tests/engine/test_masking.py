@@ -148,3 +148,10 @@ def test_the_password_in_a_url_userinfo_is_found_and_masked(url, password, maske
 def test_a_url_password_is_masked_as_written_and_decoded():
     assert masking.url_secrets("https://u:p%40ss-word@h/") == ["p%40ss-word", "p@ss-word"]
     assert masking.url_secrets("https://h/") == []
+
+
+def test_credential_named_query_parameters_written_into_a_url_are_masked():
+    url = "https://u:pw@h/x?api_key=abc&page=1&token=&access_token=d%20e#f?token=z"
+    assert masking.mask_url(url) == "https://u:***@h/x?api_key=***&page=1&token=&access_token=***#f?token=z"
+    assert masking.url_query_value(url, "access_token", 0) == "d%20e"
+    assert masking.with_url_query_value(url, "api_key", 0, "new") == url.replace("abc", "new")

@@ -163,6 +163,7 @@ def test_no_planted_secret_is_readable_anywhere(api, alice, client, admin_client
     assert (
         userinfo in sent and PLANT.literals["listed_key_a"] in sent and PLANT.literals["listed_key_b"] in sent
     )
+    assert PLANT.literals["url_query_token"] in sent
 
     # The builder's working copy too: the document sent back as the API shows it (secrets `***`).
     shown = api.get(f"/api/v1/workflows/{wid}/draft").json()["document"]

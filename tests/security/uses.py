@@ -25,6 +25,7 @@ PLANT = Plant(
         "url_password": "url-Userinfo-Pass-5656",
         "listed_key_a": "lit-Listed-Key-a-1717",
         "listed_key_b": "lit-Listed-Key-b-2828",
+        "url_query_token": "lit-Url-Query-Token-3939",
     },
     pairs=[("svc-user-7", 'p@ss:w0rd/"quoted"\\x'), ("url-user", "url-Userinfo-Pass-5656")],
 )
@@ -81,9 +82,10 @@ def http_literal(plant, url_for):
 
 @node_use
 def http_url_userinfo(plant, url_for):
-    """A password typed into the URL (sent as Basic auth) and a secret query parameter
-    given a list of values."""
+    """A password and a token typed into the URL (the password sent as Basic auth) and a
+    secret query parameter given a list of values."""
     url = url_for("/echo").replace("://", f"://url-user:{plant.literals['url_password']}@", 1)
+    url += f"?access_token={plant.literals['url_query_token']}"
     query = {"api_key": [plant.literals["listed_key_a"], plant.literals["listed_key_b"]]}
     return Use([_http("http_userinfo", url, {"type": "none"}, query=query)])
 

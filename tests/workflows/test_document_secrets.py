@@ -114,6 +114,7 @@ def test_a_copy_whose_typed_secret_was_masked_does_not_run_until_it_is_typed_aga
 
 URL_PASSWORD = "url-Pass%40word-4711"  # percent-encoded `@`: sent as `url-Pass@word-4711`
 LISTED = ["listed-Query-Key-1111", "listed-Query-Key-2222"]
+IN_URL = ["in-Url-Token-3333", "in-Url-Token-4444"]  # `?access_token=...` written into the URL
 
 
 def with_userinfo(url: str, password: str = URL_PASSWORD) -> str:
@@ -172,4 +173,29 @@ def test_a_url_password_is_kept_out_of_the_error_of_a_request_that_quotes_the_ur
     everything = stored_text() + answer.content.decode()
     everything += api.get(f"/api/v1/runs/{answer.json()['id']}/logs").content.decode()
     for secret in (URL_PASSWORD, "url-Pass@word-4711"):
+        assert secret not in everything
+
+
+def test_secret_query_parameters_written_into_the_url_are_sent_but_never_shown_or_stored(api, server):
+    url = server.url("/echo")
+    written = f"{url}?access_token={IN_URL[0]}&page=2&access_token={IN_URL[1]}"
+    doc = document(written, auth={"type": "none"}, query={})
+    wid = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
+    shown = f"{url}?access_token=***&page=2&access_token=***"
+    for path in ("", "/export", "/versions/1", "/draft"):
+        answer = api.get(f"/api/v1/workflows/{wid}{path}").json()
+        nodes = (answer.get("document") or answer)["nodes"]
+        assert next(n for n in nodes if n["id"] == "call")["config"]["url"] == shown, path
+
+    answer = run(api, wid)
+    assert answer.json()["status"] == "completed", answer.content
+    assert server.requests_to("/echo")[0].query == {"access_token": IN_URL, "page": ["2"]}
+    export = api.get(f"/api/v1/workflows/{wid}/export").json()
+    assert api.put(f"/api/v1/workflows/{wid}", export, format="json").json()["version"] == 1
+    run(api, wid)
+    assert server.requests_to("/echo")[1].query == {"access_token": IN_URL, "page": ["2"]}
+
+    everything = stored_text() + answer.content.decode()
+    everything += api.get(f"/api/v1/runs/{answer.json()['id']}/logs").content.decode()
+    for secret in IN_URL:
         assert secret not in everything

@@ -14,7 +14,8 @@ the forms we ourselves produce and hides each of them:
   leak a long secret's beginning.
 
 Header values whose name says they carry credentials (`mask_headers`) are replaced whole,
-and so is the password of a URL's userinfo (`mask_url`: `https://user:***@host/`).
+and so are a URL's userinfo password and credential-named query parameters (`mask_url`:
+`https://user:***@host/x?api_key=***`).
 Pure Python, no Django: the engine, the connector executor and the host share it.
 """
 
@@ -27,7 +28,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 MASK = "***"
 MIN_SECRET = 3  # shorter strings are not masked (they would blank unrelated text)
@@ -115,9 +116,48 @@ def with_url_password(url: str, password: str) -> str:
     return _USERINFO.sub(lambda m: m.group(1) + password, url, count=1)
 
 
+def url_query_secrets(url: Any) -> list[tuple[str, int, int]]:
+    """(name, start, end) of the value of each credential-named parameter written into
+    `url`'s query string (`?api_key=...`), as written, in order."""
+    start = url.find("?") if isinstance(url, str) else -1
+    if start < 0:
+        return []
+    end = url.find("#", start)
+    end = len(url) if end < 0 else end
+    found, pos = [], start + 1
+    for part in url[start + 1 : end].split("&"):
+        name, eq, _value = part.partition("=")
+        if eq and is_sensitive_header(unquote_plus(name)):
+            found.append((unquote_plus(name), pos + len(name) + 1, pos + len(part)))
+        pos += len(part) + 1
+    return found
+
+
+def url_query_value(url: Any, name: str, n: int) -> str | None:
+    """The value (as written) of the `n`th parameter called `name` of `url`'s query string,
+    when it is named like a credential; else None."""
+    spans = [(s, e) for key, s, e in url_query_secrets(url) if key == name]
+    return url[spans[n][0] : spans[n][1]] if n < len(spans) else None
+
+
+def with_url_query_value(url: str, name: str, n: int, value: str) -> str:
+    """`url` with the `n`th credential-named parameter called `name` set to `value` (as it is)."""
+    spans = [(s, e) for key, s, e in url_query_secrets(url) if key == name]
+    if n >= len(spans):
+        return url
+    start, end = spans[n]
+    return url[:start] + value + url[end:]
+
+
 def mask_url(url: Any) -> Any:
-    """`url` with the password of its userinfo (if any, and not empty) as `***`."""
-    return with_url_password(url, MASK) if url_password(url) else url
+    """`url` with the password of its userinfo and the values of its credential-named query
+    parameters (those not empty) as `***`."""
+    if url_password(url):
+        url = with_url_password(url, MASK)
+    for _name, start, end in reversed(url_query_secrets(url)):
+        if end > start:
+            url = url[:start] + MASK + url[end:]
+    return url
 
 
 def url_secrets(url: Any) -> list[str]:
@@ -126,9 +166,9 @@ def url_secrets(url: Any) -> list[str]:
     return password_texts(url_password(url))
 
 
-def password_texts(password: str | None) -> list[str]:
-    """A URL password as written and percent-decoded (none for no password)."""
-    return list(dict.fromkeys([password, unquote(password)])) if password else []
+def password_texts(text: str | None) -> list[str]:
+    """A secret written into a URL as written and percent-decoded (none for no text)."""
+    return list(dict.fromkeys([text, unquote(text), unquote_plus(text)])) if text else []
 
 
 def secret_values(value: Any, out: list[str] | None = None) -> list[str]:

@@ -159,9 +159,10 @@ def perform(ctx: NodeContext, config: dict[str, Any]) -> dict[str, Any]:
 
 
 # Credentials typed into an HTTP config: auth values, credential-named headers and query
-# parameters (each string of a list too) and the password in the URL's userinfo (sealed at
-# rest, `***` when shown; see `workflows.trigger_secrets`).
-HTTP_SECRET_FIELDS = ("auth.token", "auth.password", "auth.value", "headers.*", "query.*", "url#password")
+# parameters (each string of a list too), and in the URL its userinfo password and
+# credential-named query parameters (sealed at rest, `***` when shown; see
+# `workflows.trigger_secrets`).
+HTTP_SECRET_FIELDS = ("auth.token", "auth.password", "auth.value", "headers.*", "query.*", "url#secrets")
 
 
 @node_type(
