@@ -4,6 +4,7 @@ nothing, starts no further node and stops."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -417,5 +418,55 @@ def test_a_child_that_failed_before_the_holder_lost_the_run_is_not_started_again
         assert sub.status == "failed" and sub.error["details"]["child_run_id"] == str(
             WorkflowRun.objects.get(workflow_id=child).pk
         )
+    finally:
+        server.close()
+
+
+def test_a_holder_that_lost_the_run_while_resuming_a_callback_node_consumes_nothing(api):
+    """The callback came while the node waited; the worker that took the run to resume it
+    lost the lease before storing the resume. Its batch stores nothing, the payload stays
+    unconsumed, and the next holder resumes the node with it, once."""
+    from runs.callbacks import receive_callback
+    from runs.models import CorrelationToken
+
+    server = ApiServer()
+    try:
+        server.route("POST", "/after", (200, {"ok": True}))
+        run = new_run(
+            api,
+            [
+                START,
+                {"id": "wait", "type": "flow.callback", "config": {"expires_in_s": 600}},
+                {
+                    "id": "after",
+                    "type": "http.request",
+                    "config": {"method": "POST", "url": server.url("/after")},
+                },
+            ],
+            [{"source": "start", "target": "wait"}, {"source": "wait", "target": "after"}],
+        )
+        run_id = str(run.pk)
+        assert execute_run(run_id) == "waiting"
+        token = CorrelationToken.objects.get(run_id=run_id).token
+        epoch = leases.acquire(run_id, "holder")  # the worker woken by the callback
+        assert receive_callback(token=token, payload={"n": 1}).outcome == "accepted"
+        store = OrmStore()
+        snap = store.load_run(run_id)
+        waiting = snap.nodes[("wait", None)]
+        assert waiting.wait["resume"] == {"n": 1}
+        store.hold(run_id, "holder", epoch)
+        take_over(run_id)
+        with pytest.raises(LeaseLost):
+            with store.batch(run_id):
+                store.save_nodes(run_id, [dataclasses.replace(waiting, status="running")])
+        assert CorrelationToken.objects.get(run_id=run_id).consumed_at is None
+        assert NodeExecution.objects.get(run_id=run_id, node_id="wait").status == "waiting"
+
+        leases.release(run_id, "another-worker")
+        assert execute_run(run_id) == "completed"
+        nodes = {n.node_id: n for n in NodeExecution.objects.filter(run_id=run_id)}
+        assert nodes["wait"].output == {"n": 1} and nodes["after"].attempts == 1
+        assert len(server.requests_to("/after")) == 1
+        assert CorrelationToken.objects.get(run_id=run_id).consumed_at is not None
     finally:
         server.close()
