@@ -47,6 +47,25 @@ def held_run(api):
     return run_id, store
 
 
+def callback_run(api, server) -> str:
+    """A new run of start -> wait (flow.callback) -> after (POST `server`/after)."""
+    server.route("POST", "/after", (200, {"ok": True}))
+    run = new_run(
+        api,
+        [
+            START,
+            {"id": "wait", "type": "flow.callback", "config": {"expires_in_s": 600}},
+            {
+                "id": "after",
+                "type": "http.request",
+                "config": {"method": "POST", "url": server.url("/after")},
+            },
+        ],
+        [{"source": "start", "target": "wait"}, {"source": "wait", "target": "after"}],
+    )
+    return str(run.pk)
+
+
 def snapshot(run_id):
     return (
         sorted(NodeExecution.objects.filter(run_id=run_id).values_list("node_id", "status", "attempts")),
@@ -320,21 +339,7 @@ def test_a_waiting_callback_node_taken_over_after_its_callback_came_resumes_once
 
     server = ApiServer()
     try:
-        server.route("POST", "/after", (200, {"ok": True}))
-        run = new_run(
-            api,
-            [
-                START,
-                {"id": "wait", "type": "flow.callback", "config": {"expires_in_s": 600}},
-                {
-                    "id": "after",
-                    "type": "http.request",
-                    "config": {"method": "POST", "url": server.url("/after")},
-                },
-            ],
-            [{"source": "start", "target": "wait"}, {"source": "wait", "target": "after"}],
-        )
-        run_id = str(run.pk)
+        run_id = callback_run(api, server)
         store = OrmStore()
         store.load_run(run_id)
         epoch = leases.acquire(run_id, "holder")
@@ -431,21 +436,7 @@ def test_a_holder_that_lost_the_run_while_resuming_a_callback_node_consumes_noth
 
     server = ApiServer()
     try:
-        server.route("POST", "/after", (200, {"ok": True}))
-        run = new_run(
-            api,
-            [
-                START,
-                {"id": "wait", "type": "flow.callback", "config": {"expires_in_s": 600}},
-                {
-                    "id": "after",
-                    "type": "http.request",
-                    "config": {"method": "POST", "url": server.url("/after")},
-                },
-            ],
-            [{"source": "start", "target": "wait"}, {"source": "wait", "target": "after"}],
-        )
-        run_id = str(run.pk)
+        run_id = callback_run(api, server)
         assert execute_run(run_id) == "waiting"
         token = CorrelationToken.objects.get(run_id=run_id).token
         epoch = leases.acquire(run_id, "holder")  # the worker woken by the callback
