@@ -6,6 +6,8 @@ import uuid
 
 from django.utils import timezone
 
+from workflows.engine.masking import mask_url
+
 from .adapters import registry
 from .models import ProviderConnection, ProviderExecution
 
@@ -43,7 +45,7 @@ def connection_representation(conn: ProviderConnection) -> dict:
         "workspace": str(conn.workspace_id),
         "name": conn.name,
         "provider": conn.provider,
-        "base_url": conn.base_url,
+        "base_url": mask_url(conn.base_url),  # one saved before secrets were refused there
         "credential": credential.name if credential else None,
         "credential_fields_set": credential.fields_set if credential else [],
         "settings": conn.settings or {},

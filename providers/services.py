@@ -24,6 +24,7 @@ from django.utils import timezone
 from config.errors import ApplicationError
 from workflows import fencing
 from workflows.engine.errors import ErrorCategory, NodeError
+from workflows.engine.masking import mask_url
 from workflows.models import Workspace
 
 from .adapters import (
@@ -74,6 +75,12 @@ def _clean(*, workspace_id, provider: str, name: Any, base_url: Any, credential:
         raise _invalid("base_url", f"base_url must be an http(s) URL: {adapter_cls.base_url_help}.")
     if len(base_url) > 500:
         raise _invalid("base_url", "base_url is at most 500 characters.")
+    if mask_url(base_url) != base_url:  # stored and shown as it is: no place for a secret
+        raise _invalid(
+            "base_url",
+            "base_url must not carry a password or a credential-named query parameter: "
+            "keep the secret in the connection's credential.",
+        )
     if not isinstance(settings_, dict):
         raise _invalid("settings", "settings must be an object.")
     found = None

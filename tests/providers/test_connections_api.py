@@ -39,6 +39,8 @@ def test_a_connection_needs_the_credential_field_its_provider_reads(api, fake_ma
     [
         ({"name": "x", "provider": "nope", "base_url": "https://a.example"}, "provider"),
         ({"name": "x", "provider": "zapier", "base_url": "ftp://a.example"}, "base_url"),
+        ({"name": "x", "provider": "n8n", "base_url": "https://me:s3cret-Pw@a.example"}, "base_url"),
+        ({"name": "x", "provider": "n8n", "base_url": "https://a.example/?api_key=s3cret-Key"}, "base_url"),
         (
             {"name": "x", "provider": "n8n", "base_url": "https://a.example", "credential": "missing"},
             "credential",
