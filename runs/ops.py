@@ -39,13 +39,14 @@ def healthz(request):
 READYZ_APPLICATION_NAME = "switchyard-readyz"  # the check's PostgreSQL sessions, by name
 
 
-def _database():
-    """A connection of the check's own, closed after one read of the migrations table, and
-    bounded in the driver by READYZ_TIMEOUT_S (the probe's wait bounds the answer; these
-    bound the thread): PostgreSQL's `connect_timeout` (whole seconds, 2 at least) and
-    `statement_timeout` (a locked table); SQLite's busy `timeout` (a locked database)."""
+def _read_one_row(alias: str, table: str) -> None:
+    """One read of `table` on a connection of the check's own to database `alias`, closed
+    afterwards and bounded in the driver by READYZ_TIMEOUT_S (the probe's wait bounds the
+    answer; these bound the thread): PostgreSQL's `connect_timeout` (whole seconds, 2 at
+    least) and `statement_timeout` (a locked table); SQLite's busy `timeout` (a locked
+    database)."""
     timeout = settings.READYZ_TIMEOUT_S
-    source = connections[DEFAULT_DB_ALIAS].settings_dict
+    source = connections[alias].settings_dict
     backend = load_backend(source["ENGINE"])
     options = dict(source.get("OPTIONS") or {})
     if backend.DatabaseWrapper.vendor == "sqlite":
@@ -57,11 +58,11 @@ def _database():
         options["options"] = f"{options.get('options', '')} {bound}".strip()
         options["application_name"] = READYZ_APPLICATION_NAME
     own = backend.DatabaseWrapper({**source, "OPTIONS": options}, "readyz")
-    table = own.ops.quote_name(MigrationRecorder.Migration._meta.db_table)
+    quoted = own.ops.quote_name(table)
     failure = None
     try:
         with own.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+            cursor.execute(f"SELECT 1 FROM {quoted} LIMIT 1")
     except Exception as exc:  # any failure means not ready: reported below
         failure = f"{type(exc).__name__}: {exc}"
     finally:
@@ -74,9 +75,16 @@ def _database():
         raise ConnectionError(failure)
 
 
+def _database():
+    _read_one_row(DEFAULT_DB_ALIAS, MigrationRecorder.Migration._meta.db_table)
+
+
 def _broker():
     """A Redis broker is pinged with its own connection, bounded by READYZ_TIMEOUT_S (the
-    broker's pooled client waits without limit); any other broker answers `ping()`."""
+    broker's pooled client waits without limit). The database-backed (ORM) broker reads its
+    queue table like the database check, bounded in the driver (Django-Q's own `ping()`
+    answers without asking anything, and its connection set-up waits out a locked SQLite
+    file for the busy timeout of 30 s)."""
     url = settings.Q_CLUSTER.get("redis")
     if isinstance(url, str):
         import redis
@@ -87,6 +95,12 @@ def _broker():
             client.ping()
         finally:
             client.close()
+        return
+    alias = settings.Q_CLUSTER.get("orm")
+    if isinstance(alias, str):
+        from django_q.models import OrmQ
+
+        _read_one_row(alias, OrmQ._meta.db_table)
         return
     from django_q.brokers import get_broker
 

@@ -70,26 +70,26 @@ TIMEOUT_S = 1.0
 MARGIN_S = 20.0  # a loaded machine; the unbounded driver waits 130 s (PostgreSQL) or 30 s (SQLite)
 
 
-def fails_within_bound(client) -> str:
-    """/readyz answers 503 naming the database within the bound, and the check's thread is
+def fails_within_bound(client, check: str = "database") -> str:
+    """/readyz answers 503 naming the check within the bound, and the check's thread is
     done (its driver call gave up on its own, it is not stuck): the driver's error."""
     started = time.monotonic()
     res = client.get("/readyz")
     assert time.monotonic() - started < TIMEOUT_S + MARGIN_S
     assert res.status_code == 503, res.content
     error = res.json()["error"]
-    assert error["code"] == "NOT_READY" and "database" in error["message"], error
-    assert not error["details"]["checks"]["database"]["ok"]
-    running = ops._checks._running["database"]
+    assert error["code"] == "NOT_READY" and check in error["message"], error
+    assert not error["details"]["checks"][check]["ok"]
+    running = ops._checks._running[check]
     wait([running], timeout=MARGIN_S)
-    assert running.done(), "the database check is still stuck in the driver"
+    assert running.done(), f"the {check} check is still stuck in the driver"
     assert running.exception() is not None
     return str(running.exception())
 
 
-def database_check(client) -> dict:
+def database_check(client, check: str = "database") -> dict:
     body = client.get("/readyz").json()
-    return (body.get("checks") or body["error"]["details"]["checks"])["database"]
+    return (body.get("checks") or body["error"]["details"]["checks"])[check]
 
 
 def readyz_sessions() -> int:
@@ -162,3 +162,42 @@ def test_a_locked_sqlite_database_fails_the_database_check_within_its_busy_timeo
     finally:
         holder.close()
     assert database_check(client)["ok"]  # the next probe runs a new check
+
+
+@on_sqlite
+def test_a_locked_sqlite_database_fails_the_database_backed_broker_check_within_its_busy_timeout(
+    client, settings, transactional_db
+):
+    """The ORM broker's queue lives in the database: a locked file is a broker that does not
+    answer, and its check gives up in the driver (Django-Q's connection set-up would wait
+    out the 30 s busy timeout, holding the check's thread)."""
+    settings.READYZ_TIMEOUT_S = TIMEOUT_S
+    connection.close()
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=MARGIN_S)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("SELECT count(*) FROM django_q_ormq").fetchall()
+        assert "locked" in fails_within_bound(client, "broker")
+    finally:
+        holder.close()
+    assert database_check(client, "broker")["ok"]
+
+
+@on_postgresql
+def test_a_locked_queue_table_fails_the_database_backed_broker_check_within_its_statement_timeout(
+    client, settings, db
+):
+    settings.READYZ_TIMEOUT_S = TIMEOUT_S
+    settings.Q_CLUSTER = {k: v for k, v in settings.Q_CLUSTER.items() if k != "redis"} | {"orm": "default"}
+    params = connection.get_connection_params()
+    holder = psycopg.connect(
+        **{k: v for k, v in params.items() if k in ("dbname", "user", "password", "host", "port")}
+    )
+    try:
+        holder.execute("LOCK TABLE django_q_ormq IN ACCESS EXCLUSIVE MODE")
+        assert "statement timeout" in fails_within_bound(client, "broker")
+    finally:
+        holder.close()
+    assert readyz_sessions() == 0
+    assert database_check(client, "broker")["ok"]
