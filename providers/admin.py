@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin
 
+from workflows.engine.masking import mask_url
+
 from . import services
 from .models import ProviderConnection, ProviderExecution
 
@@ -20,6 +22,13 @@ class ProviderConnectionForm(forms.ModelForm):
         credential, workspace = data.get("credential"), data.get("workspace")
         if credential is not None and workspace is not None and credential.workspace_id != workspace.pk:
             self.add_error("credential", "Choose a credential of the connection's workspace.")
+        base_url = data.get("base_url")
+        if base_url and mask_url(base_url) != base_url:  # as the API: stored and shown as it is
+            self.add_error(
+                "base_url",
+                "A base URL must not carry a password or a credential-named query parameter: "
+                "keep the secret in the connection's credential.",
+            )
         return data
 
 
