@@ -119,6 +119,15 @@ def test_graphql_tls_honours_the_address_rule(api, settings, graphql_tls):
     assert_refused_by_address_rule(api, settings, data, GQL_NODE, lambda: graphql_tls.httpd.connections)
 
 
+def test_http_request_to_an_untrusted_certificate_says_tls(api, graphql_tls):
+    """The engine's own http.request node (system CAs) gets the same clear refusal."""
+    run = run_nodes(api, [{"id": "n", "type": "http.request", "config": {"url": graphql_tls.url}}])
+    error = node_of(run, "n")["error"]
+    assert error["category"] == "CONNECTION_ERROR"
+    assert error["message"].startswith("TLS refused (CERTIFICATE_VERIFY_FAILED)"), error
+    assert error["details"] == {"tls": "CERTIFICATE_VERIFY_FAILED"}
+
+
 # --------------------------------------------------------------------------------- SOAP
 
 
