@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config import json_input
 from config.api_errors import ApiError
 from config.openapi import ERROR, ID_PARAM, PAGE_PARAM
 from workflows.api import require_object
@@ -228,8 +229,6 @@ def callback_view(request, token):
 
 def callbacks_payload(request, body: bytes):
     """The callback body: JSON when it parses, form fields as an object, else text."""
-    import json
-
     content_type = (request.content_type or "").split(";")[0].strip().lower()
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return {k: v[0] if len(v) == 1 else v for k, v in request._request.POST.lists()}
@@ -237,6 +236,8 @@ def callbacks_payload(request, body: bytes):
     if not text.strip():
         return None
     try:
-        return json.loads(text)
+        return json_input.loads(text)
+    except json_input.JSONTooDeep as exc:  # Python's parser recurses: never a RecursionError
+        raise ApiError("PARSE_ERROR", f"The callback body is not accepted: {exc}", status_code=400) from None
     except ValueError:
         return text
