@@ -162,6 +162,7 @@ def make_executor(provider: str):
                 run_id=ctx.run_id,
                 node_id=ctx.node_id,
                 iteration=ctx.iteration,
+                outer=ctx.outer,
                 provider=provider,
                 connection=ctx.render(connection) if isinstance(connection, str) else connection,
                 expires_in_s=_positive(expires, "expires_in_s", DEFAULT_CALLBACK_EXPIRY_S),

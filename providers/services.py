@@ -557,7 +557,9 @@ def _zapier_hook_connection(*, run_id: str, workflow: str) -> ProviderConnection
     )
 
 
-def _op_callback(*, run_id, node_id, iteration, provider, connection, expires_in_s, node_type) -> dict:
+def _op_callback(
+    *, run_id, node_id, iteration, provider, connection, expires_in_s, node_type, outer=()
+) -> dict:
     secret = ""
     if connection:
         conn = _node_connection(run_id=run_id, provider=provider, connection=connection)
@@ -569,6 +571,7 @@ def _op_callback(*, run_id, node_id, iteration, provider, connection, expires_in
         run_id=run_id,
         node_id=node_id,
         iteration=iteration,
+        outer=outer,
         expires_in_s=expires_in_s,
         context={"type": node_type, "provider": provider, "connection": connection},
         signing_secret=secret,

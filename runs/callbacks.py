@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from workflows import fencing
-from workflows.engine import masking
+from workflows.engine import iterations, masking
 
 from .models import (
     CallbackOutcome,
@@ -69,9 +69,12 @@ def create_callback(
     expires_in_s: float | None,
     context: dict[str, Any] | None = None,
     signing_secret: str = "",
+    outer: tuple[int, ...] | list[int] = (),
 ) -> dict[str, Any]:
-    """Register a token for the node; returns {"token", "url", "expires_at", "signed",
-    "delivered"}. Nothing is stored by a run's holder that lost its lease (`LeaseLost`).
+    """Register a token for the node instance (`iteration`, and `outer`: the enclosing
+    loops' indices in a nested loop's body); returns {"token", "url", "expires_at",
+    "signed", "delivered"}. Nothing is stored by a run's holder that lost its lease
+    (`LeaseLost`).
 
     Idempotent per node instance: while the instance's latest token is neither used nor
     expired, it is returned again (with the same signing secret), so a node re-run after a
@@ -83,10 +86,13 @@ def create_callback(
     expired one gets a new token."""
     fencing.check()
     now = timezone.now()
+    instance = {
+        "node_id": node_id,
+        "iteration": iteration,
+        "outer_iterations": iterations.encode_outer(outer),
+    }
     latest = (
-        CorrelationToken.objects.filter(
-            run_id=run_id, node_id=node_id, iteration=iteration, kind=CorrelationKind.CALLBACK
-        )
+        CorrelationToken.objects.filter(run_id=run_id, kind=CorrelationKind.CALLBACK, **instance)
         .order_by("-created_at", "-id")
         .first()
     )
@@ -101,8 +107,7 @@ def create_callback(
         token=token,
         kind=CorrelationKind.CALLBACK,
         run_id=run_id,
-        node_id=node_id,
-        iteration=iteration,
+        **instance,
         expires_at=expires_at,
         context=context or {},
         signing_secret=signing_secret or "",
@@ -163,7 +168,11 @@ def _receive_run_callback(corr, payload, body, headers, remote_addr):
         outcome, refusal = CallbackOutcome.BAD_SIGNATURE, CallbackRefused("bad signature")
     else:
         waiting = NodeExecution.objects.filter(
-            run_id=corr.run_id, node_id=corr.node_id, iteration=corr.iteration, status="waiting"
+            run_id=corr.run_id,
+            node_id=corr.node_id,
+            iteration=corr.iteration,
+            outer_iterations=corr.outer_iterations,
+            status="waiting",
         ).exists()
         outcome = CallbackOutcome.ACCEPTED if waiting else CallbackOutcome.EARLY
         corr.used_at = now
@@ -175,6 +184,7 @@ def _receive_run_callback(corr, payload, body, headers, remote_addr):
         token=corr,
         node_id=corr.node_id,
         iteration=corr.iteration,
+        outer_iterations=corr.outer_iterations,
         outcome=outcome,
         payload=payload,
         headers=masking.mask_headers(headers),
@@ -226,6 +236,7 @@ def receipts_of(run, request=None) -> list[dict[str, Any]]:
         {
             "node_id": r.node_id,
             "iteration": r.iteration,
+            "iteration_path": r.iteration_path,
             "received_at": r.received_at.isoformat(),
             "outcome": r.outcome,
             "payload": r.payload,

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from workflows import fencing
+from workflows.engine import iterations
 from workflows.engine.registry import registry
 from workflows.engine.store import Services
 
@@ -35,7 +36,7 @@ class DjangoServices(Services):
         return session_for(allow_private=self.allow_private_outbound)
 
     def start_child_run(
-        self, *, parent_run_id, parent_node_id, workflow_id, input, wait, iteration=None
+        self, *, parent_run_id, parent_node_id, workflow_id, input, wait, iteration=None, outer=()
     ) -> str:
         """A child run one level deeper than its parent (at most `max_subworkflow_depth`),
         counted against its workflow's `max_runs_per_day` like a triggered run."""
@@ -56,14 +57,14 @@ class DjangoServices(Services):
                         retryable=False,
                     )
                 workflow = Workflow.objects.get(pk=workflow_id, workspace_id=parent.workspace_id)
-                key = _child_key(workflow, parent_run_id, parent_node_id, iteration)
+                key = _child_key(workflow, parent_run_id, parent_node_id, iterations.path(iteration, outer))
                 try:
                     child = start_run(
                         workflow=workflow,
                         input=input,
                         mode=parent.mode,
                         trigger_type="flow.subworkflow",
-                        parent=(parent, parent_node_id, iteration) if wait else None,
+                        parent=(parent, parent_node_id, iteration, tuple(outer)) if wait else None,
                         enforce_daily_limit=True,
                         depth=depth,
                         idempotency_key=key,
@@ -82,12 +83,15 @@ class DjangoServices(Services):
             if threading.current_thread() is not threading.main_thread():
                 connection.close()
 
-    def create_callback(self, *, run_id, node_id, iteration, expires_in_s, context=None) -> dict[str, Any]:
+    def create_callback(
+        self, *, run_id, node_id, iteration, expires_in_s, context=None, outer=()
+    ) -> dict[str, Any]:
         try:
             return create_callback(
                 run_id=run_id,
                 node_id=node_id,
                 iteration=iteration,
+                outer=outer,
                 expires_in_s=expires_in_s,
                 context=context or {"type": "flow.callback"},
             )
@@ -133,14 +137,14 @@ class DjangoServices(Services):
 CHILD_KEY = "subworkflow:{parent}:{node}:{iteration}#"
 
 
-def _child_key(workflow, parent_run_id, node_id: str, iteration: int | None) -> str:
-    """The idempotency key of a node instance's child run: the same while its latest child
-    is unfinished, succeeded, or finished without its result taken by the node yet (a re-run
-    of the node after a takeover gets that child, and its result, even a failure); the next
-    one once the node took a failed or cancelled child's result (its retry starts a new
-    child)."""
+def _child_key(workflow, parent_run_id, node_id: str, path: list[int] | None) -> str:
+    """The idempotency key of a node instance's child run (`path`: the instance's iteration
+    path): the same while its latest child is unfinished, succeeded, or finished without
+    its result taken by the node yet (a re-run of the node after a takeover gets that
+    child, and its result, even a failure); the next one once the node took a failed or
+    cancelled child's result (its retry starts a new child)."""
     prefix = CHILD_KEY.format(
-        parent=parent_run_id, node=node_id, iteration="" if iteration is None else iteration
+        parent=parent_run_id, node=node_id, iteration=".".join(str(i) for i in path or ())
     )
     keys = WorkflowRun.objects.filter(
         workflow=workflow, idempotency_key__startswith=prefix, trigger_type="flow.subworkflow"

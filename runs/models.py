@@ -81,6 +81,7 @@ class WorkflowRun(models.Model):
     # set yet: a re-run of that node after a takeover waits on this child again, even if
     # it failed (a retry after the node took its result starts a new child).
     parent_resumed_at = models.DateTimeField(null=True, blank=True)
+    parent_outer_iterations = models.CharField(max_length=200, blank=True, default="")  # as NodeExecution's
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
@@ -119,6 +120,11 @@ class WorkflowRun(models.Model):
 
     def __str__(self):
         return f"run {self.id} ({self.status})"
+
+    @property
+    def parent_iteration_path(self) -> list[int] | None:
+        """The iteration path of the parent node instance that started this child run."""
+        return iterations.path(self.parent_iteration, iterations.decode_outer(self.parent_outer_iterations))
 
     @property
     def is_finished(self) -> bool:
@@ -230,6 +236,7 @@ class CorrelationToken(models.Model):
     run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="correlation_tokens")
     node_id = models.CharField(max_length=63)
     iteration = models.IntegerField(null=True, blank=True)
+    outer_iterations = models.CharField(max_length=200, blank=True, default="")  # as NodeExecution's
     expires_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField(null=True, blank=True)
@@ -248,6 +255,10 @@ class CorrelationToken(models.Model):
     def __str__(self):
         return f"{self.kind} for {self.run_id}/{self.node_id}"
 
+    @property
+    def iteration_path(self) -> list[int] | None:
+        return iterations.path(self.iteration, iterations.decode_outer(self.outer_iterations))
+
 
 class CallbackOutcome(models.TextChoices):
     ACCEPTED = "accepted", "Accepted (the node was waiting)"
@@ -264,6 +275,7 @@ class CallbackReceipt(models.Model):
     token = models.ForeignKey(CorrelationToken, on_delete=models.CASCADE, related_name="receipts")
     node_id = models.CharField(max_length=63)
     iteration = models.IntegerField(null=True, blank=True)
+    outer_iterations = models.CharField(max_length=200, blank=True, default="")  # as NodeExecution's
     received_at = models.DateTimeField(auto_now_add=True)
     outcome = models.CharField(max_length=14, choices=CallbackOutcome.choices)
     payload = models.JSONField(null=True, blank=True)
@@ -278,6 +290,10 @@ class CallbackReceipt(models.Model):
 
     def __str__(self):
         return f"callback {self.outcome} for {self.run_id}/{self.node_id}"
+
+    @property
+    def iteration_path(self) -> list[int] | None:
+        return iterations.path(self.iteration, iterations.decode_outer(self.outer_iterations))
 
 
 class RunEvent(models.Model):

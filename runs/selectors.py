@@ -131,11 +131,19 @@ def run_detail(run: WorkflowRun, request=None) -> dict:
         run.failed_nodes = sum(r.status == "failed" for r in flat)
     links = WorkflowRun.objects.filter(Q(parent_run=run) | Q(retry_of=run)).order_by("created_at")
     children, retries = [], []
-    for rid, parent_id, node_id in links.values_list("pk", "parent_run_id", "parent_node_id"):
-        if parent_id == run.pk:
-            children.append({"id": str(rid), "node_id": node_id or None})
+    for link in links.only(
+        "pk", "parent_run_id", "parent_node_id", "parent_iteration", "parent_outer_iterations"
+    ):
+        if link.parent_run_id == run.pk:
+            children.append(
+                {
+                    "id": str(link.pk),
+                    "node_id": link.parent_node_id or None,
+                    "iteration_path": link.parent_iteration_path,
+                }
+            )
         else:
-            retries.append(str(rid))
+            retries.append(str(link.pk))
     return {
         **run_summary(run),
         "version": run.version.number,

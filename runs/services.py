@@ -8,6 +8,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from config.errors import ApplicationError
+from workflows.engine import iterations
 from workflows.engine.registry import registry
 from workflows.engine.scheduler import initial_states
 from workflows.models import Workflow
@@ -54,7 +55,7 @@ def start_run(
     trigger_type: str = "",
     user=None,
     idempotency_key: str = "",
-    parent: tuple[WorkflowRun, str, int | None] | None = None,
+    parent: tuple[WorkflowRun, str, int | None, tuple[int, ...]] | None = None,
     version=None,
     enforce_daily_limit: bool = False,
     enqueue: bool = True,
@@ -159,6 +160,7 @@ def _start_run(
         parent_run=parent[0] if parent else None,
         parent_node_id=parent[1] if parent else "",
         parent_iteration=parent[2] if parent else None,
+        parent_outer_iterations=iterations.encode_outer(parent[3]) if parent else "",
         depth=depth,
     )
     if lease_owner:

@@ -61,7 +61,9 @@ class FakeServices(Services):
         self.children: list[dict[str, Any]] = []
         self.callbacks: list[dict[str, Any]] = []
 
-    def start_child_run(self, *, parent_run_id, parent_node_id, workflow_id, input, wait, iteration=None):
+    def start_child_run(
+        self, *, parent_run_id, parent_node_id, workflow_id, input, wait, iteration=None, outer=()
+    ):
         self.children.append(
             {
                 "parent_run_id": parent_run_id,
@@ -73,7 +75,7 @@ class FakeServices(Services):
         )
         return f"child-{len(self.children)}"
 
-    def create_callback(self, *, run_id, node_id, iteration, expires_in_s):
+    def create_callback(self, *, run_id, node_id, iteration, expires_in_s, outer=()):
         token = f"tok-{len(self.callbacks) + 1}"
         expires_at = datetime.now(UTC) + timedelta(seconds=expires_in_s) if expires_in_s else None
         self.callbacks.append({"run_id": run_id, "node_id": node_id, "iteration": iteration, "token": token})

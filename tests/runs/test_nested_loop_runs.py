@@ -163,3 +163,60 @@ def test_node_executions_list_orders_outer_iterations_as_numbers(api):
     execute(api, wid, [[f"r{i}"] for i in range(11)])
     listed = api.get(f"/api/v1/workflows/{wid}/nodes/line/executions").json()["results"]
     assert [e["iteration_path"] for e in listed] == [[i, 0] for i in reversed(range(11))]
+
+
+def test_callbacks_of_a_nested_loop_are_told_apart_by_iteration_path(api, client):
+    """Two outer iterations wait at once on the same inner index: each instance gets its own
+    token, and the run detail's receipts name the full path."""
+    hold = {"id": "hold", "type": "flow.callback", "config": {"expires_in_s": 600}}
+    wid = nested_workflow(api, [hold])
+    doc = api.get(f"/api/v1/workflows/{wid}").json()
+    outer = next(n for n in doc["nodes"] if n["id"] == "outer")
+    outer["config"]["concurrency"] = 2
+    res = api.put(f"/api/v1/workflows/{wid}", doc, format="json")
+    assert res.status_code == 200, res.content
+    run_id = execute(api, wid, [["a"], ["b"]], wait=False)["run_id"]
+    waiting = NodeExecution.objects.filter(run_id=run_id, node_id="hold", status="waiting")
+    tokens = {tuple(row.iteration_path): row.wait["data"]["token"] for row in waiting}
+    assert set(tokens) == {(0, 0), (1, 0)}
+    assert tokens[(0, 0)] != tokens[(1, 0)]
+    for path in [(1, 0), (0, 0)]:
+        res = client.post(
+            f"/api/v1/callbacks/{tokens[path]}",
+            json.dumps({"for": list(path)}),
+            content_type="application/json",
+        )
+        assert res.status_code in (200, 202), res.content
+    detail = api.get(f"/api/v1/runs/{run_id}").json()
+    assert detail["status"] == "completed", detail["error"]
+    got = {tuple(n["iteration_path"]): n["output"] for n in detail["nodes"] if n["node_id"] == "hold"}
+    assert got == {(0, 0): {"for": [0, 0]}, (1, 0): {"for": [1, 0]}}
+    receipts = [(r["iteration"], r["iteration_path"], r["outcome"]) for r in detail["callbacks"]]
+    assert receipts == [(0, [1, 0], "accepted"), (0, [0, 0], "accepted")]
+
+
+def test_child_runs_of_a_nested_loop_are_one_per_instance_and_name_their_path(api):
+    echo = api.post(
+        "/api/v1/workflows/",
+        {
+            "schema": "switchyard.workflow/1",
+            "name": "echo",
+            "nodes": [{"id": "start", "type": "trigger.manual"}, transform("echo", {"v": "{{ input.v }}"})],
+            "edges": [{"source": "start", "target": "echo"}],
+        },
+        format="json",
+    ).json()["id"]
+    call = {
+        "id": "call",
+        "type": "flow.subworkflow",
+        "config": {"workflow": echo, "input": {"v": "{{ item }}"}},
+    }
+    wid = nested_workflow(api, [call])
+    run = execute(api, wid, [["a"], ["b", "c"]])
+    assert run["status"] == "completed", run["error"]
+    got = {tuple(n["iteration_path"]): n["output"] for n in run["nodes"] if n["node_id"] == "call"}
+    assert got == {(0, 0): {"v": "a"}, (1, 0): {"v": "b"}, (1, 1): {"v": "c"}}
+    detail = api.get(f"/api/v1/runs/{run['id']}").json()
+    children = sorted((c["iteration_path"], c["node_id"]) for c in detail["children"])
+    assert children == [([0, 0], "call"), ([1, 0], "call"), ([1, 1], "call")]
+    assert len({c["id"] for c in detail["children"]}) == 3

@@ -66,13 +66,19 @@ class NodeContext:
     ]  # template names: trigger, input, nodes, variables, workspace, execution, item, index
     services: Services
     attempt: int = 1
-    iteration: int | None = None
+    iteration: int | None = None  # the innermost loop's item index
+    outer: tuple[int, ...] = ()  # the enclosing loops' item indices (a nested loop's body)
     deadline: float | None = None  # time.monotonic() bound for this attempt
     cancelled: threading.Event = field(default_factory=threading.Event)
     resume: Any = None  # what ended a Wait (None on a first call)
     wait_data: dict[str, Any] | None = None  # the Wait.data persisted when the node parked
     logs: list[tuple[str, str, Any]] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)  # see add_secrets
+
+    @property
+    def iteration_path(self) -> list[int] | None:
+        """None outside loops, [index] in a loop body, [outer, ..., inner] when nested."""
+        return None if self.iteration is None else [*self.outer, self.iteration]
 
     @property
     def raw_config(self) -> dict[str, Any]:

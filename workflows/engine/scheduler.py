@@ -79,7 +79,7 @@ from typing import Any
 from .attempt import Job, compute, merge_input, run_job
 from .errors import ErrorCategory, NodeError
 from .graph import analyse
-from .iterations import index
+from .iterations import index, outer
 from .outbound import mask_secrets, secret_values
 from .policy import retry_delay_s, should_retry
 from .registry import NodeContext, NodeRegistry, NodeResult, Wait
@@ -348,6 +348,7 @@ class _Drive:
             services=self.sched.services,
             attempt=st.attempts,
             iteration=index(key[1]),
+            outer=outer(key[1]),
             deadline=min(bounds) if bounds else None,
             resume=item.resume,
             wait_data=(st.wait or {}).get("data") if item.from_wait else None,

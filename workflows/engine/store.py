@@ -189,10 +189,12 @@ class Services:
         input: Any,
         wait: bool,
         iteration: int | None = None,
+        outer: tuple[int, ...] = (),
     ) -> str:
         """Start a sub-workflow run; when `wait`, the host resumes the parent node with
-        `{"run_id", "status", "output", "error"}` once the child finishes. Idempotent per
-        (parent run, node, iteration): called again for the same node instance (re-run
+        `{"run_id", "status", "output", "error"}` once the child finishes. `iteration` and
+        `outer` name the node instance (`ctx.iteration`, `ctx.outer`). Idempotent per
+        (parent run, node, iteration path): called again for the same node instance (re-run
         after a takeover) it returns the child already started, unless that one failed or
         was cancelled (a retry starts a new one)."""
         raise NotImplementedError("sub-workflows need a host")
@@ -205,8 +207,10 @@ class Services:
         iteration: int | None,
         expires_in_s: float | None,
         context: dict[str, Any] | None = None,
+        outer: tuple[int, ...] = (),
     ) -> dict[str, Any]:
-        """Register a callback token; returns {"token", "url", "expires_at"}. `context`
+        """Register a callback token for the node instance (`iteration`, `outer`: its
+        `ctx.iteration` and `ctx.outer`); returns {"token", "url", "expires_at"}. `context`
         describes the waiting node for the run detail (node type, provider, ...). A re-run
         of a node instance gets the token it already handed out; `"delivered": True` when
         that token was already called (the node waits on it and resumes at once, it need

@@ -58,6 +58,7 @@ def subworkflow_node(ctx: NodeContext) -> NodeResult | Wait:
         input=child_input,
         wait=wait,
         iteration=ctx.iteration,
+        outer=ctx.outer,
     )
     ctx.log("info", f"started sub-workflow run {run_id}", {"child_run_id": run_id})
     if not wait:
@@ -123,6 +124,7 @@ def callback_node(ctx: NodeContext) -> NodeResult | Wait:
         run_id=ctx.run_id,
         node_id=ctx.node_id,
         iteration=ctx.iteration,
+        outer=ctx.outer,
         expires_in_s=ctx.config.get("expires_in_s"),
     )
     expires_at = _as_datetime(callback.get("expires_at"))

@@ -205,6 +205,7 @@ def _request_then_wait(ctx: NodeContext) -> Wait:
             run_id=ctx.run_id,
             node_id=ctx.node_id,
             iteration=ctx.iteration,
+            outer=ctx.outer,
             expires_in_s=_positive({"e": expires}, "e", DEFAULT_CALLBACK_EXPIRY_S),
             context={"type": "http.request"},
         )
