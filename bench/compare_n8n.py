@@ -1,6 +1,7 @@
 """Side by side with a real n8n: the same 6-node webhook workflow, the same load, one run.
 
     .venv/bin/python bench/compare_n8n.py [--setup sqlite|postgres] [--quick] [--n8n-url URL]
+        [--concurrency 1,8,16] [--no-peer]
 
 The workflow is ../shared/peers/n8n/workflow_peer_bench.json (Webhook -> Set -> IF -> Set /
 Set -> Set, answering with the last node's output), rebuilt here in our interchange format
@@ -9,7 +10,8 @@ Set -> Set, answering with the last node's output), rebuilt here in our intercha
 Both systems get the load of ../shared/peers/n8n/load.py (bench/_load.py's `drive`: threads,
 one keep-alive connection each, body {"name", "amount", "qty"} with the amount alternating
 around 100 so both branches run): a warm-up, then N requests at concurrency 1 and 8 (the
-concurrencies the peer's own run_bench.sh uses), each repeated. Printed: answers/s, client
+concurrencies the peer's own run_bench.sh uses) and 16 (the throughput target's), each
+repeated (`--concurrency` picks others). Printed: answers/s, client
 latency p50/p95/p99, server CPU per run (ours: every `serve` process; n8n: its process and
 children, when its pid is known), that both answered the same body for the same request,
 and the ratios ours / n8n.
@@ -17,7 +19,7 @@ and the ratios ours / n8n.
 n8n: reached at --n8n-url (default $N8N_URL or http://127.0.0.1:5678) on the webhook path
 --n8n-path (default /webhook/peer-bench). If that path does not answer yet and $N8N_API_KEY
 is set, the workflow JSON is created and activated through n8n's public API first. With no
-n8n answering, it says so and prints our figures alone. Ours: a fresh database and our own
+n8n answering, or with --no-peer, it prints our figures alone. Ours: a fresh database and our own
 `serve` (bench/_harness.py), SQLite by default (n8n's default store is SQLite too).
 """
 
@@ -233,6 +235,13 @@ def main() -> int:
     parser.add_argument("--n8n-url", default=os.environ.get("N8N_URL", "http://127.0.0.1:5678"))
     parser.add_argument("--n8n-path", default="/webhook/peer-bench")
     parser.add_argument("--serve-arg", action="append", default=[])
+    parser.add_argument(
+        "--concurrency",
+        default="1,8,16",
+        type=lambda text: [int(c) for c in text.split(",") if c],
+        help="comma-separated client concurrencies (default 1,8,16)",
+    )
+    parser.add_argument("--no-peer", action="store_true", help="measure ours alone (no n8n probed)")
     args = parser.parse_args()
     n = args.requests or (200 if args.quick else 1000)
     repeat = args.repeat or (1 if args.quick else 3)
@@ -243,11 +252,14 @@ def main() -> int:
     )
     print(
         "client ceiling (same load function, do-nothing server): "
-        + ", ".join(f"c={c} {client_ceiling(c, 2000):.0f}/s" for c in (1, 8)),
+        + ", ".join(f"c={c} {client_ceiling(c, 2000):.0f}/s" for c in args.concurrency),
         flush=True,
     )
     n8n_port = int(args.n8n_url.rsplit(":", 1)[1].split("/")[0])
-    why_not = None if n8n_ready(args.n8n_url) else f"no n8n answers at {args.n8n_url}"
+    if args.no_peer:
+        why_not = "--no-peer"
+    else:
+        why_not = None if n8n_ready(args.n8n_url) else f"no n8n answers at {args.n8n_url}"
     if why_not is None:
         why_not = ensure_n8n_workflow(args.n8n_url, n8n_port, args.n8n_path)
     if why_not:
@@ -259,7 +271,7 @@ def main() -> int:
             server.start(serve_args=args.serve_arg)
             nodes, edges = peer_workflow()
             _, path = activate(server, nodes, edges, "peer-bench: webhook -> set -> if -> set/set -> respond")
-            for conc in (1, 8):
+            for conc in args.concurrency:
                 results[("ours", conc)] = measure(
                     "switchyard", server.port, path, n, conc, repeat, lambda: server_cpu_s(server)
                 )
@@ -282,7 +294,7 @@ def main() -> int:
     if why_not:
         print(f"(no n8n figures: {why_not})")
         return 0
-    for conc in (1, 8):
+    for conc in args.concurrency:
         ours, theirs = results[("ours", conc)], results[("n8n", conc)]
         cpu = (
             f", CPU per run n8n/ours {theirs['cpu_ms'] / ours['cpu_ms']:.1f}x"
