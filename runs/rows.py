@@ -69,12 +69,41 @@ def batched():
 
 
 def send(statements: list[tuple[str, list]]) -> None:
+    """Run the statements as one query. Their values are bound here, statement by statement
+    (psycopg would parse the whole joined text for placeholders on every send: a batch is
+    too long for its parse cache, and that parse was the largest single cost of a run)."""
     if not statements:
         return
+    if len(statements) == 1:
+        sql, params = statements[0]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    from psycopg.adapt import Transformer  # batches exist on PostgreSQL only (`can_batch`)
+
     with connection.cursor() as cursor:
-        cursor.execute(
-            ";\n".join(sql for sql, _ in statements), [p for _, params in statements for p in params]
-        )
+        literal = Transformer.from_context(cursor.cursor).as_literal
+        cursor.execute(";\n".join(_bound(sql, params, literal) for sql, params in statements))
+
+
+@lru_cache(maxsize=512)
+def _pieces(sql: str) -> tuple[str, ...]:
+    """The text around the `%s` placeholders of one of this module's statements (they hold
+    no other `%`)."""
+    if "%%" in sql or "%(" in sql:
+        raise ValueError("only plain %s placeholders can be bound here")
+    return tuple(sql.split("%s"))
+
+
+def _bound(sql: str, params: list, literal) -> str:
+    pieces = _pieces(sql)
+    if len(pieces) != len(params) + 1:
+        raise ValueError(f"{len(params)} values for {len(pieces) - 1} placeholders")
+    out = [pieces[0]]
+    for value, piece in zip(params, pieces[1:], strict=True):
+        out.append(literal(value).decode())
+        out.append(piece)
+    return "".join(out)
 
 
 def flush() -> None:
