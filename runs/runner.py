@@ -22,6 +22,7 @@ from django.db import DatabaseError, connection
 
 from config.log_format import bind_run
 from workflows import fencing
+from workflows.engine.registry import registry
 from workflows.engine.scheduler import RunOutcome
 from workflows.engine.store import LeaseLost
 
@@ -127,8 +128,6 @@ class InlineRunner:
             if self._busy >= self.size:
                 return False
             self._busy += 1
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="inline-run")
             return True
 
     def cancel_reservation(self) -> None:
@@ -138,7 +137,21 @@ class InlineRunner:
     def submit(self, run, owner: str) -> Future:
         """Advance `run` (leased to `owner`: a `WorkflowRun` or its id) on a reserved slot.
         The future's result is the `RunOutcome`. A run `start_run` has just created (it
-        carries its version, and no node rows yet) is not read back from the database."""
+        carries its version, and no node rows yet) is not read back from the database.
+
+        A run whose every node is pure (`inline` node types: no I/O, no wait, no loop) is
+        advanced right here, on the caller's thread: it cannot outlast a few node
+        computations, so the hand-off to a pool thread (and back) would only cost."""
+        if getattr(run, "fresh", False) and all_pure(run.version):
+            future = Future()
+            try:
+                future.set_result(self._advance(run, owner))
+            except Exception as exc:  # logged by `_advance`, which handed the run to a worker
+                future.set_exception(exc)
+            return future
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="inline-run")
         return self._pool.submit(self._advance, run, owner)
 
     def _advance(self, run, owner: str) -> RunOutcome:
@@ -160,6 +173,12 @@ class InlineRunner:
 
 
 inline = InlineRunner()
+
+
+def all_pure(version) -> bool:
+    """Every node of the version is of a pure (`inline`) node type."""
+    types = {node["type"] for node in version.document["nodes"]}
+    return all(t in registry and registry.get(t).inline for t in types)
 
 
 def release_connection() -> None:

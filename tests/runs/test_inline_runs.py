@@ -146,3 +146,41 @@ def test_inline_slots_are_given_back(api, client):
     for n in range(django_settings.INLINE_RUNS + 2):
         res = client.post(path, b'{"n": %d}' % n, content_type="application/json")
         assert res.status_code == 200 and res.json() == {"a": n + 1, "b": 2 * n + 2}
+
+
+def test_a_run_of_pure_nodes_is_advanced_on_the_waiting_thread(api):
+    """No hand-off to a pool thread for a run whose nodes are all pure: `submit` returns
+    it done; a run with another node type still goes to the pool."""
+    from runs import leases
+    from workflows.models import Workflow
+
+    wid, _ = hook_workflow(api)
+    pure = runner.InlineRunner()
+    assert pure.reserve()
+    owner = leases.new_owner()
+    run = services.start_run(
+        workflow=Workflow.objects.get(pk=wid), input={"body": {"n": 3}}, enqueue=False, lease_owner=owner
+    )
+    future = pure.submit(run, owner)
+    assert future.done() and future.result().status == "completed"
+    assert pure._pool is None and pure._busy == 0
+    assert WorkflowRun.objects.get(pk=run.pk).output == {"a": 4, "b": 8}
+
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "with a wait",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "pause", "type": "logic.wait", "config": {"duration_s": 0.01}},
+        ],
+        "edges": [{"source": "start", "target": "pause"}],
+    }
+    res = api.post("/api/v1/workflows/", doc, format="json")
+    assert res.status_code == 201, res.content
+    other = runner.InlineRunner()
+    assert other.reserve()
+    run = services.start_run(
+        workflow=Workflow.objects.get(pk=res.json()["id"]), input={}, enqueue=False, lease_owner=owner
+    )
+    assert other.submit(run, owner).result(timeout=30).status == "completed"
+    assert other._pool is not None
