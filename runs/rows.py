@@ -207,3 +207,54 @@ def update(model, values: dict[str, Any], where: dict[str, Any]) -> int | None:
         if not null
     ]
     return execute(sql, params)
+
+
+@lru_cache(maxsize=64)
+def _readers(model, vendor: str) -> tuple[tuple[str, ...], tuple]:
+    """A model's concrete fields (attribute names) and, per field, the converters the ORM
+    applies to a value read from this database (SQLite's UUID and datetime text, JSON)."""
+    table = model._meta.db_table
+    names, converters = [], []
+    for field in model._meta.concrete_fields:
+        col = field.get_col(table)
+        names.append(field.attname)
+        converters.append(
+            tuple((c, col) for c in connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+        )
+    return tuple(names), tuple(converters)
+
+
+def columns(model, alias: str) -> str:
+    """The model's concrete columns, qualified by `alias`, in `instance()` order."""
+    qn = connection.ops.quote_name
+    return ", ".join(f"{alias}.{qn(f.column)}" for f in model._meta.concrete_fields)
+
+
+def width(model) -> int:
+    return len(model._meta.concrete_fields)
+
+
+def instance(model, values: Sequence[Any]):
+    """A model instance from a row of its `columns()`, as the ORM would build it."""
+    names, converters = _readers(model, connection.vendor)
+    converted = []
+    for value, steps in zip(values, converters, strict=True):
+        for convert, col in steps:
+            value = convert(value, col, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, names, converted)
+
+
+def create(model, **fields):
+    """Save a new instance with one prepared INSERT (what `objects.create` stores, without
+    building the query each time): defaults and `auto_now_add` applied, no signals sent,
+    primary key given by its default (not assigned by the database)."""
+    if batching():
+        return model.objects.create(**fields)  # written now, not when the batch ends
+    obj = model(**fields)
+    concrete = model._meta.concrete_fields
+    values = [f.pre_save(obj, add=True) for f in concrete]
+    insert(model, tuple(f.name for f in concrete), [values])
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj

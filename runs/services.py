@@ -15,7 +15,7 @@ from workflows.models import Workflow
 from workflows.selectors import latest_version, runs_today
 from workflows.trigger_secrets import unset_secrets
 
-from . import leases, metrics
+from . import leases, metrics, rows
 from .models import (
     NodeExecution,
     NodeStatus,
@@ -168,12 +168,12 @@ def _start_run(
     if idempotency_key:
         try:
             with transaction.atomic():
-                run = WorkflowRun.objects.create(**fields)
+                run = rows.create(WorkflowRun, **fields)
         except IntegrityError:
             # A concurrent request with the same Idempotency-Key won: answer with its run.
             return WorkflowRun.objects.get(workflow=workflow, idempotency_key=idempotency_key)
     else:
-        run = WorkflowRun.objects.create(**fields)
+        run = rows.create(WorkflowRun, **fields)
     run.fresh = True
     metrics.run_started(run)
     if several_triggers:
