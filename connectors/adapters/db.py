@@ -6,12 +6,21 @@ reading at most `max_rows` rows (+1 to tell that there were more, then `truncate
 `db.execute` runs one statement, or `statements` in one transaction (all or nothing), and
 returns RETURNING rows when there are any. A credential with
 `read_only` opens read-only sessions and refuses `db.execute` before connecting.
+
+TLS: both servers negotiate it inside their protocol, so plain connections stay possible.
+A credential that sets any TLS option (`tls_verify`, `tls_ca_bundle`, `tls_min_version`),
+or whose URL asks for it (`?sslmode=` for PostgreSQL, `?ssl=true` for MySQL), gets TLS or
+no connection: verified against `tls_ca_bundle` (else the system CAs) and the host name,
+or, with `tls_verify` false, encrypted but unverified. A refused handshake is
+CONNECTION_ERROR "TLS refused (…)", not retried.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import os
+import tempfile
 from typing import Any
 
 import psycopg
@@ -19,11 +28,12 @@ import pymysql
 import pymysql.cursors
 from psycopg.rows import dict_row
 
+from workflows.engine import outbound
 from workflows.engine.errors import ErrorCategory, NodeError
 
 from .base import Adapter, ConnectionSettings, Limits, Operation, OperationResult, categorize_common
 from .registry import register_adapter
-from .security import checked_address, socket_to, tls_context
+from .security import checked_address, socket_to, tls_context, tls_min_version
 from .sql import bind, json_row
 
 MAX_ROWS_LIMIT = 100_000
@@ -109,6 +119,36 @@ def _statements(params: dict[str, Any]) -> list[tuple[Any, Any]]:
     if not params.get("sql"):
         raise NodeError(ErrorCategory.VALIDATION_ERROR, "db.execute needs sql or statements")
     return [(params.get("sql"), params.get("params"))]
+
+
+_TLS_FIELDS = ("tls_verify", "tls_ca_bundle", "tls_min_version")
+
+
+def _tls_asked(settings: ConnectionSettings) -> bool:
+    """Whether the credential sets a TLS option: then the connection is TLS or nothing."""
+    return any(settings.data.get(name) for name in _TLS_FIELDS)
+
+
+# libpq's words for a refused handshake → OpenSSL's reason names (outbound.tls_error).
+_LIBPQ_TLS_REASONS = (
+    ("certificate verify failed", "CERTIFICATE_VERIFY_FAILED"),
+    ("server certificate for", "CERTIFICATE_VERIFY_FAILED"),  # host name mismatch
+    ("protocol version", "TLSV1_ALERT_PROTOCOL_VERSION"),
+    ("unsupported protocol", "UNSUPPORTED_PROTOCOL"),
+    ("no protocols available", "NO_PROTOCOLS_AVAILABLE"),
+    ("wrong version number", "WRONG_VERSION_NUMBER"),
+    ("server does not support ssl", "SERVER_DOES_NOT_SUPPORT_TLS"),
+)
+
+
+def _libpq_tls_failure(message: str) -> NodeError | None:
+    lowered = message.lower()
+    for words, reason in _LIBPQ_TLS_REASONS:
+        if words in lowered:
+            return outbound.tls_error(reason)
+    if "ssl error" in lowered or "ssl syscall error" in lowered:
+        return outbound.tls_error("HANDSHAKE_FAILED")
+    return None
 
 
 class _DatabaseAdapter(Adapter):
@@ -225,13 +265,26 @@ class PostgresAdapter(_DatabaseAdapter):
         if settings.password:
             kwargs["password"] = settings.password
         kwargs.update({k: v for k, v in settings.query.items() if k in ("sslmode", "target_session_attrs")})
-        if not settings.tls.verify and "sslmode" not in kwargs:
-            kwargs["sslmode"] = "require"
+        if "sslmode" not in kwargs and _tls_asked(settings):
+            kwargs["sslmode"] = "verify-full" if settings.tls.verify else "require"
         if settings.tls.min_version:
+            tls_min_version(settings.tls)  # VALIDATION_ERROR for anything but 1.2 / 1.3
             kwargs["ssl_min_protocol_version"] = f"TLSv{settings.tls.min_version}"
         if settings.read_only:
             kwargs["options"] = "-c default_transaction_read_only=on"
-        return _PgConnection(psycopg.connect(**kwargs), settings.read_only)
+        if not settings.tls.ca_bundle:
+            if kwargs.get("sslmode") in ("verify-ca", "verify-full"):
+                kwargs["sslrootcert"] = "system"  # the system CAs, not ~/.postgresql/root.crt
+            return _PgConnection(psycopg.connect(**kwargs), settings.read_only)
+        # libpq reads the CA bundle from a file, once, while connecting.
+        handle, path = tempfile.mkstemp(prefix="switchyard-ca-", suffix=".pem")
+        try:
+            with os.fdopen(handle, "w") as out:
+                out.write(settings.tls.ca_bundle)
+            kwargs["sslrootcert"] = path
+            return _PgConnection(psycopg.connect(**kwargs), settings.read_only)
+        finally:
+            os.unlink(path)
 
     def categorize(self, exc: BaseException) -> NodeError:
         state = getattr(exc, "sqlstate", None) or ""
@@ -246,6 +299,9 @@ class PostgresAdapter(_DatabaseAdapter):
         if state in ("40001", "40P01", "57P01", "57P03", "53300"):
             return NodeError(ErrorCategory.SERVICE_UNAVAILABLE, message, details)
         if isinstance(exc, psycopg.OperationalError) and not state:
+            refused = _libpq_tls_failure(str(exc))
+            if refused is not None:
+                return refused
             return NodeError(ErrorCategory.CONNECTION_ERROR, f"could not connect: {message}", details)
         if isinstance(exc, psycopg.Error):
             return NodeError(ErrorCategory.INTEGRATION_ERROR, message, details, retryable=False)
@@ -329,9 +385,7 @@ class MySqlAdapter(_DatabaseAdapter):
     def connect(self, settings: ConnectionSettings, limits: Limits) -> _MySqlConnection:
         port = settings.port or self.default_port
         address = checked_address(settings.host, port, allow_private=limits.allow_private)
-        wants_tls = (
-            settings.query.get("ssl") in ("true", "1") or settings.tls.ca_bundle or settings.tls.min_version
-        )
+        wants_tls = settings.query.get("ssl") in ("true", "1") or _tls_asked(settings)
         conn = pymysql.connect(
             # The name stays for TLS (the certificate is checked against it); the socket below
             # goes to the address we checked.

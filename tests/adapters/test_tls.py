@@ -15,7 +15,7 @@ mosquitto and nats-server started privately. Where a server cannot be capped at 
 (gRPC, mosquitto) or has no TLS of its own here (moto's S3, RabbitMQ), a TlsTerminator
 puts it behind TLS 1.2. NATS negotiates TLS inside its protocol, so no terminator fits
 and its server speaks TLS 1.3: it has no `tls13` case. PostgreSQL and MariaDB also
-negotiate TLS in-protocol and cannot be started privately here: not covered.
+negotiate TLS in-protocol: test_db_tls starts private servers of both for the same matrix.
 """
 
 from __future__ import annotations

@@ -288,3 +288,106 @@ def nats_tls_server(tls: TlsFiles, directory: Path) -> BrokerProcess:
         f'tls {{\n  cert_file: "{tls.cert_path}"\n  key_file: "{tls.key_path}"\n  timeout: 2\n}}\n'
     )
     return BrokerProcess(["nats-server", "-c", str(conf)], port, directory / "nats.log")
+
+
+# ------------------------------------------------------------- databases with their own TLS
+
+
+class DatabaseProcess(BrokerProcess):
+    """A private database server (mariadbd, postgres) on `port` with its data under a temp
+    directory; `close` stops it and removes that directory."""
+
+    def __init__(self, argv: list[str], port: int, log: Path, directory: Path, *, ready_s: float = 20):
+        self.directory = directory
+        super().__init__(argv, port, log, ready_s=ready_s)
+
+    def close(self) -> None:
+        import shutil
+
+        try:
+            super().close()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _run(argv: list[str], log: Path) -> None:
+    import subprocess
+
+    with log.open("ab") as out:
+        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=60, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{argv[0]} failed: {log.read_text()[-2000:]}")
+
+
+def mariadb_tls_server(tls: TlsFiles, directory: Path) -> DatabaseProcess:
+    """A private mariadbd (own datadir, socket and port) with TLS, TLS 1.2 only. Plain
+    connections are still accepted, as in a default install; root over the socket only."""
+    import os
+
+    data = directory / "data"
+    log = directory / "mariadb.log"
+    user = ["--user=root"] if os.geteuid() == 0 else []
+    _run(
+        [
+            "mariadb-install-db", "--no-defaults", f"--datadir={data}", *user,
+            "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
+        ],
+        log,
+    )  # fmt: skip
+    port = free_port()
+    argv = [
+        "mariadbd", "--no-defaults", f"--datadir={data}", *user,
+        "--bind-address=127.0.0.1", f"--port={port}", f"--socket={directory / 'mysqld.sock'}",
+        f"--pid-file={directory / 'mysqld.pid'}", "--skip-name-resolve", "--skip-log-bin",
+        f"--ssl-cert={tls.cert_path}", f"--ssl-key={tls.key_path}", f"--ssl-ca={tls.ca_path}",
+        "--tls-version=TLSv1.2", "--innodb-buffer-pool-size=16M", "--performance-schema=OFF",
+    ]  # fmt: skip
+    return DatabaseProcess(argv, port, log, directory)
+
+
+def postgres_tls_server(tls: TlsFiles) -> DatabaseProcess:
+    """A private PostgreSQL 15 with TLS capped at TLS 1.2, trusting `hostssl` connections from
+    127.0.0.1 and refusing plain ones. initdb refuses to run as root, so when the tests run as
+    root (as in CI) the cluster belongs to the `postgres` OS user (`runuser`)."""
+    import os
+    import pwd
+    import shutil
+    import tempfile
+
+    bin_dir = Path("/usr/lib/postgresql/15/bin")
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    # Not under pytest's tmp dir: that one is private to root, and the server runs as postgres.
+    directory = Path(tempfile.mkdtemp(prefix="switchyard-pg-tls-"))
+    try:
+        for name, source in (("server.pem", tls.cert_path), ("server.key", tls.key_path)):
+            shutil.copyfile(source, directory / name)
+        (directory / "server.key").chmod(0o600)
+        if as_postgres:
+            for path in (directory, directory / "server.pem", directory / "server.key"):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        data = directory / "data"
+        log = directory / "postgres.log"
+        _run(
+            [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+             "-E", "UTF8", "--no-sync", "--no-instructions"],
+            log,
+        )  # fmt: skip
+        (data / "pg_hba.conf").write_text(
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n"
+        )
+        port = free_port()
+        argv = [
+            *as_postgres, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={directory}",
+            "-c", "ssl=on", "-c", f"ssl_cert_file={directory / 'server.pem'}",
+            "-c", f"ssl_key_file={directory / 'server.key'}",
+            "-c", "ssl_max_protocol_version=TLSv1.2", "-c", "fsync=off", "-c", "shared_buffers=16MB",
+            "-c", "log_connections=on",
+        ]  # fmt: skip
+        return DatabaseProcess(argv, port, log, directory)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
