@@ -59,3 +59,32 @@ def test_a_token_finds_its_endpoint_and_workflow_as_the_orm_reads_them(api):
     assert concrete(found.workflow) == concrete(endpoint.workflow)
     assert found.node["id"] == "hook"
     assert active_trigger(endpoint.token + "x") is None
+
+
+def test_node_rows_inserted_together_keep_their_order_and_every_value(api):
+    from django.utils import timezone
+
+    from runs.models import NodeExecution
+    from runs.store import NODE_COLUMNS
+    from workflows.models import Workflow
+
+    wid = api.post("/api/v1/workflows/", WEBHOOK, format="json").json()["id"]
+    workflow = Workflow.objects.get(pk=wid)
+    run = rows.create(
+        WorkflowRun, workspace_id=workflow.workspace_id, workflow=workflow, version=workflow.versions.first()
+    )
+    now = timezone.now()
+    outputs = ["text with 'quotes' and %s", None, [1, {"a": None}], {"nested": {"x": "\u00e9"}}, 0, True, ""]
+    values = [
+        (run.pk, f"n{i}", i if i % 2 else None, "1.2" if i == 3 else "", "data.transform", i)
+        + ("succeeded", 1, {"in": i}, out, None, ["main"], None, [], now, None, None)
+        for i, out in enumerate(outputs)
+    ]
+    rows.insert(NodeExecution, NODE_COLUMNS, values)
+    stored = list(NodeExecution.objects.filter(run=run).order_by("id"))
+    assert [r.node_id for r in stored] == [f"n{i}" for i in range(len(outputs))]
+    assert [r.output for r in stored] == outputs
+    assert [(r.iteration, r.outer_iterations, r.order) for r in stored] == [
+        (i if i % 2 else None, "1.2" if i == 3 else "", i) for i in range(len(outputs))
+    ]
+    assert all(r.started_at == now and r.completed_at is None and r.handles == ["main"] for r in stored)
