@@ -14,32 +14,72 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 
-class JSONTooDeep(ValueError):
+class JSONRefused(ValueError):
+    """JSON that parses but is not taken (a 400 naming what is wrong)."""
+
+
+class JSONTooDeep(JSONRefused):
     pass
+
+
+class JSONHasNul(JSONRefused):
+    """A string or key holding NUL (`\\u0000`): PostgreSQL stores no NUL in text or jsonb, so
+    it is refused at the door on every database instead of failing where it is stored."""
+
+
+NUL_MESSAGE = "JSON strings and keys must not contain NUL (\\u0000) characters."
+
+
+def _scan(value) -> tuple[int, bool]:
+    """Nesting depth of lists and objects (a scalar is 0), and whether any string or key
+    holds NUL, without recursion."""
+    if isinstance(value, str):
+        return 0, "\x00" in value
+    deepest, nul, stack = 0, False, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+            nul = nul or any("\x00" in key for key in item)
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif isinstance(child, str) and "\x00" in child:
+                nul = True
+    return deepest, nul
+
+
+def refuse_nul(value):
+    """`value` (JSON-like: strings, lists, objects), or JSONHasNul when a string or key holds NUL."""
+    if _scan(value)[1]:
+        raise JSONHasNul(NUL_MESSAGE)
+    return value
 
 
 def depth_of(value) -> int:
     """Nesting depth of lists and objects (a scalar is 0), without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return deepest
+    return _scan(value)[0]
 
 
 def check_depth(value, limit: int | None = None):
+    """`value`, or JSONTooDeep past `limit` levels, or JSONHasNul for a NUL in a string."""
     limit = settings.MAX_JSON_DEPTH if limit is None else limit
-    if depth_of(value) > limit:
+    depth, nul = _scan(value)
+    if depth > limit:
         raise JSONTooDeep(f"JSON nested deeper than {limit} levels.")
+    if nul:
+        raise JSONHasNul(NUL_MESSAGE)
     return value
 
 
 def loads(raw: str | bytes, limit: int | None = None):
-    """`json.loads` that raises ValueError (JSONTooDeep) for over-deep nesting, never RecursionError."""
+    """`json.loads` that raises ValueError (JSONTooDeep) for over-deep nesting, never
+    RecursionError, and JSONHasNul for a NUL in a string or key."""
     try:
         value = json.loads(raw)
     except RecursionError:
@@ -61,5 +101,5 @@ class BoundedJSONParser(JSONParser):
             ) from None
         try:
             return check_depth(data)
-        except JSONTooDeep as exc:
+        except JSONRefused as exc:
             raise ParseError(f"JSON parse error - {exc}") from None

@@ -275,7 +275,7 @@ def _step_config(step: StepForm) -> dict[str, Any]:
         if step.body_type in ("json", "form") and not _is_one_template(body):
             try:
                 out["body"] = json_input.loads(body)
-            except json_input.JSONTooDeep as exc:
+            except json_input.JSONRefused as exc:
                 errors.setdefault("body", []).append(str(exc))
             except ValueError as exc:
                 errors.setdefault("body", []).append(

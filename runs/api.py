@@ -237,7 +237,7 @@ def callbacks_payload(request, body: bytes):
         return None
     try:
         return json_input.loads(text)
-    except json_input.JSONTooDeep as exc:  # Python's parser recurses: never a RecursionError
+    except json_input.JSONRefused as exc:  # too deep (the parser recurses) or a NUL
         raise ApiError("PARSE_ERROR", f"The callback body is not accepted: {exc}", status_code=400) from None
     except ValueError:
         return text

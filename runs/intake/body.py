@@ -40,12 +40,14 @@ def read_body(request, *, methods: tuple[str, ...] | None = ("POST",)) -> bytes 
 
 
 def parse_body(request, raw: bytes):
-    """JSON (None when blank; raises ValueError when invalid), a form as a dict, else text."""
+    """JSON (None when blank; raises ValueError when invalid or holding NUL), a form as a
+    dict, else text."""
     ctype = (request.content_type or "").lower()
     if ctype == "application/json" or ctype.endswith("+json"):
         if not raw.strip():
             return None
         return json_input.loads(raw)
     if ctype == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    return raw.decode("utf-8", "replace") if raw else None
+        form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        return json_input.refuse_nul(form)  # PostgreSQL stores no NUL: refused on every database
+    return json_input.refuse_nul(raw.decode("utf-8", "replace")) if raw else None

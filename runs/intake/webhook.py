@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 
+from config import json_input
 from workflows.engine import masking
 
 from .. import selectors, services
@@ -70,6 +71,8 @@ def receive_webhook(request, *, workflow, endpoint, node):
         return json_error(401, "AUTHENTICATION_FAILED", "The webhook's authentication did not match.")
     try:
         body = parse_body(request, raw)
+    except json_input.JSONHasNul as exc:
+        return json_error(400, "PARSE_ERROR", f"The body is not accepted: {exc}", {"body": [str(exc)]})
     except ValueError as exc:
         return json_error(400, "PARSE_ERROR", f"The body is not valid JSON: {exc}", {"body": [str(exc)]})
     start = dict(
