@@ -1,4 +1,5 @@
-"""What is stored of a payload: secrets masked, size capped with a visible marker."""
+"""What is stored of a payload: secrets masked, NUL characters shown as U+FFFD (PostgreSQL
+stores none), size capped with a visible marker."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ from workflows.engine.outbound import mask_secrets
 TRUNCATION_MARKER = "_switchyard_truncated"
 
 
+def _without_nul(value: Any) -> Any:
+    """`value` with each NUL in its strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def for_storage(value: Any, secrets: list[str] | None = None, limit: int | None = None) -> Any:
     """Mask secrets, then cap the JSON size. Over the cap the stored value becomes a marker
     object with a text preview; the full value still flows to the next node in memory."""
@@ -20,6 +32,9 @@ def for_storage(value: Any, secrets: list[str] | None = None, limit: int | None 
     if value is None or isinstance(value, bool | int | float):
         return value
     text = json.dumps(value, default=str, separators=(",", ":"))
+    if "\\u0000" in text:  # PostgreSQL stores no NUL in text or jsonb: shown as U+FFFD
+        value = _without_nul(value)
+        text = json.dumps(value, default=str, separators=(",", ":"))
     if len(text) <= limit:
         return value
     return {
