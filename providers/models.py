@@ -8,6 +8,7 @@ import uuid
 
 from django.db import models
 
+from workflows.engine import iterations
 from workflows.scoping import WorkspaceScopedQuerySet
 
 
@@ -90,6 +91,9 @@ class ProviderExecution(models.Model):
     run = models.ForeignKey("runs.WorkflowRun", null=True, blank=True, on_delete=models.SET_NULL)
     node_id = models.CharField(max_length=63, blank=True, default="")
     iteration = models.IntegerField(null=True, blank=True)
+    # Enclosing loops' indices in a nested loop ("2", "2.0"; as NodeExecution's): with
+    # `iteration`, which instance of the node made the call.
+    outer_iterations = models.CharField(max_length=200, blank=True, default="")
     wait = models.CharField(max_length=10, default="poll")
     status = models.CharField(
         max_length=10, choices=ProviderExecutionStatus.choices, default=ProviderExecutionStatus.RUNNING
@@ -116,3 +120,7 @@ class ProviderExecution(models.Model):
 
     def __str__(self):
         return f"{self.provider} {self.remote_id} {self.status}"
+
+    @property
+    def iteration_path(self) -> list[int] | None:
+        return iterations.path(self.iteration, iterations.decode_outer(self.outer_iterations))

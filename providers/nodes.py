@@ -149,7 +149,9 @@ def make_executor(provider: str):
 
         connection = raw.get("connection")
         # An earlier attempt whose worker died after calling the remote: wait on what it sent.
-        prior = host("prior", run_id=ctx.run_id, node_id=ctx.node_id, iteration=ctx.iteration)
+        prior = host(
+            "prior", run_id=ctx.run_id, node_id=ctx.node_id, iteration=ctx.iteration, outer=ctx.outer
+        )
         callback = prior.get("callback") if wait == "callback" else None
         if wait == "callback" and not callback:
             expires = raw.get("expires_in_s")
@@ -185,6 +187,7 @@ def make_executor(provider: str):
             options=config.get("options") or {},
             timeout_s=min(60.0, remaining) if remaining is not None else 60.0,
             iteration=ctx.iteration,
+            outer=ctx.outer,
             callback=callback,
         )
         for note in answer.get("notes") or []:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from config.errors import ApplicationError
 from workflows import fencing
+from workflows.engine import iterations
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.masking import mask_url
 from workflows.models import Workspace
@@ -455,7 +456,7 @@ def record_execution_callback(record: ProviderExecution, *, outcome: str, receip
 
 
 def _start_record(
-    conn, *, remote_id, run_id, node_id, wait, iteration=None, **fields: Any
+    conn, *, remote_id, run_id, node_id, wait, iteration=None, outer=(), **fields: Any
 ) -> ProviderExecution:
     """The record of a call about to go out (`sending`: committed before the call)."""
     with fencing.fenced():  # a run's holder that lost its lease records nothing
@@ -468,6 +469,7 @@ def _start_record(
             run_id=run_id,
             node_id=node_id,
             iteration=iteration,
+            outer_iterations=iterations.encode_outer(outer),
             wait=wait,
             status=ProviderExecutionStatus.SENDING,
             **fields,
@@ -581,14 +583,20 @@ def _op_callback(
 _REUSABLE = (ProviderExecutionStatus.SENDING, RUNNING, SUCCEEDED, ACCEPTED)
 
 
-def _prior_record(*, run_id, node_id, iteration) -> ProviderExecution | None:
-    """The call an earlier attempt of this node made and did not see fail (its worker died
-    after the call, before the node parked). A callback wait whose token has expired is
-    over: a retry after that timeout starts afresh."""
+def _prior_record(*, run_id, node_id, iteration, outer=()) -> ProviderExecution | None:
+    """The call an earlier attempt of this node instance (`iteration` inside the enclosing
+    loops' `outer` indices) made and did not see fail (its worker died after the call,
+    before the node parked). A callback wait whose token has expired is over: a retry
+    after that timeout starts afresh."""
     if not run_id:
         return None
     found = (
-        ProviderExecution.objects.filter(run_id=run_id, node_id=node_id, iteration=iteration)
+        ProviderExecution.objects.filter(
+            run_id=run_id,
+            node_id=node_id,
+            iteration=iteration,
+            outer_iterations=iterations.encode_outer(outer),
+        )
         .order_by("-started_at")
         .first()
     )
@@ -605,10 +613,10 @@ def _prior_record(*, run_id, node_id, iteration) -> ProviderExecution | None:
     return found
 
 
-def _op_prior(*, run_id, node_id, iteration) -> dict:
+def _op_prior(*, run_id, node_id, iteration, outer=()) -> dict:
     """What an earlier attempt of this node already sent: its callback (to wait on the same
     token the remote workflow was given)."""
-    found = _prior_record(run_id=run_id, node_id=node_id, iteration=iteration)
+    found = _prior_record(run_id=run_id, node_id=node_id, iteration=iteration, outer=outer)
     if found is None:
         return {}
     return {"record": str(found.pk), "status": found.status, "callback": (found.state or {}).get("callback")}
@@ -628,6 +636,7 @@ def _op_execute(
     options,
     timeout_s,
     iteration=None,
+    outer=(),
     callback=None,
 ) -> dict:
     if connection or provider != "zapier":
@@ -636,7 +645,9 @@ def _op_execute(
         conn = _zapier_hook_connection(run_id=run_id, workflow=str(workflow or ""))
     adapter = adapter_for(conn, purpose=f"run {run_id} node {node_id}", run_id=run_id, timeout_s=timeout_s)
     stored = bool(conn.pk and not conn._state.adding)
-    record = _prior_record(run_id=run_id, node_id=node_id, iteration=iteration) if stored else None
+    record = (
+        _prior_record(run_id=run_id, node_id=node_id, iteration=iteration, outer=outer) if stored else None
+    )
     notes: list[str] = []
     if record is not None and record.status != ProviderExecutionStatus.SENDING:
         notes.append(
@@ -672,6 +683,7 @@ def _op_execute(
             run_id=run_id,
             node_id=node_id,
             iteration=iteration,
+            outer=outer,
             wait=wait,
             state={"callback": callback} if callback else {},
         )

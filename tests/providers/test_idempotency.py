@@ -6,6 +6,7 @@ the worker's process or database connection went away at that point."""
 import pytest
 from django.db import DatabaseError
 
+from providers.models import ProviderExecution
 from runs import tasks
 from runs.engine_host import scheduler
 from runs.models import CallbackReceipt, WorkflowRun
@@ -91,3 +92,41 @@ def test_a_retry_after_a_failed_call_starts_the_remote_again(api, fake_make, mak
     retried = wait_for_run(api, again.json().get("id") or again.json()["run_id"])
     assert retried["status"] == "completed"
     assert node(retried, "make")["output"]["status"] == "accepted"
+
+
+@pytest.mark.usefixtures("inline_queue")
+def test_each_instance_of_a_provider_node_in_a_nested_loop_makes_its_own_call(
+    api, fake_make, make_connection
+):
+    """Two instances with the same inner index ((0, 0) and (1, 0)) are different calls: the
+    second is not taken for a re-run of the first."""
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "nested provider",
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {"id": "outer", "type": "logic.loop", "config": {"items": "{{ input.rows }}"}},
+            {"id": "inner", "type": "logic.loop", "config": {"items": "{{ item }}"}},
+            make_node(wait="none", data={"order": "{{ item }}"}),
+        ],
+        "edges": [
+            {"source": "start", "target": "outer"},
+            {"source": "outer", "source_handle": "each", "target": "inner"},
+            {"source": "inner", "source_handle": "each", "target": "make"},
+        ],
+    }
+    res = api.post("/api/v1/workflows/", doc, format="json")
+    assert res.status_code == 201, res.content
+    run = api.post(
+        f"/api/v1/workflows/{res.json()['id']}/execute",
+        {"input": {"rows": [["A"], ["B"]]}, "mode": "test", "wait": True},
+        format="json",
+    ).json()
+    assert run["status"] == "completed", run
+    sent = [r["body"]["data"]["order"] for r in fake_make.requests if r["path"].endswith("/run")]
+    assert sorted(sent) == ["A", "B"]
+    records = ProviderExecution.objects.filter(run_id=run["id"], node_id="make")
+    assert sorted(r.iteration_path for r in records) == [[0, 0], [1, 0]]
+    made = [n for n in run["nodes"] if n["node_id"] == "make"]
+    assert sorted(n["iteration_path"] for n in made) == [[0, 0], [1, 0]]
+    assert not any("not sent again" in str(n.get("warnings")) for n in made)
