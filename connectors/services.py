@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from config.errors import ApplicationError
 from workflows import fencing
-from workflows.engine import outbound
+from workflows.engine import masking, outbound
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.templates import render
 
@@ -289,7 +289,7 @@ def create_execution(
     return ConnectorExecution.objects.create(
         connector=connector,
         workspace_id=connector.workspace_id,
-        input=input if input is not None else {},
+        input=masking.without_nul(input) if input is not None else {},
         contact=contact,
         run=run,
         node_id=node_id,
@@ -451,11 +451,12 @@ def _finish(
     fencing.check()
     stored = {
         "status": ExecutionStatus.COMPLETED if outcome.succeeded else ExecutionStatus.FAILED,
-        "input": outbound.mask_secrets(execution.input, secrets),
-        "output": outcome.output if outcome.succeeded else None,
-        "steps": outcome.steps,
+        # a remote's answer may hold NUL characters: stored as U+FFFD
+        "input": masking.without_nul(outbound.mask_secrets(execution.input, secrets)),
+        "output": masking.without_nul(outcome.output) if outcome.succeeded else None,
+        "steps": masking.without_nul(outcome.steps),
         "execution_time_ms": outcome.duration_ms,
-        "error": outcome.error.as_dict() if outcome.error else None,
+        "error": masking.without_nul(outcome.error.as_dict()) if outcome.error else None,
         "error_category": str(outcome.error.category) if outcome.error else "",
         "completed_at": timezone.now(),
     }

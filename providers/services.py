@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from config.errors import ApplicationError
 from workflows import fencing
-from workflows.engine import iterations
+from workflows.engine import iterations, masking
 from workflows.engine.errors import ErrorCategory, NodeError
 from workflows.engine.masking import mask_url
 from workflows.models import Workspace
@@ -448,7 +448,7 @@ def record_execution_callback(record: ProviderExecution, *, outcome: str, receip
                 "message": "no callback came before the token expired",
             },
         )
-    ProviderExecution.objects.filter(pk=record.pk).update(**fields)
+    ProviderExecution.objects.filter(pk=record.pk).update(**masking.without_nul(fields))
     return outcome
 
 
@@ -486,8 +486,8 @@ def _finish_record(record: ProviderExecution, status: str, *, execution: Executi
         fields["error"] = error
     if status != RUNNING:
         fields["completed_at"] = timezone.now()
-    with fencing.fenced():
-        ProviderExecution.objects.filter(pk=record.pk).update(**fields)
+    with fencing.fenced():  # a remote's answer may hold NUL characters: stored as U+FFFD
+        ProviderExecution.objects.filter(pk=record.pk).update(**masking.without_nul(fields))
 
 
 def new_callback_secret() -> str:

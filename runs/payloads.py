@@ -8,20 +8,10 @@ from typing import Any
 
 from django.conf import settings
 
+from workflows.engine.masking import without_nul
 from workflows.engine.outbound import mask_secrets
 
 TRUNCATION_MARKER = "_switchyard_truncated"
-
-
-def _without_nul(value: Any) -> Any:
-    """`value` with each NUL in its strings and keys replaced by U+FFFD."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_without_nul(v) for v in value]
-    return value
 
 
 def for_storage(value: Any, secrets: list[str] | None = None, limit: int | None = None) -> Any:
@@ -33,7 +23,7 @@ def for_storage(value: Any, secrets: list[str] | None = None, limit: int | None 
         return value
     text = json.dumps(value, default=str, separators=(",", ":"))
     if "\\u0000" in text:  # PostgreSQL stores no NUL in text or jsonb: shown as U+FFFD
-        value = _without_nul(value)
+        value = without_nul(value)
         text = json.dumps(value, default=str, separators=(",", ":"))
     if len(text) <= limit:
         return value

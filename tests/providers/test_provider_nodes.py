@@ -344,3 +344,15 @@ def test_http_request_waits_for_the_callback_it_sent_and_outputs_both(api, fake_
     assert out["callback"] == {"zap": "orders", "received": {"question": "ok?"}}
     assert node(done, "after")["output"]["answer"] == "orders"
     assert done["callbacks"][0]["context"] == {"type": "http.request"}
+
+
+@pytest.mark.usefixtures("inline_queue")
+def test_a_remote_answer_holding_a_nul_is_recorded_and_the_run_finishes(api, make_connection):
+    from providers.models import ProviderExecution
+
+    node_config = make_node(wait="poll", poll={"interval_s": 0.05, "max_attempts": 5})
+    node_config["config"]["data"] = {"order": "{{ 'K\\x00' }}"}  # echoed back in the outputs
+    run = execute(api, chain(api, node_config))
+    assert run["status"] == "completed", run
+    record = ProviderExecution.objects.get(run_id=run["id"])
+    assert record.data["echo"] == {"order": "K\ufffd"}  # stored as U+FFFD (PostgreSQL stores no NUL)

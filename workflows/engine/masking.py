@@ -306,3 +306,15 @@ def mask_then_cut(text: str, secrets: Any, limit: int, marker: str = "") -> str:
     way round, which would leave a cut secret's beginning unmatched."""
     text = masker(secrets).text(text)
     return text if len(text) <= limit else text[:limit] + marker
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with each NUL in its strings and keys shown as U+FFFD: what is stored of a
+    payload (PostgreSQL stores no NUL in text or jsonb; every database gets the same)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(v) for v in value]
+    return value
