@@ -11,6 +11,7 @@ from django.http import JsonResponse
 
 from config import json_input
 from workflows.engine import masking
+from workflows.engine.errors import ErrorCategory
 
 from .. import selectors, services
 from ..payloads import for_storage
@@ -96,9 +97,34 @@ def receive_webhook(request, *, workflow, endpoint, node):
     return completion_response(waited)
 
 
+# How a failed run a caller waited for is answered, by the category of its error: a service
+# the workflow called failed (502) or timed out (504); it was cancelled (409); else the
+# request's data did not make it through the workflow (422). The server itself did not fail:
+# never 500.
+_UPSTREAM = frozenset(
+    {
+        ErrorCategory.CONNECTION_ERROR,
+        ErrorCategory.AUTHENTICATION_ERROR,
+        ErrorCategory.RATE_LIMIT_ERROR,
+        ErrorCategory.SERVICE_UNAVAILABLE,
+        ErrorCategory.HTTP_ERROR,
+        ErrorCategory.INTEGRATION_ERROR,
+    }
+)
+
+
+def failed_run_status(status: str, error: dict | None) -> int:
+    category = (error or {}).get("category")
+    if status == "cancelled" or category == ErrorCategory.CANCELLED:
+        return 409
+    if category == ErrorCategory.TIMEOUT_ERROR:
+        return 504
+    return 502 if category in _UPSTREAM else 422
+
+
 def completion_response(waited) -> JsonResponse:
-    """200 with the output of a completed (or partial) run, 500 naming a failed or cancelled
-    one, 202 `{run_id}` for one still going on."""
+    """200 with the output of a completed (or partial) run, a RUN_FAILED error naming a
+    failed or cancelled one (`failed_run_status`), 202 `{run_id}` for one still going on."""
     if waited.outcome is not None:
         return JsonResponse(for_storage(waited.outcome.output), status=200, safe=False)
     finished = waited.finished
@@ -108,7 +134,7 @@ def completion_response(waited) -> JsonResponse:
         return JsonResponse(finished.output, status=200, safe=False)
     detail = selectors.run_summary(finished)
     return json_error(
-        500,
+        failed_run_status(finished.status, detail["error"]),
         "RUN_FAILED",
         f"The run ended {finished.status}.",
         {"run_id": detail["id"], "error": detail["error"]},

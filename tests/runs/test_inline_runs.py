@@ -9,6 +9,7 @@ from django.conf import settings as django_settings
 from runs import runner, services, tasks
 from runs.models import NodeExecution, RunEvent, WorkflowRun
 from runs.store import OrmStore
+from tests.connectors.api_server import ApiServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -81,7 +82,38 @@ def test_the_runs_span_covers_its_nodes_even_when_they_are_stored_in_one_batch(a
     assert run.completed_at >= max(n.completed_at for n in nodes)
 
 
-def test_a_failed_inline_run_answers_500_with_the_stored_error(api, client):
+def _hook(api, nodes):
+    doc = {
+        "schema": "switchyard.workflow/1",
+        "name": "inline fail",
+        "nodes": nodes,
+        "edges": [{"source": nodes[0]["id"], "target": nodes[1]["id"]}],
+    }
+    wid = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
+    url = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json").json()["triggers"][0]["url"]
+    return wid, url.split("testserver", 1)[1]
+
+
+@pytest.fixture
+def api_server():
+    server = ApiServer()
+    yield server
+    server.close()
+
+
+def test_a_run_failed_by_a_service_it_called_answers_502_naming_the_run(api, client, api_server):
+    api_server.route("GET", "/down", (503, {"error": "maintenance"}))
+    hook = {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}}
+    call = {"id": "call", "type": "http.request", "config": {"url": api_server.url("/down")}}
+    wid, path = _hook(api, [hook, call])
+    res = client.post(path, b"{}", content_type="application/json")
+    assert res.status_code == 502, res.content
+    body = res.json()
+    assert body["error"]["code"] == "RUN_FAILED"
+    assert body["error"]["details"]["run_id"] == str(WorkflowRun.objects.get(workflow_id=wid).pk)
+
+
+def test_a_failed_inline_run_answers_422_with_the_stored_error(api, client):
     nodes = [
         {"id": "hook", "type": "trigger.webhook", "config": {"respond": "on_completion"}},
         {"id": "boom", "type": "data.transform", "config": {"set": {"x": "{{ input.body.missing.deeper }}"}}},
@@ -95,7 +127,8 @@ def test_a_failed_inline_run_answers_500_with_the_stored_error(api, client):
     wid = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
     path = api.post(f"/api/v1/workflows/{wid}/activate", {}, format="json").json()["triggers"][0]["url"]
     res = client.post(path.split("testserver", 1)[1], b"{}", content_type="application/json")
-    assert res.status_code == 500
+    assert res.status_code == 422  # the request's data did not make it through: never a 500
+    assert res.json()["error"]["code"] == "RUN_FAILED"
     body = res.json()
     run = WorkflowRun.objects.get(workflow_id=wid)
     assert run.status == "failed" and body["error"]["details"]["run_id"] == str(run.pk)
