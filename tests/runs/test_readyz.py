@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import wait
+from contextlib import closing, contextmanager
 
 import psycopg
 import pytest
@@ -147,41 +148,62 @@ def test_a_database_that_accepts_and_never_answers_fails_the_check_within_its_co
         server.close()
 
 
+@contextmanager
+def checked_sqlite_file(tmp_path):
+    """The checks read a database file of the test's own, with the tables they read: in WAL
+    mode an exclusive lock needs the only open connection to the file, and earlier tests'
+    threads may keep theirs open on the test database."""
+    name = str(tmp_path / "readyz.sqlite3")
+    with closing(sqlite3.connect(name)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE django_migrations (id integer PRIMARY KEY, app text, name text)")
+        db.execute("CREATE TABLE django_q_ormq (id integer PRIMARY KEY, key text, payload text)")
+        db.commit()
+    real = connection.settings_dict["NAME"]
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    try:
+        yield name
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = real
+
+
 @on_sqlite
 def test_a_locked_sqlite_database_fails_the_database_check_within_its_busy_timeout(
-    client, settings, transactional_db
+    client, settings, transactional_db, tmp_path
 ):
     settings.READYZ_TIMEOUT_S = TIMEOUT_S
-    connection.close()  # in WAL mode the exclusive lock wants the only open connection
-    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=MARGIN_S)
-    try:
-        holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # in WAL mode: readers are locked out too
-        holder.execute("BEGIN EXCLUSIVE")
-        holder.execute("SELECT count(*) FROM django_migrations").fetchall()
-        assert "locked" in fails_within_bound(client)
-    finally:
-        holder.close()
-    assert database_check(client)["ok"]  # the next probe runs a new check
+    with checked_sqlite_file(tmp_path) as name:
+        holder = sqlite3.connect(name, isolation_level=None, timeout=MARGIN_S)
+        try:
+            holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # in WAL mode: readers are locked out too
+            holder.execute("BEGIN EXCLUSIVE")
+            holder.execute("SELECT count(*) FROM django_migrations").fetchall()
+            assert "locked" in fails_within_bound(client)
+        finally:
+            holder.close()
+        assert database_check(client)["ok"]  # the next probe runs a new check
 
 
 @on_sqlite
 def test_a_locked_sqlite_database_fails_the_database_backed_broker_check_within_its_busy_timeout(
-    client, settings, transactional_db
+    client, settings, transactional_db, tmp_path
 ):
     """The ORM broker's queue lives in the database: a locked file is a broker that does not
     answer, and its check gives up in the driver (Django-Q's connection set-up would wait
     out the 30 s busy timeout, holding the check's thread)."""
     settings.READYZ_TIMEOUT_S = TIMEOUT_S
-    connection.close()
-    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=MARGIN_S)
-    try:
-        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
-        holder.execute("BEGIN EXCLUSIVE")
-        holder.execute("SELECT count(*) FROM django_q_ormq").fetchall()
-        assert "locked" in fails_within_bound(client, "broker")
-    finally:
-        holder.close()
-    assert database_check(client, "broker")["ok"]
+    with checked_sqlite_file(tmp_path) as name:
+        holder = sqlite3.connect(name, isolation_level=None, timeout=MARGIN_S)
+        try:
+            holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            holder.execute("SELECT count(*) FROM django_q_ormq").fetchall()
+            assert "locked" in fails_within_bound(client, "broker")
+        finally:
+            holder.close()
+        assert database_check(client, "broker")["ok"]
 
 
 @on_postgresql
