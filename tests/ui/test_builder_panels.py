@@ -251,7 +251,12 @@ def completions_at(page, node_id) -> list[str]:
     type_expression(page, field, "{{ ")
     page.keyboard.type("i")
     page.wait_for_timeout(600)  # let the completion source answer (or not)
-    return page.locator(".cm-tooltip-autocomplete li .cm-completionLabel").all_inner_texts()
+    offered = page.locator(".cm-tooltip-autocomplete li .cm-completionLabel").all_inner_texts()
+    # Close the list before the next click: an open one takes that click (the drawer of the
+    # next node then never opens).
+    page.keyboard.press("Escape")
+    page.locator(".cm-tooltip-autocomplete").wait_for(state="hidden")
+    return offered
 
 
 def test_item_and_index_are_offered_only_inside_a_loop_body(logged_in):
