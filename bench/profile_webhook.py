@@ -40,6 +40,8 @@ def main() -> int:
     os.environ.setdefault("SQLITE_PATH", str(Path(state) / "profile.sqlite3"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("ALLOW_PRIVATE_OUTBOUND", "true")
+    # As under `manage.py serve` (its web processes pool PostgreSQL connections).
+    os.environ.setdefault("DB_POOL", "true")
     import django
 
     django.setup()
@@ -54,7 +56,7 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     from django.contrib.auth import get_user_model
 
-    user = get_user_model().objects.create_user("profiler", password="x")
+    user = get_user_model().objects.create_user(f"profiler-{os.getpid()}-{time.time_ns()}", password="x")
     workspace = services.ensure_personal_workspace(user=user)
     nodes, edges = peer_workflow()
     doc = {"schema": "switchyard.workflow/1", "name": "peer", "nodes": nodes, "edges": edges}
