@@ -115,7 +115,14 @@ def _changed_to(run_id: str, status: str, completed_at: datetime | None) -> tupl
     finishing one takes our exact completion time)."""
     qn = connection.ops.quote_name
     opts = WorkflowRun._meta
-    sql = f"SELECT 1 FROM {qn(opts.db_table)} WHERE {qn('id')} = %s AND {qn('status')} = %s"
+    # The row is read by its key alone (a materialized CTE), then checked: a planner left with
+    # statistics from when few runs had `status` (a young table) otherwise walks the whole
+    # (status, ...) index instead, every run's cost growing with the count of finished runs.
+    sql = (
+        f"WITH r AS MATERIALIZED (SELECT {qn('status')}, {qn('completed_at')} "
+        f"FROM {qn(opts.db_table)} WHERE {qn('id')} = %s) "
+        f"SELECT 1 FROM r WHERE {qn('status')} = %s"
+    )
     params = [opts.pk.get_db_prep_save(run_id, connection), status]
     if completed_at is not None:
         sql += f" AND {qn('completed_at')} = %s"

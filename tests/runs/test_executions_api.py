@@ -327,3 +327,36 @@ def test_per_day_totals_go_with_a_deleted_workflow_and_with_pruned_runs(api, flo
     assert not NodeDayStat.objects.filter(workflow_id=old, day=long_ago.date()).exists()
     assert NodeDayStat.objects.filter(workflow_id=old, day=timezone.now().date(), runs=1).count() == 2
     assert WorkflowRun.objects.filter(pk=kept).exists()
+
+
+def _runs_table_reads(cursor) -> tuple[int, int]:
+    """This transaction's sequential scans of the runs table and rows they read (PostgreSQL's
+    per-transaction counters, counted before they are reported anywhere)."""
+    cursor.execute(
+        "SELECT COALESCE(seq_scan, 0), COALESCE(seq_tup_read, 0) FROM pg_stat_xact_user_tables "
+        "WHERE relname = 'runs_workflowrun'"
+    )
+    return cursor.fetchone() or (0, 0)
+
+
+def test_writing_a_runs_node_rows_reads_no_other_run(api, flows):
+    """Storing a run's node rows (the statistics triggers look its run up) costs the same with
+    one stored run as with thousands: each row's run is found by its key, the runs table is
+    never read through. Checked on PostgreSQL, where those triggers run per statement."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("per-statement statistics triggers are PostgreSQL's (SQLite's are per row)")
+    finished = [run(api, flows["double"], {"x": x}) for x in range(5)]
+    target = WorkflowRun.objects.get(pk=finished[0])
+    with transaction.atomic(), connection.cursor() as cursor:
+        scans_before = _runs_table_reads(cursor)
+        NodeExecution.objects.bulk_create(
+            [
+                NodeExecution(run=target, node_id=f"extra{i}", node_type="data.transform", status="succeeded")
+                for i in range(6)
+            ]
+        )
+        NodeExecution.objects.filter(run=target, node_id__startswith="extra").update(status="failed")
+        NodeExecution.objects.filter(run=target, node_id__startswith="extra").delete()
+        assert _runs_table_reads(cursor) == scans_before
