@@ -43,8 +43,13 @@ class NodeStatus(models.TextChoices):
 
 class WorkflowRun(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workspace = models.ForeignKey("workflows.Workspace", on_delete=models.CASCADE, related_name="runs")
-    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="runs")
+    # No index of their own: the composite indexes below lead with each (see Meta).
+    workspace = models.ForeignKey(
+        "workflows.Workspace", on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
     # A version cannot go while a run pins it, unless the run goes too (deleting the workflow).
     version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.RESTRICT, related_name="runs")
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
@@ -138,7 +143,10 @@ class WorkflowRun(models.Model):
 
 
 class NodeExecution(models.Model):
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="node_executions")
+    # Indexed by nodeexec_run_node and the unique path, which lead with it.
+    run = models.ForeignKey(
+        WorkflowRun, on_delete=models.CASCADE, related_name="node_executions", db_index=False
+    )
     node_id = models.CharField(max_length=63)
     node_type = models.CharField(max_length=100, blank=True, default="")
     iteration = models.IntegerField(null=True, blank=True)  # the innermost loop's item index
@@ -171,8 +179,7 @@ class NodeExecution(models.Model):
                 "outer_iterations",
                 name="uniq_node_execution_path",
             )
-        ]
-        indexes = [models.Index(fields=["run", "node_id"], name="nodeexec_run_node")]
+        ]  # also the index of a run's rows, and of a node's rows in a run
 
     def __str__(self):
         suffix = f"[{self.iteration}]" if self.iteration is not None else ""
@@ -199,7 +206,9 @@ class LogLevel(models.TextChoices):
 
 
 class ExecutionLog(models.Model):
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="logs")
+    run = models.ForeignKey(
+        WorkflowRun, on_delete=models.CASCADE, related_name="logs", db_index=False
+    )  # log_run_level
     timestamp = models.DateTimeField()
     level = models.CharField(max_length=7, choices=LogLevel.choices, default=LogLevel.INFO)
     node_id = models.CharField(max_length=63, blank=True, default="")
@@ -301,8 +310,9 @@ class RunEvent(models.Model):
     the state change it describes, so a listener that tails it loses nothing; websockets
     read it after a snapshot. Pruned with the run."""
 
-    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events")
-    workflow_id = models.UUIDField(db_index=True)
+    # Indexed by event_run_seq and event_workflow_seq, which lead with them.
+    run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="events", db_index=False)
+    workflow_id = models.UUIDField()
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
 
