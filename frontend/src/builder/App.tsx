@@ -1,6 +1,6 @@
 // The builder page: toolbar, palette, canvas, config drawer, problems panel and dialogs.
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { ReactFlowProvider, useReactFlow } from "@xyflow/react";
+import { ReactFlowProvider, useReactFlow, useStore } from "@xyflow/react";
 import { autoLayout, WorkflowCanvas, type FlowEdge, type FlowNode } from "../canvas";
 import { api, listAll, nodeTypes as fetchNodeTypes, workflows, type NodeTypeInfo } from "../lib/api";
 import type { DialogName } from "./dialogs";
@@ -161,23 +161,50 @@ function Editor({ boot, types }: { boot: Boot; types: NodeTypeInfo[] }) {
 
   // The node inspector covers the lower part of the canvas: a node selected there is brought
   // into the part left visible.
-  useEffect(() => {
+  const revealSelected = useCallback(() => {
     const el = wrapper.current;
-    if (!s.selectedId || !s.workflowId || !el) return;
-    const frame = window.requestAnimationFrame(() => {
-      const n = flow.getNode(s.selectedId!);
-      const box = el.getBoundingClientRect();
-      if (!n) return;
-      const zoom = flow.getZoom();
-      const bottom = flow.flowToScreenPosition({ x: n.position.x, y: n.position.y + (n.measured?.height ?? 64) }).y;
-      const limit = box.top + box.height * 0.5;
-      if (bottom > limit) {
-        const { x, y } = flow.getViewport();
-        void flow.setViewport({ x, y: y - (bottom - limit) - 16, zoom }, { duration: 200 });
-      }
-    });
+    const { selectedId, workflowId } = useBuilder.getState();
+    if (!selectedId || !workflowId || !el) return;
+    const n = flow.getNode(selectedId);
+    const box = el.getBoundingClientRect();
+    if (!n) return;
+    const zoom = flow.getZoom();
+    const bottom = flow.flowToScreenPosition({ x: n.position.x, y: n.position.y + (n.measured?.height ?? 64) }).y;
+    const limit = box.top + box.height * 0.5;
+    if (bottom > limit) {
+      const { x, y } = flow.getViewport();
+      void flow.setViewport({ x, y: y - (bottom - limit) - 16, zoom }, { duration: 200 });
+    }
+  }, [flow]);
+  useEffect(() => {
+    if (!s.selectedId || !s.workflowId) return;
+    const frame = window.requestAnimationFrame(revealSelected);
     return () => window.cancelAnimationFrame(frame);
-  }, [s.selectedId, s.workflowId, flow]);
+  }, [s.selectedId, s.workflowId, revealSelected]);
+
+  // Opening the drawer narrows the canvas (closing it, or resizing the window, changes it
+  // too). A workflow that was wholly in view stays wholly in view: otherwise its right-hand
+  // nodes end up past the canvas's edge, out of sight and out of reach of a click.
+  const canvasWidth = useStore((st) => st.width);
+  const canvasHeight = useStore((st) => st.height);
+  const lastSize = useRef({ width: canvasWidth, height: canvasHeight });
+  useEffect(() => {
+    const prev = lastSize.current;
+    lastSize.current = { width: canvasWidth, height: canvasHeight };
+    if (!prev.width || !prev.height || (prev.width === canvasWidth && prev.height === canvasHeight)) return;
+    const nodes = flow.getNodes();
+    if (!nodes.length) return;
+    const bounds = flow.getNodesBounds(nodes);
+    const { x, y, zoom } = flow.getViewport();
+    const left = x + bounds.x * zoom;
+    const top = y + bounds.y * zoom;
+    const right = left + bounds.width * zoom;
+    const bottom = top + bounds.height * zoom;
+    const within = (width: number, height: number) => left >= 0 && top >= 0 && right <= width && bottom <= height;
+    if (within(prev.width, prev.height) && !within(canvasWidth, canvasHeight)) {
+      void flow.fitView({ padding: 0.2, maxZoom: 1.2 }).then(revealSelected);
+    }
+  }, [canvasWidth, canvasHeight, flow, revealSelected]);
 
   const issuesForSelected = selected ? s.issues.filter((i) => i.node === selected.id) : [];
   // Live run state, badges and pins on the canvas; the inspector for the selected node.
