@@ -143,7 +143,7 @@ class WorkflowRun(models.Model):
 
 
 class NodeExecution(models.Model):
-    # Indexed by nodeexec_run_node and the unique path, which lead with it.
+    # Indexed by the unique path (uniq_node_execution_path), which leads with it.
     run = models.ForeignKey(
         WorkflowRun, on_delete=models.CASCADE, related_name="node_executions", db_index=False
     )
