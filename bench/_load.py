@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,21 +187,24 @@ def client_ceiling(concurrency: int, n: int = 3000) -> float:
         proc.wait()
 
 
-def cpu_seconds(selected: Callable[[int, list[str]], bool]) -> float:
-    """CPU seconds (user + system, reaped children included) of every live process that
-    `selected(pid, stat_fields)` picks; stat_fields start after the name: state, ppid, pgrp, …"""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0
+def stat_fields() -> Iterator[tuple[int, list[str]]]:
+    """(pid, stat_fields) of every live process; stat_fields start after the name: state,
+    ppid, pgrp, … (utime, stime, cutime, cstime at 11-14, in clock ticks)."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+                yield int(entry), f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if selected(int(entry), fields):
-            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
-    return total / tick
+
+
+def cpu_seconds(selected: Callable[[int, list[str]], bool]) -> float:
+    """CPU seconds (user + system, reaped children included) of every live process that
+    `selected(pid, stat_fields)` picks (see `stat_fields`)."""
+    total = sum(sum(int(x) for x in fields[11:15]) for pid, fields in stat_fields() if selected(pid, fields))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def load() -> str:

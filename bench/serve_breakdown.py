@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import drop_server, make_server  # noqa: E402
-from bench._load import drive, load  # noqa: E402
+from bench._load import drive, load, stat_fields  # noqa: E402
 from bench.compare_n8n import peer_workflow  # noqa: E402
 from bench.engine import setup_env  # noqa: E402
 from bench.webhooks import activate  # noqa: E402
@@ -40,19 +40,15 @@ GROUPS = (
 
 
 def processes() -> dict[int, tuple[str, float]]:
-    """pid -> (command line, CPU seconds so far) of every live process."""
+    """pid -> (command line, its own CPU seconds so far, reaped children not included)."""
     tick, out = os.sysconf("SC_CLK_TCK"), {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid, fields in stat_fields():
         try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        out[int(entry)] = (cmd, (int(fields[11]) + int(fields[12])) / tick)
+        out[pid] = (cmd, (int(fields[11]) + int(fields[12])) / tick)
     return out
 
 
@@ -75,26 +71,16 @@ def cpu_by_group(before: dict, after: dict) -> dict[str, float]:
 
 
 def pg_counters(server) -> dict:
-    import psycopg
-
-    url = server.env["DATABASE_URL"]
-    with psycopg.connect(url, autocommit=True) as conn:
-        db = conn.execute(
-            "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted "
-            "FROM pg_stat_database WHERE datname = current_database()"
-        ).fetchone()
-        tables = {
-            r[0]: r[1:]
-            for r in conn.execute(
-                "SELECT relname, seq_scan, seq_tup_read, COALESCE(idx_scan, 0), COALESCE(idx_tup_fetch, 0), "
-                "n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
-            )
-        }
-        indexes = {
-            r[0]: r[1:]
-            for r in conn.execute("SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes")
-        }
-    return {"db": db, "tables": tables, "indexes": indexes}
+    (db,) = server.sql(
+        "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted "
+        "FROM pg_stat_database WHERE datname = current_database()"
+    )
+    tables = server.sql(
+        "SELECT relname, seq_scan, seq_tup_read, COALESCE(idx_scan, 0), COALESCE(idx_tup_fetch, 0), "
+        "n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+    )
+    indexes = server.sql("SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes")
+    return {"db": db, "tables": {r[0]: r[1:] for r in tables}, "indexes": {r[0]: r[1:] for r in indexes}}
 
 
 def per_run(before: tuple, after: tuple, n: int) -> list[float]:
