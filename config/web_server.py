@@ -14,6 +14,9 @@ chunk) or drops the connection without a word (one line longer than 16 KiB). Her
 - twisted no longer parses `multipart/form-data` bodies itself (it answered a malformed one with
   an empty 400): Django parses them, and a bad one gets the API's answer.
 
+The access log writes each request's path with its query string masked like stored URLs: a
+credential-named parameter (`?token=`, `?api_key=`, …) is `***`.
+
 The answer is written, then the connection is half-closed and the rest of what the client sends
 is read and discarded for a moment, so the client reads the answer instead of a reset."""
 
@@ -22,10 +25,14 @@ from __future__ import annotations
 import json
 import sys
 
+from daphne import cli as _daphne_cli
 from daphne import server as _daphne_server  # noqa: F401 - installs daphne's asyncio reactor first
+from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import WebRequest
 from twisted.web import http
+
+from workflows.engine.masking import mask_url
 
 LINGER_S = 2.0
 REASONS = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
@@ -57,6 +64,15 @@ def answer_and_close(channel, status: int, code: str, message: str) -> None:
         channel.loseConnection()
         return
     reactor.callLater(LINGER_S, transport.loseConnection)
+
+
+class MaskedAccessLog(AccessLogGenerator):
+    """daphne's access log, with the credentials in a request's query string as `***`."""
+
+    def __call__(self, protocol, action, details):
+        if isinstance(details.get("path"), str):
+            details = {**details, "path": mask_url(details["path"])}
+        return super().__call__(protocol, action, details)
 
 
 def install(*, max_headers: int, max_header_bytes: int, max_body_bytes: int) -> None:
@@ -116,6 +132,7 @@ def install(*, max_headers: int, max_header_bytes: int, max_body_bytes: int) -> 
     channel.headerReceived = headerReceived
     channel.lineLengthExceeded = lineLengthExceeded
     channel._respondToBadRequestAndDisconnect = respond_bad_request
+    _daphne_cli.AccessLogGenerator = MaskedAccessLog
 
 
 def main() -> None:

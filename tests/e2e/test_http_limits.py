@@ -165,5 +165,34 @@ def test_malformed_http_gets_a_json_400(server):
     assert_json_error(*exchange(server.port, head), 400, "BAD_REQUEST")
 
 
+def test_the_access_log_masks_credentials_in_query_strings(server, hook_path):
+    """A webhook called with a token in its query string, and a websocket opened with its API
+    token (`?token=`, SPEC §7): the server's log names both requests, never the secrets (the
+    webhook's query string is written masked)."""
+    planted = "Qs-planted-s3cret-9913"
+    head = request_head(
+        server,
+        "POST",
+        f"{hook_path}?token={planted}&page=2",
+        {"Content-Type": "application/json", "Content-Length": 2},
+    )
+    status, _, _ = exchange(server.port, head, [b"{}"])
+    assert status == 202
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            f"GET /ws/runs/00000000-0000-0000-0000-000000000000/?token={server.token} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        sock.recv(4096)
+    logged = server.wait_for(
+        lambda: "WS" in server.logs() and f"{hook_path}?token=" in server.logs() and server.logs()
+    )
+    assert f"{hook_path}?token=***&page=2" in logged
+    assert "/ws/runs/00000000-0000-0000-0000-000000000000/" in logged
+    assert planted not in server.log_path.read_text()
+    assert server.token not in server.log_path.read_text()
+
+
 def test_the_server_still_serves_after_all_that(server):
     assert server.call("GET", "/api/v1/node-types")[0] == 200
