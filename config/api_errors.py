@@ -95,3 +95,11 @@ def json_server_error(request):
     return JsonResponse(
         error_body("INTERNAL_ERROR", "Something went wrong on our side; the error was logged."), status=500
     )
+
+
+def json_forbidden(request, message: str = "You are not allowed to do this."):
+    return JsonResponse(error_body("PERMISSION_DENIED", message), status=403)
+
+
+def json_bad_request(request):
+    return JsonResponse(error_body("BAD_REQUEST", "The request could not be understood."), status=400)
