@@ -54,19 +54,135 @@ def batched():
     """Collect the `insert`/`update`/`execute` statements of the block and send them as one
     multi-statement query when it ends: all of them or none are written, in one round
     trip. `update` returns None inside (the count is not known yet); readers inside the
-    block do not see the collected writes. Nested blocks join the outer one."""
+    block do not see the collected writes. Nested blocks join the outer one. Rows that
+    `create_deferred` still owes lead the batch (see `deferred`)."""
     if _buffer() is not None:
         yield
         return
+    _local.lead = _take_owed()
     _local.buffer, _local.after = [], []
     try:
         yield
-        statements, after = _local.buffer, _local.after
+        after = _local.after
+        _send_with_lead(_local.buffer)
+    except BaseException:
+        _restore_owed(_local.lead)  # not written: still owed
+        raise
     finally:
-        _local.buffer = _local.after = None
-    send(statements)
+        _local.buffer = _local.after = _local.lead = None
     for fn in after:
         transaction.on_commit(fn)
+
+
+def _send_with_lead(statements: list) -> None:
+    """Send `statements`, led by the owed rows the current batch took (once)."""
+    lead = getattr(_local, "lead", None)
+    taken = list(lead or ())
+    if lead:
+        lead.clear()
+    try:
+        send([row.statement() for row in taken] + statements)
+    except BaseException:
+        if lead is not None:
+            lead[:0] = taken
+        raise
+
+
+class Owed:
+    """A row `create_deferred` has not written yet. Its INSERT is built from `obj` when it is
+    sent, so a change to `obj` until then is written with it."""
+
+    __slots__ = ("key", "model", "obj", "_created")
+
+    def __init__(self, model, obj):
+        self.model, self.obj, self.key = model, obj, str(obj.pk)
+        self._created = {f.attname: getattr(obj, f.attname) for f in model._meta.concrete_fields}
+
+    def undo_changes(self) -> None:
+        """Back to the values it was created with (what a batch that failed changed is void)."""
+        for name, value in self._created.items():
+            setattr(self.obj, name, value)
+
+    def statement(self) -> tuple[str, list]:
+        concrete = self.model._meta.concrete_fields
+        values = [getattr(self.obj, f.attname) for f in concrete]
+        saved, _local.buffer = _buffer(), []  # `insert` collects its statement here
+        try:
+            insert(self.model, tuple(f.name for f in concrete), [values])
+            return _local.buffer[0]
+        finally:
+            _local.buffer = saved
+
+
+@contextmanager
+def deferred():
+    """Inside the block, `create_deferred` does not write at once: its INSERT leads the next
+    `batched()` block, in that batch's one round trip and one transaction. Any other
+    statement run on this connection first writes what is still owed, so nothing reads or
+    references a row before it exists; what no batch took is written when the block ends.
+    PostgreSQL only (batches); elsewhere `create_deferred` writes at once."""
+    if getattr(_local, "owed", None) is not None or not can_batch():
+        yield
+        return
+    _local.owed = []
+    try:
+        with connection.execute_wrapper(_owed_first):
+            yield
+    finally:
+        try:
+            flush_deferred()  # also when the block failed: what it created is stored all the same
+        finally:
+            _local.owed = None
+
+
+def owed(key: str) -> Owed | None:
+    """The row `create_deferred` made with primary key `key`, if it is not written yet (still
+    owed, or leading the current batch)."""
+    key = str(key)
+    for queue in (getattr(_local, "lead", None), getattr(_local, "owed", None)):
+        for row in queue or ():
+            if row.key == key:
+                return row
+    return None
+
+
+def flush_deferred() -> None:
+    """Write now what `create_deferred` still owes (nothing outside a `deferred()` block)."""
+    taken = _take_owed()
+    if taken:
+        try:
+            send([row.statement() for row in taken])
+        except BaseException:
+            _restore_owed(taken)
+            raise
+
+
+def _take_owed() -> list:
+    queue = getattr(_local, "owed", None)
+    if not queue:
+        return []
+    taken = list(queue)
+    queue.clear()
+    return taken
+
+
+def _restore_owed(taken: list | None) -> None:
+    """Owed again: rows whose write failed (a batch's changes to them undone)."""
+    queue = getattr(_local, "owed", None)
+    if taken and queue is not None:
+        for row in taken:
+            row.undo_changes()
+        queue[:0] = taken
+
+
+def _owed_first(execute, sql, params, many, context):
+    """A statement run on its own (not collected by a batch) first writes the owed rows:
+    it may read or reference them."""
+    if getattr(_local, "lead", None):
+        _send_with_lead([])  # one run inside a batch: the rows the batch leads with go first
+    if getattr(_local, "owed", None):
+        flush_deferred()
+    return execute(sql, params, many, context)
 
 
 def send(statements: list[tuple[str, list]]) -> None:
@@ -110,10 +226,10 @@ def _bound(sql: str, params: list, literal) -> str:
 def flush() -> None:
     """Send what the current `batched()` block collected so far."""
     buffer = _buffer()
-    if buffer:
+    if buffer is not None and (buffer or getattr(_local, "lead", None)):
         statements = list(buffer)
         buffer.clear()
-        send(statements)
+        _send_with_lead(statements)
 
 
 def on_written(fn: Callable[[], None]) -> None:
@@ -272,10 +388,24 @@ def create(model, **fields):
     primary key given by its default (not assigned by the database)."""
     if batching():
         return model.objects.create(**fields)  # written now, not when the batch ends
+    return _create(model, fields, owe=False)
+
+
+def create_deferred(model, **fields):
+    """`create`, written with the next batch inside a `deferred()` block (at once elsewhere)."""
+    if batching() or getattr(_local, "owed", None) is None:
+        return create(model, **fields)
+    return _create(model, fields, owe=True)
+
+
+def _create(model, fields: dict, *, owe: bool):
     obj = model(**fields)
     concrete = model._meta.concrete_fields
-    values = [f.pre_save(obj, add=True) for f in concrete]
-    insert(model, tuple(f.name for f in concrete), [values])
+    values = [f.pre_save(obj, add=True) for f in concrete]  # sets auto_now_add values on obj
+    if owe:
+        _local.owed.append(Owed(model, obj))
+    else:
+        insert(model, tuple(f.name for f in concrete), [values])
     obj._state.adding = False
     obj._state.db = connection.alias
     return obj

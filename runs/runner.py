@@ -4,7 +4,11 @@ A caller that waits for a run (a webhook answering `on_completion`, execute with
 uses `start_and_wait`: the run is created already leased to this process, advanced on a
 small in-process pool, and the answer comes from the outcome in memory. The run row is
 committed before it starts, so a 2xx still means a stored run, and a process that dies
-leaves it to the lease reaper (`runs.timekeeping`). When every slot is busy the run takes
+leaves it to the lease reaper (`runs.timekeeping`). A run whose every node is pure is
+advanced on the caller's thread in a few milliseconds; on PostgreSQL its row is written
+with its one batch instead (`rows.deferred`): committed before the 2xx all the same, and
+a process that dies before that batch leaves no run, for a request it never answered.
+When every slot is busy the run takes
 the queue and the caller waits for the stored result. Idempotent and retry-safe: a run is
 advanced only by whoever holds its lease, and a finished run is never advanced again."""
 
@@ -26,7 +30,7 @@ from workflows.engine.registry import registry
 from workflows.engine.scheduler import RunOutcome
 from workflows.engine.store import LeaseLost
 
-from . import leases
+from . import leases, rows
 from .engine_host import scheduler
 from .models import RunStatus, WorkflowRun
 from .queue import enqueue_run
@@ -142,7 +146,7 @@ class InlineRunner:
         A run whose every node is pure (`inline` node types: no I/O, no wait, no loop) is
         advanced right here, on the caller's thread: it cannot outlast a few node
         computations, so the hand-off to a pool thread (and back) would only cost."""
-        if getattr(run, "fresh", False) and all_pure(run.version):
+        if self.runs_here(run):
             future = Future()
             try:
                 future.set_result(self._advance(run, owner))
@@ -154,6 +158,11 @@ class InlineRunner:
                 self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="inline-run")
         return self._pool.submit(self._advance, run, owner)
 
+    @staticmethod
+    def runs_here(run) -> bool:
+        """`submit` advances this run on the caller's thread (see there)."""
+        return getattr(run, "fresh", False) and all_pure(run.version)
+
     def _advance(self, run, owner: str) -> RunOutcome:
         run_id = str(getattr(run, "pk", run))
         try:
@@ -164,6 +173,7 @@ class InlineRunner:
             return _advance_leased(run_id, owner, epoch)
         except Exception:
             logger.exception("run %s failed in the web process; handing it to a worker", run_id)
+            rows.flush_deferred()  # the worker must find the run stored
             enqueue_run(run_id)
             raise
         finally:
@@ -212,19 +222,27 @@ def start_and_wait(*, timeout_s: float, **start) -> Waited:
     """Start a run (`services.start_run` keywords; it raises RunRefused as usual) and wait
     up to `timeout_s` for it to finish, executing it in this process when a slot is free."""
     owner = leases.new_owner() if inline.reserve() else ""
-    try:
-        with write_lock():
-            run = start_run(**start, enqueue=not owner, lease_owner=owner)
-    except BaseException:
-        if owner:
-            inline.cancel_reservation()
-        raise
-    deadline = time.monotonic() + timeout_s
-    if not (owner and run.lease_owner == owner):
+    # A run advanced right here, on this thread, writes its own row with the first batch it
+    # writes (one transaction, one round trip less): nobody can see or take over the run
+    # before then, and a 2xx is only answered after that batch is committed.
+    with rows.deferred():
+        try:
+            with write_lock():
+                run = start_run(**start, enqueue=not owner, lease_owner=owner, defer_insert=bool(owner))
+        except BaseException:
+            if owner:
+                inline.cancel_reservation()
+            raise
+        deadline = time.monotonic() + timeout_s
+        mine = bool(owner) and run.lease_owner == owner
+        if mine:
+            if not inline.runs_here(run):
+                rows.flush_deferred()  # stored before another thread looks for it
+            future = inline.submit(run, owner)
+    if not mine:
         if owner:  # an earlier run with this idempotency key answers
             inline.cancel_reservation()
         return Waited(run=run, finished=wait_for_run(run.pk, timeout_s))
-    future = inline.submit(run, owner)
     release_connection()  # a pooled connection is not held while waiting
     try:
         outcome = future.result(timeout=timeout_s)

@@ -61,6 +61,7 @@ def start_run(
     enqueue: bool = True,
     lease_owner: str = "",
     depth: int = 0,
+    defer_insert: bool = False,
 ) -> WorkflowRun:
     """Create a durable run of `version` (default: the workflow's latest) and enqueue it.
     Trigger-started runs pass `enforce_daily_limit` to honour `max_runs_per_day`.
@@ -69,7 +70,10 @@ def start_run(
     `runs.runner`; pass `enqueue=False` then): if the owner never finishes it,
     the lease expires and the timekeeper hands the run to the queue. The returned run has
     `fresh` True when this call created it with no node rows (False for an existing run
-    found by `idempotency_key`)."""
+    found by `idempotency_key`).
+
+    `defer_insert` (inside `rows.deferred()`): a run with no idempotency key, daily limit or
+    initial node rows is INSERTed with the first batch of what it writes next (`runs.runner`)."""
     version = version or latest_version(workflow)
     if version is None:
         raise RunRefused("VALIDATION_ERROR", "The workflow has no saved version to run.")
@@ -102,6 +106,7 @@ def start_run(
             lease_owner=lease_owner,
             several_triggers=False,
             depth=depth,
+            defer_insert=defer_insert,
         )
     with transaction.atomic():
         return _start_run(
@@ -138,6 +143,7 @@ def _start_run(
     lease_owner,
     several_triggers,
     depth=0,
+    defer_insert=False,
 ) -> WorkflowRun:
     if idempotency_key:
         existing = WorkflowRun.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
@@ -172,6 +178,8 @@ def _start_run(
         except IntegrityError:
             # A concurrent request with the same Idempotency-Key won: answer with its run.
             return WorkflowRun.objects.get(workflow=workflow, idempotency_key=idempotency_key)
+    elif defer_insert:
+        run = rows.create_deferred(WorkflowRun, **fields)
     else:
         run = rows.create(WorkflowRun, **fields)
     run.fresh = True

@@ -326,6 +326,7 @@ class OrmStore:
         self._primed: dict[str, WorkflowRun] = {}
         self._cancel_read: dict[str, bool] = {}  # the flag as `load_run` read it, answered once
         self._fences: dict[str, tuple[str, int]] = {}  # run id -> (lease owner, epoch)
+        self._statuses: dict[str, dict[NodeKey, str]] = {}  # node instance -> status saved
 
     # -- loading ------------------------------------------------------------------------
     def prime(self, run: WorkflowRun) -> None:
@@ -345,6 +346,7 @@ class OrmStore:
         """Drop what this process cached about the run (after an `advance()`)."""
         for cache in (
             self._fences,
+            self._statuses,
             self._rows,
             self._timed,
             self._secrets,
@@ -366,13 +368,19 @@ class OrmStore:
             outermost = not rows.batching()
             try:
                 with rows.batched():
-                    if outermost:
+                    # A run whose own row leads the batch (`rows.deferred`) is not stored
+                    # anywhere yet: nobody else can hold it, there is no lease to check.
+                    if outermost and rows.owed(run_id) is None:
                         self._fence(run_id)
                     yield
             except DataError as exc:
                 if outermost and run_id in self._fences and "division by zero" in str(exc):
                     raise LeaseLost(f"run {run_id}: the lease was taken over; nothing was written") from None
                 raise
+            finally:
+                if outermost and rows.owed(run_id) is not None:  # not sent: none of the run is stored
+                    self._rows.pop(run_id, None)
+                    self._statuses.pop(run_id, None)
         else:
             outermost = not connection.in_atomic_block
             # One transaction: its events travel as one INSERT at the end (on PostgreSQL the
@@ -445,6 +453,9 @@ class OrmStore:
         types = self._types.get(run_id, {})
         order = self._order.get(run_id, {})
         latest = list({state.key: state for state in states}.values())  # one row per instance
+        saved = self._statuses.setdefault(run_id, {})
+        for state in latest:
+            saved[state.key] = state.status
         finished = []
         with rows.transaction_unless_batching():
             new = []
@@ -518,6 +529,10 @@ class OrmStore:
             rows.flush()  # the parent is woken below: from here on, write straight through
             if rows.batching():
                 self._fence(run_id)  # the rest of the batch is checked again
+        owed = rows.owed(run_id)
+        if owed is not None:
+            self._save_owed(owed.obj, fields, started_at=(started_at or now) if keep_started else None)
+            return
         with rows.transaction_unless_batching():
             # One statement; a finished run never changes again (e.g. cancelled while a node ran).
             updated = _update_run(
@@ -541,6 +556,25 @@ class OrmStore:
                 child_finished(
                     child=WorkflowRun.objects.get(pk=run_id), status=status, output=output, error=error
                 )
+
+    def _save_owed(self, run: WorkflowRun, fields: dict[str, Any], *, started_at: datetime | None) -> None:
+        """`save_run` of a run whose row is not written yet (it leads the batch being made,
+        see `rows.deferred`): the row is written with these values, once, instead of being
+        written and then updated; nobody else can have seen or changed it. Its node rows
+        are all in this batch, so their counts are this store's own."""
+        run_id, status = str(run.pk), fields["status"]
+        for name, value in fields.items():
+            setattr(run, name, value)
+        if started_at is not None and run.started_at is None:
+            run.started_at = started_at
+        if status in TERMINAL:
+            statuses = self._statuses.get(run_id, {}).values()
+            run.successful_nodes = sum(s == "succeeded" for s in statuses)
+            run.failed_nodes = sum(s == "failed" for s in statuses)
+            rows.on_written(lambda: metrics.run_finished(status))
+        events.record(
+            run_id, self._workflow[run_id], [{"type": "run.status", "run_id": run_id, "status": status}]
+        )
 
     def append_logs(self, run_id: str, entries: list[LogEntry]) -> None:
         if not entries:

@@ -7,6 +7,7 @@ from django.db import connection
 from runs import rows
 from runs.intake import active_trigger
 from runs.models import WorkflowRun
+from tests.runs.test_readyz import on_postgresql
 from workflows.models import TriggerEndpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,3 +89,66 @@ def test_node_rows_inserted_together_keep_their_order_and_every_value(api):
         (i if i % 2 else None, "1.2" if i == 3 else "", i) for i in range(len(outputs))
     ]
     assert all(r.started_at == now and r.completed_at is None and r.handles == ["main"] for r in stored)
+
+
+# ------------------------------------------------------------- rows written with a batch
+
+
+def owed_run(api):
+    from workflows.models import Workflow
+
+    wid = api.post("/api/v1/workflows/", WEBHOOK, format="json").json()["id"]
+    workflow = Workflow.objects.get(pk=wid)
+    return rows.create_deferred(
+        WorkflowRun,
+        workspace_id=workflow.workspace_id,
+        workflow=workflow,
+        version=workflow.versions.first(),
+        input={"n": 1},
+        trigger_node="hook",
+    )
+
+
+def stored(run) -> bool:
+    return WorkflowRun.objects.filter(pk=run.pk).exists()
+
+
+def test_a_deferred_row_is_written_with_its_changes_by_the_next_batch_or_at_the_end(api):
+    if connection.vendor != "postgresql":  # no batches: written at once
+        with rows.deferred():
+            run = owed_run(api)
+            assert rows.owed(run.pk) is None and stored(run)
+        return
+    with rows.deferred():
+        run = owed_run(api)
+        assert rows.owed(run.pk) is not None
+        run.status = "running"  # a change before it is written is written with it
+        with rows.batched():
+            rows.execute('UPDATE "runs_workflowrun" SET "trigger_node" = %s WHERE "id" = %s', ["b", run.pk])
+        assert rows.owed(run.pk) is None
+    written = WorkflowRun.objects.get(pk=run.pk)
+    assert (written.status, written.trigger_node) == ("running", "b")  # the row led the batch
+    with rows.deferred():
+        unsent = owed_run(api)
+        assert rows.owed(unsent.pk) is not None
+    assert stored(unsent)  # no batch took it: written when the block ends
+
+
+@on_postgresql
+def test_a_statement_run_on_its_own_finds_the_deferred_row_already_written(api):
+    with rows.deferred():
+        run = owed_run(api)
+        assert stored(run)  # a read on its own: what is owed goes first
+        with rows.batched():
+            assert stored(run)  # also from inside a batch that the row leads
+    assert WorkflowRun.objects.filter(pk=run.pk).count() == 1
+
+
+@on_postgresql
+def test_a_deferred_row_whose_batch_fails_is_written_as_created_when_the_block_ends(api):
+    with pytest.raises(RuntimeError), rows.deferred():
+        run = owed_run(api)
+        with rows.batched():
+            run.status = "completed"
+            raise RuntimeError("the batch is never sent")
+    assert WorkflowRun.objects.get(pk=run.pk).status == "pending"  # what the failed batch changed is void
