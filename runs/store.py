@@ -369,10 +369,14 @@ class OrmStore:
             try:
                 with rows.batched():
                     # A run whose own row leads the batch (`rows.deferred`) is not stored
-                    # anywhere yet: nobody else can hold it, there is no lease to check.
+                    # anywhere yet: nobody else can hold it, there is no lease to check,
+                    # and its events (none stored only-if) travel as one INSERT.
                     if outermost and rows.owed(run_id) is None:
                         self._fence(run_id)
-                    yield
+                        yield
+                    else:
+                        with events.coalesced():
+                            yield
             except DataError as exc:
                 if outermost and run_id in self._fences and "division by zero" in str(exc):
                     raise LeaseLost(f"run {run_id}: the lease was taken over; nothing was written") from None

@@ -1,6 +1,6 @@
 """On PostgreSQL, a run answered on completion and advanced on the request's own thread (every
 node pure) is written in one transaction: its row, inserted once and already in its final
-state, leads the one batch of its node rows, events and logs. It stores exactly what the
+state, leads the one batch of its node rows, events (one INSERT) and logs. It stores exactly what the
 step-by-step path stores (statuses, counts, ordered events, day statistics), and when that
 batch fails the run is stored all the same and a worker finishes it."""
 
@@ -34,6 +34,7 @@ def test_the_run_row_is_written_once_in_final_state_with_its_nodes_in_one_round_
     batch = writes[0]
     assert batch.count(RUN_INSERT) == 1 and 'UPDATE "runs_workflowrun"' not in batch
     assert batch.index(RUN_INSERT) < batch.index('INSERT INTO "runs_nodeexecution"')
+    assert batch.count('INSERT INTO "runs_runevent"') == 1  # its events, in order, in one INSERT
 
     run = WorkflowRun.objects.get(workflow_id=wid)
     assert run.status == "completed" and run.output == {"a": 21, "b": 42} and run.error is None
