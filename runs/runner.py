@@ -8,9 +8,9 @@ leaves it to the lease reaper (`runs.timekeeping`). A run whose every node is pu
 advanced on the caller's thread in a few milliseconds; on PostgreSQL its row is written
 with its one batch instead (`rows.deferred`): committed before the 2xx all the same, and
 a process that dies before that batch leaves no run, for a request it never answered.
-When every slot is busy the run takes
-the queue and the caller waits for the stored result. Idempotent and retry-safe: a run is
-advanced only by whoever holds its lease, and a finished run is never advanced again."""
+When every slot is busy the run takes the queue and the caller waits for the stored
+result. Idempotent and retry-safe: a run is advanced only by whoever holds its lease, and
+a finished run is never advanced again."""
 
 from __future__ import annotations
 

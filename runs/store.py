@@ -368,13 +368,15 @@ class OrmStore:
             outermost = not rows.batching()
             try:
                 with rows.batched():
-                    # A run whose own row leads the batch (`rows.deferred`) is not stored
-                    # anywhere yet: nobody else can hold it, there is no lease to check,
-                    # and its events (none stored only-if) travel as one INSERT.
-                    if outermost and rows.owed(run_id) is None:
+                    if not outermost:
+                        yield
+                    elif rows.owed(run_id) is None:
                         self._fence(run_id)
                         yield
                     else:
+                        # Its own row leads the batch (`rows.deferred`): it is stored nowhere
+                        # yet, so nobody else can hold it (no lease to check), and its events
+                        # (none stored only-if) travel as one INSERT.
                         with events.coalesced():
                             yield
             except DataError as exc:
