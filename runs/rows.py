@@ -76,15 +76,20 @@ def batched():
 
 def _send_with_lead(statements: list) -> None:
     """Send `statements`, led by the owed rows the current batch took (once)."""
-    lead = getattr(_local, "lead", None)
-    taken = list(lead or ())
-    if lead:
-        lead.clear()
+    _send_owed(getattr(_local, "lead", None), statements)
+
+
+def _send_owed(queue: list | None, statements: list) -> None:
+    """Send the INSERTs of the owed rows in `queue` (emptied), then `statements`, as one
+    query; if that fails, the rows are owed in `queue` again."""
+    taken = list(queue or ())
+    if queue:
+        queue.clear()
     try:
         send([row.statement() for row in taken] + statements)
     except BaseException:
-        if lead is not None:
-            lead[:0] = taken
+        if queue is not None:
+            queue[:0] = taken
         raise
 
 
@@ -106,12 +111,7 @@ class Owed:
     def statement(self) -> tuple[str, list]:
         concrete = self.model._meta.concrete_fields
         values = [getattr(self.obj, f.attname) for f in concrete]
-        saved, _local.buffer = _buffer(), []  # `insert` collects its statement here
-        try:
-            insert(self.model, tuple(f.name for f in concrete), [values])
-            return _local.buffer[0]
-        finally:
-            _local.buffer = saved
+        return insert_statement(self.model, tuple(f.name for f in concrete), [values])
 
 
 @contextmanager
@@ -148,13 +148,7 @@ def owed(key: str) -> Owed | None:
 
 def flush_deferred() -> None:
     """Write now what `create_deferred` still owes (nothing outside a `deferred()` block)."""
-    taken = _take_owed()
-    if taken:
-        try:
-            send([row.statement() for row in taken])
-        except BaseException:
-            _restore_owed(taken)
-            raise
+    _send_owed(getattr(_local, "owed", None), [])
 
 
 def _take_owed() -> list:
@@ -302,16 +296,21 @@ def insert(
     """INSERT `rows` (value tuples in `names` order) in one statement (in the caller's
     transaction, if any). Ids are assigned in row order. `only_if` (SQL, params): one row,
     inserted only if that query returns a row."""
-    if not rows:
-        return
+    if rows:
+        execute(*insert_statement(model, names, rows, only_if))
+
+
+def insert_statement(
+    model, names: Sequence[str], rows: Sequence[Sequence[Any]], only_if: tuple[str, list] | None = None
+) -> tuple[str, list]:
+    """The (SQL, params) of `insert` (at least one row)."""
     names = tuple(names)
     if only_if is None and connection.vendor == "postgresql":
         # One JSON document of the rows, expanded by the server: the per-value preparing
         # and quoting of hundreds of values was most of a run's client-side cost.
         columns = tuple(f.column for f in _fields(model, names))
         document = json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str)
-        execute(_recordset_sql(model, names), [document])
-        return
+        return _recordset_sql(model, names), [document]
     fields = _fields(model, names)
     conn = connections[DEFAULT_DB_ALIAS]
     params = []
@@ -327,7 +326,7 @@ def insert(
         head, values = sql.split(" VALUES ", 1)
         sql = f"{head} SELECT {values[1:-1]} WHERE EXISTS ({only_if[0]})"
         params += only_if[1]
-    execute(sql, params)
+    return sql, params
 
 
 def update(model, values: dict[str, Any], where: dict[str, Any]) -> int | None:
