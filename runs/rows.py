@@ -8,7 +8,6 @@ the ORM would prepare it. The ORM's per-call query building was most of a run's 
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager, nullcontext
@@ -16,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+
+from .payloads import dumps
 
 _local = threading.local()
 _NOTHING = object()
@@ -309,7 +310,7 @@ def insert_statement(
         # One JSON document of the rows, expanded by the server: the per-value preparing
         # and quoting of hundreds of values was most of a run's client-side cost.
         columns = tuple(f.column for f in _fields(model, names))
-        document = json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str)
+        document = dumps([dict(zip(columns, row, strict=True)) for row in rows])
         return _recordset_sql(model, names), [document]
     fields = _fields(model, names)
     conn = connections[DEFAULT_DB_ALIAS]

@@ -76,6 +76,7 @@ def test_node_rows_inserted_together_keep_their_order_and_every_value(api):
     )
     now = timezone.now()
     outputs = ["text with 'quotes' and %s", None, [1, {"a": None}], {"nested": {"x": "\u00e9"}}, 0, True, ""]
+    outputs += [{"over 64 bits": [2**70, -(2**80)], "float": 1e16}]
     values = [
         (run.pk, f"n{i}", i if i % 2 else None, "1.2" if i == 3 else "", "data.transform", i)
         + ("succeeded", 1, {"in": i}, out, None, ["main"], None, [], now, None, None)
