@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -21,6 +22,31 @@ def bind_run(run_id):
         yield
     finally:
         _run_id.reset(token)
+
+
+_HOOK_TOKEN = re.compile(r"(/hooks/)([^/?#\s\"'<>]+)")
+
+
+def mask_hook_tokens(text: str) -> str:
+    """`text` with each trigger URL token (`/hooks/<token>`: whoever holds it can start runs)
+    cut to its first four characters and `***`, enough to tell endpoints apart in a log."""
+    if "/hooks/" not in text:
+        return text
+    return _HOOK_TOKEN.sub(lambda m: m[1] + m[2][:4] + "***", text)
+
+
+class MaskHookTokens(logging.Filter):
+    """Every log line (Django's "Unauthorized: /hooks/…" warnings included) written with the
+    trigger URL tokens in it masked (`mask_hook_tokens`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/hooks/" in message:
+            record.msg, record.args = mask_hook_tokens(message), ()
+        path = getattr(record, "path", None)
+        if isinstance(path, str):
+            record.path = mask_hook_tokens(path)
+        return True
 
 
 class JsonFormatter(logging.Formatter):

@@ -318,10 +318,12 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "config.log_format.JsonFormatter"},
     },
+    "filters": {"hook_tokens": {"()": "config.log_format.MaskHookTokens"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["hook_tokens"],
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},

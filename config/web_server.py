@@ -15,7 +15,8 @@ chunk) or drops the connection without a word (one line longer than 16 KiB). Her
   an empty 400): Django parses them, and a bad one gets the API's answer.
 
 The access log writes each request's path with its query string masked like stored URLs: a
-credential-named parameter (`?token=`, `?api_key=`, …) is `***`.
+credential-named parameter (`?token=`, `?api_key=`, …) is `***`; a trigger URL token
+(`/hooks/<token>`) keeps its first four characters.
 
 The answer is written, then the connection is half-closed and the rest of what the client sends
 is read and discarded for a moment, so the client reads the answer instead of a reset."""
@@ -32,6 +33,7 @@ from daphne.cli import CommandLineInterface
 from daphne.http_protocol import WebRequest
 from twisted.web import http
 
+from config.log_format import mask_hook_tokens
 from workflows.engine.masking import mask_url
 
 LINGER_S = 2.0
@@ -67,11 +69,12 @@ def answer_and_close(channel, status: int, code: str, message: str) -> None:
 
 
 class MaskedAccessLog(AccessLogGenerator):
-    """daphne's access log, with the credentials in a request's query string as `***`."""
+    """daphne's access log, with the credentials in a request's query string and trigger URL
+    tokens (`/hooks/<token>`) masked."""
 
     def __call__(self, protocol, action, details):
         if isinstance(details.get("path"), str):
-            details = {**details, "path": mask_url(details["path"])}
+            details = {**details, "path": mask_hook_tokens(mask_url(details["path"]))}
         return super().__call__(protocol, action, details)
 
 
