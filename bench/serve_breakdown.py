@@ -4,10 +4,13 @@ completion, N requests at concurrency C; then the CPU per run of each process gr
 processes, the workers, the timekeeper, the database server, Redis, this load client) and,
 on PostgreSQL, what the database did per run (transactions, rows written, index and
 sequential scans per table and index). With --floor, the same load against `/healthz` (the
-web stack's cost per request without a run). Figures, no assertions; compare CPU per run
+web stack's cost per request without a run). With --respond immediately, the webhook answers
+202 at once and Django-Q's workers run the workflow: the figures are taken once every run has
+finished, and runs/s counts completed runs. Figures, no assertions; compare CPU per run
 rather than runs/s on a busy machine.
 
     .venv/bin/python bench/serve_breakdown.py [--setup postgres|sqlite] [-c 16] [-n 2000] [--floor]
+        [--respond on_completion|immediately] [--serve-arg=--workers --serve-arg=4]
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 from bench._harness import drop_server, make_server  # noqa: E402
 from bench._load import drive, load, stat_fields  # noqa: E402
 from bench.compare_n8n import peer_workflow  # noqa: E402
-from bench.engine import setup_env  # noqa: E402
-from bench.webhooks import activate  # noqa: E402
+from bench.engine import RunCounter, setup_env  # noqa: E402
+from bench.webhooks import activate, wait_terminal  # noqa: E402
 
 GROUPS = (
     ("web (daphne)", "config.web_server"),
@@ -72,7 +75,7 @@ def cpu_by_group(before: dict, after: dict) -> dict[str, float]:
 
 def pg_counters(server) -> dict:
     (db,) = server.sql(
-        "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted "
+        "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, sessions "
         "FROM pg_stat_database WHERE datname = current_database()"
     )
     tables = server.sql(
@@ -93,27 +96,38 @@ def main() -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("-n", "--requests", type=int, default=2000)
     parser.add_argument("--floor", action="store_true", help="also measure GET /healthz")
+    parser.add_argument("--respond", choices=("on_completion", "immediately"), default="on_completion")
+    parser.add_argument("--serve-arg", action="append", default=[], help="passed to `manage.py serve`")
     args = parser.parse_args()
     n, c = args.requests, args.concurrency
-    print(f"bench/serve_breakdown.py  nproc {os.cpu_count()}  load {load()}  setup {args.setup}  {n} x c={c}")
+    print(
+        f"bench/serve_breakdown.py  nproc {os.cpu_count()}  load {load()}  setup {args.setup}  {n} x c={c}"
+        f"  respond {args.respond}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-breakdown-") as tmp:
         server = make_server(Path(tmp), base_env=setup_env(args.setup))
         try:
-            server.start()
+            server.start(serve_args=args.serve_arg)
             nodes, edges = peer_workflow()
-            _, path = activate(server, nodes, edges, "peer-bench breakdown")
+            nodes[0]["config"]["respond"] = args.respond
+            wid, path = activate(server, nodes, edges, "peer-bench breakdown")
+            counter = RunCounter(server, wid)
             drive(server.port, path, 300, c)  # warm-up
+            warm, _ = wait_terminal(counter, 300, 300)
             time.sleep(1)  # the statistics collector catches up
             pg_before = pg_counters(server) if server.pg_db else None
-            before = processes()
+            before, started = processes(), time.monotonic()
             result = drive(server.port, path, n, c)
-            after = processes()
+            counts, _ = wait_terminal(counter, sum(warm.values()) + result.ok, 900)
+            after, wall = processes(), time.monotonic() - started
+            counter.conn.close()
             time.sleep(1)
             pg_after = pg_counters(server) if server.pg_db else None
             p50, p95, p99 = result.pct()
+            done = counts.get("completed", 0) - warm.get("completed", 0)
             print(
-                f"\n{result.ok}/{n} answered 2xx, {result.rps:.1f} runs/s, p50 {p50:.1f} p95 {p95:.1f} "
-                f"p99 {p99:.1f} ms  [load {load()}]"
+                f"\n{result.ok}/{n} answered 2xx ({result.rps:.1f}/s), p50 {p50:.1f} p95 {p95:.1f} "
+                f"p99 {p99:.1f} ms; {done} runs completed, {done / wall:.1f} runs/s  [load {load()}]"
             )
             groups = cpu_by_group(before, after)
             print("\nCPU per run, by process group:")
@@ -121,10 +135,11 @@ def main() -> int:
                 print(f"  {cpu * 1000 / n:7.2f} ms  {name}")
             print(f"  {sum(groups.values()) * 1000 / n:7.2f} ms  all of them")
             if pg_before and pg_after:
-                commits, rollbacks, ins, upd, dele = per_run(pg_before["db"], pg_after["db"], n)
+                commits, rollbacks, ins, upd, dele, sessions = per_run(pg_before["db"], pg_after["db"], n)
                 print(
                     f"\nPostgreSQL per run: {commits:.2f} transactions ({rollbacks:.2f} rolled back), "
-                    f"{ins:.1f} rows inserted, {upd:.1f} updated, {dele:.1f} deleted"
+                    f"{ins:.1f} rows inserted, {upd:.1f} updated, {dele:.1f} deleted, "
+                    f"{sessions:.3f} new connections"
                 )
                 print(
                     "  per table, per run: seq scans / rows read, index scans / rows fetched, ins, upd (HOT)"
