@@ -40,7 +40,10 @@ class MaskHookTokens(logging.Filter):
     trigger URL tokens in it masked (`mask_hook_tokens`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the handler reports it as it always did
+            return True
         if "/hooks/" in message:
             record.msg, record.args = mask_hook_tokens(message), ()
         path = getattr(record, "path", None)

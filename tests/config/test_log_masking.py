@@ -55,3 +55,8 @@ def test_a_refused_webhook_is_logged_without_its_token(api, client, server_log):
 def test_other_paths_are_left_as_they_are():
     assert mask_hook_tokens("GET /runs/abc?x=1") == "GET /runs/abc?x=1"
     assert mask_hook_tokens('"/hooks/abcdefgh" and /hooks/xy') == '"/hooks/abcd***" and /hooks/xy***'
+
+
+def test_a_malformed_log_call_is_left_to_the_handler_to_report():
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "%s and %s", ("one",), None)
+    assert MaskHookTokens().filter(record) is True
