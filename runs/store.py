@@ -431,6 +431,7 @@ class OrmStore:
             started_at=run.started_at,
             nodes=states,
             secrets=secrets,
+            literals=literal,
             timeout_s=(document.get("settings") or {}).get("timeout_s"),
         )
 

@@ -156,7 +156,7 @@ class _Drive:
         self.run_id = snapshot.run_id
         self.graph = analyse(snapshot.document, scheduler.registry)
         self.rs = RunState(self.graph, snapshot, scheduler.registry)
-        self.secrets = secret_values(snapshot.secrets)
+        self.secrets = secret_values(snapshot.secrets) + list(snapshot.literals)
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.pool: ThreadPoolExecutor | None = None
         self.running: dict[NodeKey, _Attempt] = {}

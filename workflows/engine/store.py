@@ -106,6 +106,9 @@ class RunSnapshot:
     started_at: datetime | None
     nodes: dict[NodeKey, NodeState] = field(default_factory=dict)
     secrets: dict[str, Any] = field(default_factory=dict)  # workspace.<credential> values
+    # Secret texts typed into the document itself (a password in a URL, a token in a header,
+    # sealed at rest): masked, like the credentials, in all the run stores and returns.
+    literals: list[str] = field(default_factory=list)
     start_from: dict[NodeKey, NodeState] | None = None  # unused; retries copy states in
     timeout_s: float | None = None
 
