@@ -18,6 +18,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from django.db import connection
 from django.views.decorators.csrf import csrf_exempt
@@ -41,18 +42,24 @@ class ActiveTrigger:
     node: dict
 
 
-_versions: dict = {}  # id -> WorkflowVersion: versions never change once saved, ids are never reused
+# (id, created_at as read) -> WorkflowVersion. Versions never change once saved, but an id
+# alone does not name one: SQLite hands a rolled-back row's id to the next row saved (its
+# sequence rolls back with the transaction), so a version this process read inside a
+# transaction that then rolled back would answer for another document under the same id.
+_versions: dict = {}
 _VERSIONS_KEPT = 256
 
 
-def _active_version(workflow: Workflow) -> WorkflowVersion:
-    """The workflow's active version, from this process's cache of immutable versions."""
-    version = _versions.get(workflow.active_version_id)
+def _active_version(workflow: Workflow, stamp) -> WorkflowVersion:
+    """The workflow's active version, from this process's cache of immutable versions;
+    `stamp` is the version's `created_at` as the endpoint lookup read it."""
+    key = (workflow.active_version_id, stamp)
+    version = _versions.get(key)
     if version is None:
         version = WorkflowVersion.objects.get(pk=workflow.active_version_id)
         if len(_versions) >= _VERSIONS_KEPT:
             _versions.clear()
-        _versions[version.pk] = version
+        _versions[key] = version
     return version
 
 
@@ -61,38 +68,41 @@ def active_trigger(token: str, node_type: str | None = None) -> ActiveTrigger | 
     ACTIVE workflow, in the version pinned at activation; None for an unknown token, an
     inactive workflow, or (with `node_type`) a token of another kind of trigger. The endpoint
     and workflow are read every time, so deactivation takes effect at once."""
-    endpoint = _endpoint(token)
+    endpoint, stamp = _endpoint(token)
     workflow = endpoint.workflow if endpoint else None
-    if workflow is None or workflow.status != WorkflowStatus.ACTIVE or workflow.active_version_id is None:
+    if workflow is None or workflow.status != WorkflowStatus.ACTIVE or stamp is None:
         return None
-    workflow.active_version = _active_version(workflow)
+    workflow.active_version = _active_version(workflow, stamp)
     node = next((n for n in workflow.active_version.document["nodes"] if n["id"] == endpoint.node_id), None)
     if node is None or (node_type is not None and node["type"] != node_type):
         return None
     return ActiveTrigger(endpoint=endpoint, workflow=workflow, node=node)
 
 
-def _endpoint(token: str) -> TriggerEndpoint | None:
-    """The endpoint with its workflow: one prepared SELECT (the ORM built the query anew
-    on every request)."""
+def _endpoint(token: str) -> tuple[TriggerEndpoint | None, Any]:
+    """The endpoint with its workflow, and the active version's `created_at` (None without
+    one): one prepared SELECT (the ORM built the query anew on every request)."""
     with connection.cursor() as cursor:
         cursor.execute(_endpoint_sql(connection.vendor), [token])
         row = cursor.fetchone()
     if row is None:
-        return None
+        return None, None
     split = rows.width(TriggerEndpoint)
     endpoint = rows.instance(TriggerEndpoint, row[:split])
-    endpoint.workflow = rows.instance(Workflow, row[split:])
-    return endpoint
+    endpoint.workflow = rows.instance(Workflow, row[split:-1])
+    return endpoint, row[-1]
 
 
 @cache
 def _endpoint_sql(vendor: str) -> str:
     qn = connection.ops.quote_name
     return (
-        f"SELECT {rows.columns(TriggerEndpoint, 'e')}, {rows.columns(Workflow, 'w')} "
+        f"SELECT {rows.columns(TriggerEndpoint, 'e')}, {rows.columns(Workflow, 'w')}, "
+        f"v.{qn('created_at')} "
         f"FROM {qn(TriggerEndpoint._meta.db_table)} e JOIN {qn(Workflow._meta.db_table)} w "
-        f"ON w.{qn('id')} = e.{qn('workflow_id')} WHERE e.{qn('token')} = %s"
+        f"ON w.{qn('id')} = e.{qn('workflow_id')} "
+        f"LEFT JOIN {qn(WorkflowVersion._meta.db_table)} v ON v.{qn('id')} = w.{qn('active_version_id')} "
+        f"WHERE e.{qn('token')} = %s"
     )
 
 

@@ -204,3 +204,26 @@ def test_over_the_daily_limit_the_form_answers_429(api):
     res = client.post(path, {**hidden, **GOOD})
     assert res.status_code == 429 and "as many responses as it accepts for today" in res.content.decode()
     assert WorkflowRun.objects.filter(workflow_id=wid).count() == 1
+
+
+def test_a_version_read_in_a_rolled_back_transaction_never_answers_for_the_next_one(api):
+    """Versions are cached per process. On SQLite a rolled-back row's id goes to the next
+    row saved, so a cache keyed by id alone served the rolled-back document for the new one."""
+    from django.db import connection, transaction
+
+    from workflows.models import Workflow
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        first, path = form_workflow(api, title="The first form")
+        assert "<h1>The first form</h1>" in Client().get(path).content.decode()
+        first_version = Workflow.objects.get(pk=first).active_version_id
+        raise Undo
+
+    second, path = form_workflow(api, title="The second form")
+    if connection.vendor == "sqlite":  # the case this test is about: the id came back
+        assert Workflow.objects.get(pk=second).active_version_id == first_version
+    html = Client().get(path).content.decode()
+    assert "<h1>The second form</h1>" in html and "The first form" not in html
