@@ -56,19 +56,28 @@ def browser():
 class _InFlight:
     """Requests the live server is handling. A page closed at the end of a test may have sent
     a request (an autosave, say) that the live server is still running; the test database is
-    flushed right after, so teardown waits until the server is quiet."""
+    flushed right after, so teardown waits until the server is quiet.
+
+    Only the live server's threads count: a test's own client requests run in the test's
+    thread, and one whose response it never closed (a file it did not read) would otherwise
+    hold every later teardown for the whole timeout."""
 
     def __init__(self):
         self.count = 0
         self.last_change = time.monotonic()
         self.cond = threading.Condition()
+        self.test_thread = threading.main_thread().ident
 
     def started(self, **_kwargs):
+        if threading.get_ident() == self.test_thread:
+            return
         with self.cond:
             self.count += 1
             self.last_change = time.monotonic()
 
     def finished(self, **_kwargs):
+        if threading.get_ident() == self.test_thread:
+            return
         with self.cond:
             self.count -= 1
             self.last_change = time.monotonic()
@@ -92,6 +101,7 @@ request_finished.connect(IN_FLIGHT.finished, dispatch_uid="ui-tests-in-flight-fi
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 860})
+    IN_FLIGHT.test_thread = threading.get_ident()
     pg = context.new_page()
     pg.set_default_timeout(10_000)
     yield pg
