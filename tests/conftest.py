@@ -8,6 +8,18 @@ from tests.documents import SPEC_EXAMPLE
 
 
 @pytest.fixture
+def echo_server():
+    """A real HTTP API on 127.0.0.1 whose GET /echo answers with the request it received."""
+    from tests.connectors.api_server import ApiServer
+    from tests.connectors.factories import echo
+
+    server = ApiServer()
+    server.route("GET", "/echo", echo)
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def sample_document():
     return copy.deepcopy(SPEC_EXAMPLE)
 

@@ -11,8 +11,6 @@ import urllib.parse
 import pytest
 
 from runs.models import WorkflowRun
-from tests.connectors.api_server import ApiServer
-from tests.connectors.factories import echo
 
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
@@ -21,20 +19,12 @@ QUERY_TOKEN = "query-Token-in-the-URL-5822"
 LISTED = ["listed-Key-one-6933", "listed-Key-two-7044"]
 
 
-@pytest.fixture
-def target():
-    server = ApiServer()
-    server.route("GET", "/echo", echo)
-    yield server
-    server.close()
-
-
 def forms(secret: str) -> list[str]:
     return [secret, urllib.parse.quote(secret, safe=""), secret[:8]]
 
 
-def test_secrets_typed_into_a_request_are_masked_in_the_answer_and_the_stored_run(api, client, target):
-    host = target.url("/echo").split("://", 1)[1]
+def test_secrets_typed_into_a_request_are_masked_in_the_answer_and_the_stored_run(api, client, echo_server):
+    host = echo_server.url("/echo").split("://", 1)[1]
     document = {
         "schema": "switchyard.workflow/1",
         "name": "echoed",
@@ -61,7 +51,7 @@ def test_secrets_typed_into_a_request_are_masked_in_the_answer_and_the_stored_ru
     assert answer.status_code == 200, answer.content
 
     # The request really carried every secret; the echo of it is what the run outputs.
-    seen = target.seen[-1]
+    seen = echo_server.seen[-1]
     basic = base64.b64encode(f"url-user:{PASSWORD}".encode()).decode()
     assert seen.headers["authorization"] == f"Basic {basic}"
     assert seen.query == {"access_token": [QUERY_TOKEN], "api_key": LISTED}

@@ -8,22 +8,11 @@ import json
 import pytest
 from django.db import connection
 
-from tests.connectors.api_server import ApiServer
-from tests.connectors.factories import echo
-
 pytestmark = pytest.mark.usefixtures("inline_queue")
 
 TOKEN = "literal-Bearer-Token-5150"
 KEY = "literal-Header-Key-2112"
 QUERY = "literal-Query-Key-1984"
-
-
-@pytest.fixture
-def server():
-    srv = ApiServer()
-    srv.route("GET", "/echo", echo)
-    yield srv
-    srv.close()
 
 
 def document(url, **http):
@@ -60,8 +49,8 @@ def run(api, wid):
     return res
 
 
-def test_literal_http_secrets_are_sent_but_never_shown_or_stored(api, server):
-    res = api.post("/api/v1/workflows/", document(server.url("/echo")), format="json")
+def test_literal_http_secrets_are_sent_but_never_shown_or_stored(api, echo_server):
+    res = api.post("/api/v1/workflows/", document(echo_server.url("/echo")), format="json")
     assert res.status_code == 201, res.content
     wid = res.json()["id"]
     config = api.get(f"/api/v1/workflows/{wid}").json()["nodes"][1]["config"]
@@ -73,7 +62,7 @@ def test_literal_http_secrets_are_sent_but_never_shown_or_stored(api, server):
 
     answer = run(api, wid)
     assert answer.json()["status"] == "completed", answer.content
-    seen = server.requests_to("/echo")[0]
+    seen = echo_server.requests_to("/echo")[0]
     assert seen.headers["authorization"] == f"Bearer {TOKEN}" and seen.headers["x-api-key"] == KEY
     assert seen.query["api_key"] in (QUERY, [QUERY])
 
@@ -81,7 +70,7 @@ def test_literal_http_secrets_are_sent_but_never_shown_or_stored(api, server):
     shown = api.get(f"/api/v1/workflows/{wid}/export").json()
     assert api.put(f"/api/v1/workflows/{wid}", shown, format="json").json()["version"] == 1
     run(api, wid)
-    assert server.requests_to("/echo")[1].headers["authorization"] == f"Bearer {TOKEN}"
+    assert echo_server.requests_to("/echo")[1].headers["authorization"] == f"Bearer {TOKEN}"
 
     everything = stored_text() + answer.content.decode()
     everything += api.get(f"/api/v1/workflows/{wid}/versions/1").content.decode()
@@ -89,25 +78,26 @@ def test_literal_http_secrets_are_sent_but_never_shown_or_stored(api, server):
         assert secret not in everything
 
 
-def test_a_node_tested_alone_with_the_editor_copy_uses_the_stored_secret(api, server):
-    wid = api.post("/api/v1/workflows/", document(server.url("/echo")), format="json").json()["id"]
+def test_a_node_tested_alone_with_the_editor_copy_uses_the_stored_secret(api, echo_server):
+    wid = api.post("/api/v1/workflows/", document(echo_server.url("/echo")), format="json").json()["id"]
     node = api.get(f"/api/v1/workflows/{wid}").json()["nodes"][1]  # as the editor has it: ***
     res = api.post(f"/api/v1/workflows/{wid}/nodes/call/test", {"input": {}, "node": node}, format="json")
     assert res.status_code == 200, res.content
-    assert server.requests_to("/echo")[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert echo_server.requests_to("/echo")[0].headers["authorization"] == f"Bearer {TOKEN}"
 
 
-def test_a_copy_whose_typed_secret_was_masked_does_not_run_until_it_is_typed_again(api, server):
+def test_a_copy_whose_typed_secret_was_masked_does_not_run_until_it_is_typed_again(api, echo_server):
     """Duplicated or imported from an export: the HTTP node's token is `***` with nothing
     stored to keep. A run would send `***` as the credential; it is refused naming the field."""
-    doc = document(server.url("/echo"), auth={"type": "bearer", "token": "***"})
+    doc = document(echo_server.url("/echo"), auth={"type": "bearer", "token": "***"})
     wid = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
     res = api.post(f"/api/v1/workflows/{wid}/execute", {"input": {}, "wait": True}, format="json")
     assert res.status_code == 400, res.content
     assert "nodes.call.config.auth.token" in res.json()["error"]["details"]
-    assert server.requests_to("/echo") == []
+    assert echo_server.requests_to("/echo") == []
     assert (
-        api.put(f"/api/v1/workflows/{wid}", document(server.url("/echo")), format="json").status_code == 200
+        api.put(f"/api/v1/workflows/{wid}", document(echo_server.url("/echo")), format="json").status_code
+        == 200
     )
     assert run(api, wid).json()["status"] == "completed"
 
@@ -122,9 +112,9 @@ def with_userinfo(url: str, password: str = URL_PASSWORD) -> str:
 
 
 def test_a_url_password_and_a_listed_secret_query_value_are_sent_but_never_shown_or_stored(
-    api, server, client, alice
+    api, echo_server, client, alice
 ):
-    url = server.url("/echo")
+    url = echo_server.url("/echo")
     doc = document(with_userinfo(url), auth={"type": "none"}, query={"api_key": LISTED, "page": "1"})
     res = api.post("/api/v1/workflows/", doc, format="json")
     assert res.status_code == 201, res.content
@@ -138,7 +128,7 @@ def test_a_url_password_and_a_listed_secret_query_value_are_sent_but_never_shown
 
     answer = run(api, wid)
     assert answer.json()["status"] == "completed", answer.content
-    seen = server.requests_to("/echo")[0]
+    seen = echo_server.requests_to("/echo")[0]
     assert seen.headers["authorization"] == "Basic " + base64.b64encode(b"svc:url-Pass@word-4711").decode()
     assert seen.query["api_key"] == LISTED
 
@@ -148,7 +138,7 @@ def test_a_url_password_and_a_listed_secret_query_value_are_sent_but_never_shown
     draft = api.get(f"/api/v1/workflows/{wid}/draft").json()["document"]
     assert api.put(f"/api/v1/workflows/{wid}/draft", {"document": draft}, format="json").status_code == 200
     run(api, wid)
-    again = server.requests_to("/echo")[1]
+    again = echo_server.requests_to("/echo")[1]
     assert again.headers["authorization"] == seen.headers["authorization"]
     assert again.query["api_key"] == LISTED
 
@@ -176,8 +166,8 @@ def test_a_url_password_is_kept_out_of_the_error_of_a_request_that_quotes_the_ur
         assert secret not in everything
 
 
-def test_secret_query_parameters_written_into_the_url_are_sent_but_never_shown_or_stored(api, server):
-    url = server.url("/echo")
+def test_secret_query_parameters_written_into_the_url_are_sent_but_never_shown_or_stored(api, echo_server):
+    url = echo_server.url("/echo")
     written = f"{url}?access_token={IN_URL[0]}&page=2&access_token={IN_URL[1]}"
     doc = document(written, auth={"type": "none"}, query={})
     wid = api.post("/api/v1/workflows/", doc, format="json").json()["id"]
@@ -189,11 +179,11 @@ def test_secret_query_parameters_written_into_the_url_are_sent_but_never_shown_o
 
     answer = run(api, wid)
     assert answer.json()["status"] == "completed", answer.content
-    assert server.requests_to("/echo")[0].query == {"access_token": IN_URL, "page": ["2"]}
+    assert echo_server.requests_to("/echo")[0].query == {"access_token": IN_URL, "page": ["2"]}
     export = api.get(f"/api/v1/workflows/{wid}/export").json()
     assert api.put(f"/api/v1/workflows/{wid}", export, format="json").json()["version"] == 1
     run(api, wid)
-    assert server.requests_to("/echo")[1].query == {"access_token": IN_URL, "page": ["2"]}
+    assert echo_server.requests_to("/echo")[1].query == {"access_token": IN_URL, "page": ["2"]}
 
     everything = stored_text() + answer.content.decode()
     everything += api.get(f"/api/v1/runs/{answer.json()['id']}/logs").content.decode()
